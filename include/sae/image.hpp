@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sae {
+
+/// A grayscale 8-bit image, row-major.
+struct GrayImage {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> pixels;  // height * width
+};
+
+/// Writes `image` as an 8-bit grayscale PNG (libpng), atomically: a temporary file in the same
+/// folder, renamed into place.
+void write_png(const std::string& path, const GrayImage& image);
+
+/// Reads a PNG back (tests use it): any 8-bit grayscale PNG; throws naming the path otherwise.
+GrayImage read_png(const std::string& path);
+
+/// Lays out `tiles` (all the same size) on a grid of `columns` columns, with `padding` pixels of
+/// `background` between tiles and around the border; `scale` >= 1 enlarges each pixel to scale x
+/// scale (nearest neighbour) so 28x28 digits are readable.
+GrayImage tile_grid(const std::vector<GrayImage>& tiles, int columns, int padding = 2,
+                    int scale = 1, std::uint8_t background = 128);
+
+}  // namespace sae

@@ -1,0 +1,106 @@
+#include "sae/checkpoint.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "sae/atomic_file.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int kFormatVersion = 1;
+
+void require_file(const std::string& path, const char* what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw CheckpointError(fmt::format(
+        "{}: no such {}; pass the model.pt of a finished run, e.g. runs/<date>/model.pt", path,
+        what));
+  }
+  if (!fs::is_regular_file(path, ec)) {
+    throw CheckpointError(fmt::format("{}: expected a {} file, found a directory", path, what));
+  }
+}
+
+/// The first line of a LibTorch error: the rest is a C++ backtrace no user needs.
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
+                     torch::optim::Adam& optimizer, const CheckpointInfo& info) {
+  const fs::path dir(run_dir);
+  write_atomically((dir / "model.pt").string(),
+                   [&](const std::string& tmp) { torch::save(model, tmp); });
+  write_atomically((dir / "optimizer.pt").string(),
+                   [&](const std::string& tmp) { torch::save(optimizer, tmp); });
+  const nlohmann::json json = {
+      {"format", kFormatVersion},
+      {"epoch", info.epoch},
+      {"beta", info.beta},
+      {"rho", info.rho},
+      {"lr", info.lr},
+      {"batch_size", info.batch_size},
+      {"seed", info.seed},
+      {"data_dir", info.data_dir},
+      {"architecture", "sae-conv-64"},
+  };
+  write_atomically((dir / "checkpoint.json").string(),
+                   [&](const std::string& tmp) { std::ofstream(tmp) << json.dump(2) << '\n'; });
+}
+
+SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device) {
+  require_file(model_path, "checkpoint");
+  SparseAutoencoder model;
+  // torch::load silently reshapes parameters to whatever the file holds, so remember the seed's
+  // shapes and compare afterwards: a checkpoint of another architecture must fail here.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const auto& p : model->named_parameters()) {
+    expected.emplace_back(p.key(), p.value().sizes().vec());
+  }
+  try {
+    torch::load(model, model_path);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(fmt::format("{}: not a readable sae checkpoint: {}", model_path,
+                                      first_line(e.what_without_backtrace())));
+  }
+  const auto loaded = model->named_parameters();
+  for (const auto& [name, shape] : expected) {
+    const auto found = loaded[name].sizes().vec();
+    if (found != shape) {
+      throw CheckpointError(fmt::format(
+          "{}: parameter {} has shape [{}], expected [{}]: a checkpoint of another architecture",
+          model_path, name, fmt::join(found, ", "), fmt::join(shape, ", ")));
+    }
+  }
+  model->to(device);
+  return model;
+}
+
+CheckpointInfo load_checkpoint_info(const std::string& model_path) {
+  const std::string path = (fs::path(model_path).parent_path() / "checkpoint.json").string();
+  require_file(path, "checkpoint.json");
+  try {
+    const auto json = nlohmann::json::parse(std::ifstream(path));
+    CheckpointInfo info;
+    info.epoch = json.at("epoch").get<int64_t>();
+    info.beta = json.at("beta").get<double>();
+    info.rho = json.at("rho").get<double>();
+    info.lr = json.at("lr").get<double>();
+    info.batch_size = json.at("batch_size").get<int64_t>();
+    info.seed = json.at("seed").get<uint64_t>();
+    info.data_dir = json.at("data_dir").get<std::string>();
+    return info;
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+}  // namespace sae

@@ -1,0 +1,42 @@
+#include "sae/device.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <stdexcept>
+
+namespace sae {
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+  if (spec == "cpu") return torch::kCPU;
+  if (spec.rfind("cuda", 0) != 0) {
+    throw std::invalid_argument(
+        fmt::format("unknown device '{}': use auto, cpu, cuda or cuda:N", spec));
+  }
+  std::optional<torch::Device> device;
+  try {
+    device = torch::Device(spec);
+  } catch (const c10::Error&) {
+    throw std::invalid_argument(
+        fmt::format("unknown device '{}': use auto, cpu, cuda or cuda:N", spec));
+  }
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  if (gpus == 0) {
+    throw std::invalid_argument(fmt::format(
+        "--device {}: this LibTorch sees no CUDA GPU (CPU-only build, or no driver); use --device "
+        "cpu",
+        spec));
+  }
+  if (device->has_index() && device->index() >= gpus) {
+    throw std::invalid_argument(
+        fmt::format("--device {}: only {} CUDA device(s), numbered 0..{}", spec, gpus, gpus - 1));
+  }
+  return *device;
+}
+
+void set_threads(int threads) {
+  if (threads > 0) torch::set_num_threads(threads);
+}
+
+}  // namespace sae

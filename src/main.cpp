@@ -1,0 +1,164 @@
+// sae: the command line. Parses flags, dispatches to run_<command>, turns errors into exit codes.
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "sae/checkpoint.hpp"
+#include "sae/eval.hpp"
+#include "sae/idx.hpp"
+#include "sae/reconstruct.hpp"
+#include "sae/train.hpp"
+
+#include <functional>
+#include <map>
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+/// Flags every subcommand has.
+struct CommonOptions {
+  std::string log_level = "info";
+  bool quiet = false;
+};
+
+void add_common_options(CLI::App* cmd, CommonOptions& common) {
+  cmd->add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str()
+      ->configurable(false);
+  cmd->add_flag("-q,--quiet", common.quiet, "warnings and errors only, no progress")
+      ->configurable(false);
+}
+
+void add_device_option(CLI::App* cmd, std::string& device) {
+  cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
+      ->capture_default_str();
+}
+
+void setup_logging(const CommonOptions& common) {
+  auto logger = spdlog::stderr_color_mt("sae");
+  logger->set_pattern("%^[%H:%M:%S %l]%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(common.quiet ? spdlog::level::warn : spdlog::level::from_str(common.log_level));
+}
+
+/// One line on stderr; the rest of a LibTorch message is a backtrace.
+int fail(int code, const std::string& message) {
+  fmt::print(stderr, "sae: error: {}\n", message.substr(0, message.find('\n')));
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "sae: train, evaluate and inspect a convolutional sparse autoencoder (MSE + beta * KL "
+      "sparsity) on MNIST-format data"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sae 0.1.0");
+  CommonOptions common;
+
+  sae::TrainOptions train;
+  bool print_config = false;
+  auto* train_cmd = app.add_subcommand("train", "train a sparse autoencoder; writes a run folder");
+  // CLI11 reads config files at the top level only, so --config lives there and `train` lets it
+  // fall through; the file keeps train's options under a [train] section.
+  app.set_config("--config", "", "TOML file with a [train] section; command-line flags win");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  train_cmd->fallthrough();
+  train_cmd->footer(
+      "  --config FILE               TOML file with a [train] section, e.g. configs/mnist.toml;\n"
+      "                              command-line flags win over it");
+  train_cmd->add_option("--epochs", train.epochs, "passes over the training set")
+      ->capture_default_str();
+  train_cmd->add_option("--beta", train.beta, "weight of the KL sparsity penalty")
+      ->capture_default_str();
+  train_cmd->add_option("--rho", train.rho, "target mean activation of each code unit, in (0, 1)")
+      ->capture_default_str();
+  train_cmd->add_option("--lr", train.lr, "Adam learning rate")->capture_default_str();
+  train_cmd->add_option("--batch-size", train.batch_size, "training images per step")
+      ->capture_default_str();
+  train_cmd->add_option("--test-batch-size", train.test_batch_size, "images per evaluation pass")
+      ->capture_default_str();
+  train_cmd->add_option("--seed", train.seed, "seed of the initial weights and the data order")
+      ->capture_default_str();
+  train_cmd->add_option("--data-dir", train.data_dir, "folder with the four IDX files (.gz or raw)")
+      ->capture_default_str();
+  train_cmd->add_option("--out", train.out, "run folder (default: runs/<date-time>)");
+  add_device_option(train_cmd, train.device);
+  train_cmd->add_option("--threads", train.threads, "CPU threads (0: one per core)")
+      ->capture_default_str();
+  train_cmd->add_flag("--force", train.force, "write into a run folder that already holds files")
+      ->configurable(false);
+  train_cmd->add_flag("--print-config", print_config, "print the resolved configuration and exit")
+      ->configurable(false);
+  add_common_options(train_cmd, common);
+
+  sae::EvalOptions eval;
+  auto* eval_cmd = app.add_subcommand("eval", "evaluate a checkpoint on the test set");
+  eval_cmd->add_option("--checkpoint", eval.checkpoint, "a run's model.pt")->required();
+  eval_cmd->add_option("--data-dir", eval.data_dir,
+                       "folder with the IDX files (default: the one it was trained on)");
+  eval_cmd->add_option("--beta", eval.beta, "KL weight (default: the checkpoint's)");
+  eval_cmd->add_option("--rho", eval.rho, "target activation (default: the checkpoint's)");
+  eval_cmd->add_option("--batch-size", eval.batch_size, "images per forward pass")
+      ->capture_default_str();
+  add_device_option(eval_cmd, eval.device);
+  eval_cmd->add_flag("--json", eval.json, "print one JSON object instead of a table");
+  add_common_options(eval_cmd, common);
+
+  sae::ReconstructOptions rec;
+  auto* rec_cmd = app.add_subcommand("reconstruct", "write originals over reconstructions as PNG");
+  rec_cmd->add_option("--checkpoint", rec.checkpoint, "a run's model.pt")->required();
+  rec_cmd->add_option("--out", rec.out, "folder for the PNGs")->required();
+  rec_cmd->add_option("--count", rec.count, "how many images")->capture_default_str();
+  rec_cmd->add_option("--split", rec.split, "test or train")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  rec_cmd->add_option("--data-dir", rec.data_dir,
+                      "folder with the IDX files (default: the one it was trained on)");
+  rec_cmd->add_flag("--pairs", rec.pairs, "also write each pair as its own PNG");
+  add_device_option(rec_cmd, rec.device);
+  add_common_options(rec_cmd, common);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      return fail(kExitUsage, fmt::format("unknown command '{}'; use train, eval or reconstruct "
+                                          "(sae --help)",
+                                          argv[1]));
+    }
+    return fail(kExitUsage, fmt::format("{} (see sae --help)", e.what()));
+  }
+  if (train_cmd->parsed() && (eval_cmd->parsed() || rec_cmd->parsed())) {
+    return fail(kExitUsage, "--config is read by sae train only");
+  }
+
+  try {
+    if (train_cmd->parsed()) {
+      train.quiet = common.quiet;
+      train.config_toml =
+          "[train]\n" + train_cmd->config_to_str(/*default_also=*/true, /*write_description=*/true);
+      if (print_config) {
+        fmt::print("{}", train.config_toml);
+        return 0;
+      }
+    }
+    setup_logging(common);
+    if (train_cmd->parsed()) return sae::run_train(train);
+    if (eval_cmd->parsed()) return sae::run_eval(eval);
+    return sae::run_reconstruct(rec);
+  } catch (const std::invalid_argument& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const c10::Error& e) {
+    return fail(kExitFailure, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(kExitFailure, e.what());
+  }
+}

@@ -1,0 +1,49 @@
+#include "sae/model.hpp"
+
+namespace sae {
+
+using torch::nn::Conv2dOptions;
+using torch::nn::ConvTranspose2dOptions;
+
+SparseAutoencoderImpl::SparseAutoencoderImpl()
+    : enc1(Conv2dOptions(1, 16, /*kernel_size=*/3).stride(2).padding(1)),
+      enc2(Conv2dOptions(16, 32, /*kernel_size=*/3).stride(2).padding(1)),
+      enc3(Conv2dOptions(32, kCodeSize, /*kernel_size=*/7)),
+      dec1(ConvTranspose2dOptions(kCodeSize, 32, /*kernel_size=*/7)),
+      dec2(
+          ConvTranspose2dOptions(32, 16, /*kernel_size=*/3).stride(2).padding(1).output_padding(1)),
+      dec3(
+          ConvTranspose2dOptions(16, 1, /*kernel_size=*/3).stride(2).padding(1).output_padding(1)) {
+  register_module("enc1", enc1);
+  register_module("enc2", enc2);
+  register_module("enc3", enc3);
+  register_module("dec1", dec1);
+  register_module("dec2", dec2);
+  register_module("dec3", dec3);
+}
+
+torch::Tensor SparseAutoencoderImpl::encode(const torch::Tensor& images) {
+  TORCH_CHECK(
+      images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 && images.size(3) == 28,
+      "SparseAutoencoder expects images of shape (B, 1, 28, 28), got ", images.sizes());
+  auto x = torch::relu(enc1(images));  // (B, 16, 14, 14)
+  x = torch::relu(enc2(x));            // (B, 32, 7, 7)
+  x = torch::sigmoid(enc3(x));         // (B, 64, 1, 1): sigmoid keeps every rho_hat_j in (0, 1)
+  return x.flatten(1);                 // (B, 64)
+}
+
+torch::Tensor SparseAutoencoderImpl::decode(const torch::Tensor& code) {
+  TORCH_CHECK(code.dim() == 2 && code.size(1) == kCodeSize,
+              "SparseAutoencoder::decode expects codes of shape (B, 64), got ", code.sizes());
+  auto x = code.view({code.size(0), kCodeSize, 1, 1});  // (B, 64, 1, 1)
+  x = torch::relu(dec1(x));                             // (B, 32, 7, 7)
+  x = torch::relu(dec2(x));                             // (B, 16, 14, 14)
+  return torch::sigmoid(dec3(x));                       // (B, 1, 28, 28)
+}
+
+AutoencoderOutput SparseAutoencoderImpl::forward(const torch::Tensor& images) {
+  auto code = encode(images);
+  return {decode(code), code};
+}
+
+}  // namespace sae

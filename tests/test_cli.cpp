@@ -1,0 +1,189 @@
+// End to end through the real `sae` binary on a synthetic IDX set.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <nlohmann/json.hpp>
+
+#include "sae/image.hpp"
+#include "test_util.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace sae {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string quote(const std::string& arg) {
+  std::string q = "'";
+  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// Runs `sae args...`, capturing stdout and stderr; fails the test if it died of a signal.
+RunResult run_sae(const std::vector<std::string>& args) {
+  test::TempDir io;
+  std::string command = quote(SAE_BINARY);
+  for (const auto& a : args) command += " " + quote(a);
+  command += " >" + quote(io / "out") + " 2>" + quote(io / "err") + " </dev/null";
+  const int status = std::system(command.c_str());
+  RunResult r;
+  r.out = read_text(io / "out");
+  r.err = read_text(io / "err");
+  EXPECT_TRUE(WIFEXITED(status)) << command << " died: " << r.err;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+/// A failure the way a user should see it: non-zero, one line on stderr, no crash noise.
+void expect_clean_failure(const RunResult& r, const std::string& needle) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    test::write_synthetic_mnist(*dir_ / "data", 250, 60);
+    // One short training run that the tests below share.
+    const RunResult r = run_sae({"train", "--epochs", "1", "--data-dir", *dir_ / "data", "--out",
+                                 *dir_ / "run", "--threads", "1", "--batch-size", "50"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string data() { return *dir_ / "data"; }
+  static std::string run() { return *dir_ / "run"; }
+  static test::TempDir* dir_;
+};
+test::TempDir* Cli::dir_ = nullptr;
+
+TEST_F(Cli, TrainLeavesACompleteRunFolder) {
+  for (const char* name : {"config.toml", "metrics.csv", "model.pt", "optimizer.pt",
+                           "checkpoint.json", "loss.png", "reconstructions.png"}) {
+    EXPECT_TRUE(std::filesystem::is_regular_file(run() + "/" + name)) << name;
+  }
+  std::istringstream csv(read_text(run() + "/metrics.csv"));
+  std::string header, row, extra;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  EXPECT_EQ(header,
+            "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,seconds,images_per_s");
+  EXPECT_EQ(row.rfind("1,", 0), 0u) << row;
+  EXPECT_FALSE(std::getline(csv, extra) && !extra.empty());
+  // No temporary file is left behind.
+  for (const auto& entry : std::filesystem::directory_iterator(run())) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+}
+
+TEST_F(Cli, EvalJsonIsOneObjectWithFiniteNumbers) {
+  const RunResult r = run_sae({"eval", "--checkpoint", run() + "/model.pt", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  for (const char* key : {"mse", "kl", "loss", "psnr"}) {
+    ASSERT_TRUE(json.at(key).is_number()) << key;
+    EXPECT_TRUE(std::isfinite(json.at(key).get<double>())) << key;
+  }
+  EXPECT_EQ(json.at("images").get<int>(), 60);
+  EXPECT_DOUBLE_EQ(json.at("beta").get<double>(), 0.005);  // the checkpoint's
+  EXPECT_NEAR(json.at("loss").get<double>(),
+              json.at("mse").get<double>() + 0.005 * json.at("kl").get<double>(), 1e-12);
+  // The last epoch's test metrics in metrics.csv follow the same definitions.
+  const std::string csv = read_text(run() + "/metrics.csv");
+  const auto row = csv.substr(csv.find('\n') + 1);
+  std::vector<double> fields;
+  std::stringstream ss(row);
+  for (std::string f; std::getline(ss, f, ',');) fields.push_back(std::stod(f));
+  EXPECT_NEAR(fields[5], json.at("mse").get<double>(), 1e-6);  // test_mse
+}
+
+TEST_F(Cli, ReconstructWritesRealPngs) {
+  test::TempDir out;
+  const RunResult r = run_sae({"reconstruct", "--checkpoint", run() + "/model.pt", "--out",
+                               out.path().string(), "--count", "5", "--pairs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string grid = out / "reconstructions.png";
+  EXPECT_EQ(read_text(grid).substr(0, 8), "\x89PNG\r\n\x1a\n");
+  const GrayImage image = read_png(grid);
+  // 5 columns and 2 rows of 28 px tiles at 3x, with 2 px padding around each.
+  EXPECT_EQ(image.width, 5 * 84 + 6 * 2);
+  EXPECT_EQ(image.height, 2 * 84 + 3 * 2);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(std::filesystem::exists(out / ("pair_000" + std::to_string(i) + ".png")));
+  }
+}
+
+TEST_F(Cli, CommandLineBeatsConfigFileBeatsDefaults) {
+  test::TempDir tmp;
+  std::ofstream(tmp / "c.toml") << "[train]\nepochs = 3\nbeta = 0.1\nlr = 0.01\n";
+  const RunResult r =
+      run_sae({"train", "--config", tmp / "c.toml", "--beta", "0.2", "--print-config"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("epochs=3"), std::string::npos) << r.out;  // from the file
+  EXPECT_NE(r.out.find("beta=0.2"), std::string::npos) << r.out;  // the flag wins
+  EXPECT_NE(r.out.find("lr=0.01"), std::string::npos) << r.out;   // from the file
+  EXPECT_NE(r.out.find("rho=0.01"), std::string::npos) << r.out;  // the default
+  EXPECT_NE(r.out.find("batch-size=100"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, TheSavedConfigRerunsTheSameSettings) {
+  const RunResult r = run_sae({"train", "--config", run() + "/config.toml", "--print-config"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("batch-size=50"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epochs=1"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, BadArgumentsFailCleanly) {
+  expect_clean_failure(run_sae({"train", "--rho", "1.5", "--data-dir", data()}), "rho");
+  expect_clean_failure(run_sae({"train", "--epochs", "0", "--data-dir", data()}), "--epochs");
+  expect_clean_failure(run_sae({"train", "--device", "tpu", "--data-dir", data()}), "tpu");
+  expect_clean_failure(run_sae({"train", "--epochs", "many"}), "--epochs");
+  expect_clean_failure(run_sae({"train", "--data-dir", data() + "/nope"}), "data folder not found");
+  expect_clean_failure(run_sae({"train", "--data-dir", data(), "--out", run()}), "--force");
+  expect_clean_failure(run_sae({"eval", "--checkpoint", data() + "/model.pt"}), "no such");
+  expect_clean_failure(run_sae({"frobnicate"}), "unknown command 'frobnicate'");
+  test::TempDir tmp;
+  std::ofstream(tmp / "bad.toml") << "[train]\nepochz = 3\n";
+  expect_clean_failure(run_sae({"train", "--config", tmp / "bad.toml"}), "epochz");
+  std::ofstream(tmp / "syntax.toml") << "[train\nepochs = = 3\n";
+  expect_clean_failure(run_sae({"train", "--config", tmp / "syntax.toml"}), "");
+  EXPECT_NE(run_sae({}).exit_code, 0);
+}
+
+TEST_F(Cli, CorruptCheckpointFailsCleanly) {
+  test::TempDir tmp;
+  std::filesystem::copy_file(run() + "/checkpoint.json", tmp / "checkpoint.json");
+  std::ofstream(tmp / "model.pt") << "not a checkpoint at all";
+  expect_clean_failure(run_sae({"eval", "--checkpoint", tmp / "model.pt"}),
+                       "not a readable sae checkpoint");
+}
+
+TEST_F(Cli, HelpListsEveryTrainOptionWithDefaults) {
+  const RunResult r = run_sae({"train", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--epochs", "--beta", "--rho", "--lr", "--batch-size",
+                           "--test-batch-size", "--seed", "--data-dir", "--out", "--device",
+                           "--threads", "--config", "--log-level", "--quiet", "--print-config"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+  EXPECT_NE(r.out.find("0.005"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace sae

@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include "sae/loss.hpp"
+#include "sae/model.hpp"
+
+namespace sae {
+namespace {
+
+TEST(Loss, KlMatchesHandComputedValue) {
+  // rho = 0.01; rho_hat = (0.5, 0.01, 0.2):
+  //   KL(0.01 || 0.5)  = 0.01 ln(0.01/0.5) + 0.99 ln(0.99/0.5) = -0.039120 + 0.676266 = 0.637146
+  //   KL(0.01 || 0.01) = 0
+  //   KL(0.01 || 0.2)  = 0.01 ln(0.01/0.2) + 0.99 ln(0.99/0.8) = -0.029957 + 0.210962 = 0.181004
+  const auto rho_hat = torch::tensor({0.5, 0.01, 0.2}, torch::kFloat64);
+  EXPECT_NEAR(kl_sparsity(rho_hat, 0.01).item<double>(), 0.637146 + 0.181004, 2e-6);
+}
+
+TEST(Loss, KlIsClampedToStayFinite) {
+  const auto kl = kl_sparsity(torch::tensor({0.0, 1.0}, torch::kFloat64), 0.01).item<double>();
+  EXPECT_TRUE(std::isfinite(kl));
+  EXPECT_GT(kl, 10.0);
+}
+
+TEST(Loss, TotalIsMsePlusBetaKlOfTheBatchMeanCode) {
+  const SparseLoss loss(/*beta=*/0.5, /*rho=*/0.1);
+  const auto input = torch::zeros({2, 1, 28, 28}, torch::kFloat64);
+  const auto recon = torch::full({2, 1, 28, 28}, 0.1, torch::kFloat64);
+  auto code = torch::full({2, kCodeSize}, 0.1, torch::kFloat64);
+  code[0][0] = 0.3;  // unit 0's mean is 0.2; every other unit sits at rho
+  const auto terms = loss(recon, input, code);
+  const double kl0 = 0.1 * std::log(0.1 / 0.2) + 0.9 * std::log(0.9 / 0.8);
+  EXPECT_NEAR(terms.mse.item<double>(), 0.01, 1e-12);
+  EXPECT_NEAR(terms.kl.item<double>(), kl0, 1e-12);
+  EXPECT_NEAR(terms.total.item<double>(), 0.01 + 0.5 * kl0, 1e-12);
+}
+
+TEST(Loss, RejectsRhoOutsideOpenUnitIntervalAndNegativeBeta) {
+  EXPECT_THROW(SparseLoss(0.005, 0.0), std::invalid_argument);
+  EXPECT_THROW(SparseLoss(0.005, 1.0), std::invalid_argument);
+  EXPECT_THROW(SparseLoss(0.005, -0.5), std::invalid_argument);
+  EXPECT_THROW(SparseLoss(-1e-3, 0.01), std::invalid_argument);
+  EXPECT_NO_THROW(SparseLoss(0.0, 0.5));
+}
+
+TEST(Loss, GradientMatchesFiniteDifferencesInDouble) {
+  torch::manual_seed(1);
+  SparseAutoencoder model;
+  model->to(torch::kFloat64);
+  const auto images = torch::rand({3, 1, 28, 28}, torch::kFloat64);
+  // A large beta so that the KL term's gradient is not drowned by the MSE's.
+  const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05);
+  auto loss_of = [&] {
+    const auto out = model->forward(images);
+    return loss_fn(out.reconstruction, images, out.code).total;
+  };
+  model->zero_grad();
+  loss_of().backward();
+
+  torch::NoGradGuard no_grad;
+  constexpr double kStep = 1e-6;
+  for (const auto& p : model->named_parameters()) {
+    auto flat = p.value().view({-1});
+    const auto grad = p.value().grad().view({-1});
+    for (int64_t i : {int64_t{0}, flat.numel() / 2, flat.numel() - 1}) {
+      const double saved = flat[i].item<double>();
+      flat[i] = saved + kStep;
+      const double up = loss_of().item<double>();
+      flat[i] = saved - kStep;
+      const double down = loss_of().item<double>();
+      flat[i] = saved;
+      const double numeric = (up - down) / (2 * kStep);
+      const double analytic = grad[i].item<double>();
+      EXPECT_NEAR(analytic, numeric, 1e-7 + 1e-5 * std::abs(numeric)) << p.key() << "[" << i << "]";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sae

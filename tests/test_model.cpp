@@ -1,0 +1,48 @@
+#include <gtest/gtest.h>
+
+#include "sae/model.hpp"
+
+#include <map>
+
+namespace sae {
+namespace {
+
+TEST(Model, OutputShapesAndRanges) {
+  torch::manual_seed(0);
+  SparseAutoencoder model;
+  const auto images = torch::rand({5, 1, 28, 28});
+  const auto out = model->forward(images);
+  EXPECT_EQ(out.reconstruction.sizes(), (std::vector<int64_t>{5, 1, 28, 28}));
+  EXPECT_EQ(out.code.sizes(), (std::vector<int64_t>{5, kCodeSize}));
+  // Both end in a sigmoid.
+  EXPECT_GT(out.code.min().item<float>(), 0.0f);
+  EXPECT_LT(out.code.max().item<float>(), 1.0f);
+  EXPECT_GT(out.reconstruction.min().item<float>(), 0.0f);
+  EXPECT_LT(out.reconstruction.max().item<float>(), 1.0f);
+  EXPECT_TRUE(torch::equal(model->decode(model->encode(images)), out.reconstruction));
+}
+
+TEST(Model, ParameterNamesAndShapesAreTheSeeds) {
+  // The seed's PyTorch module, parameter by parameter: checkpoints load there by these names.
+  const std::map<std::string, std::vector<int64_t>> expected = {
+      {"enc1.weight", {16, 1, 3, 3}},  {"enc1.bias", {16}},
+      {"enc2.weight", {32, 16, 3, 3}}, {"enc2.bias", {32}},
+      {"enc3.weight", {64, 32, 7, 7}}, {"enc3.bias", {64}},
+      {"dec1.weight", {64, 32, 7, 7}}, {"dec1.bias", {32}},
+      {"dec2.weight", {32, 16, 3, 3}}, {"dec2.bias", {16}},
+      {"dec3.weight", {16, 1, 3, 3}},  {"dec3.bias", {1}},
+  };
+  SparseAutoencoder model;
+  std::map<std::string, std::vector<int64_t>> found;
+  for (const auto& p : model->named_parameters()) found[p.key()] = p.value().sizes().vec();
+  EXPECT_EQ(found, expected);
+}
+
+TEST(Model, RejectsWrongInputShape) {
+  SparseAutoencoder model;
+  EXPECT_THROW(model->forward(torch::rand({2, 1, 32, 32})), c10::Error);
+  EXPECT_THROW(model->decode(torch::rand({2, 10})), c10::Error);
+}
+
+}  // namespace
+}  // namespace sae

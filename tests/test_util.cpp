@@ -1,0 +1,96 @@
+#include "test_util.hpp"
+
+#include <zlib.h>
+
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+namespace sae::test {
+namespace {
+
+void put_u32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "sae-test-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gz) {
+  if (!gz) {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    return;
+  }
+  gzFile f = gzopen(path.c_str(), "wb");
+  if (!f) throw std::runtime_error("gzopen failed: " + path);
+  if (!bytes.empty()) gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+std::vector<uint8_t> idx_images(const std::vector<uint8_t>& pixels, uint32_t count, uint32_t rows,
+                                uint32_t cols, uint32_t magic) {
+  std::vector<uint8_t> out;
+  put_u32(out, magic);
+  put_u32(out, count);
+  put_u32(out, rows);
+  put_u32(out, cols);
+  out.insert(out.end(), pixels.begin(), pixels.end());
+  return out;
+}
+
+std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels, uint32_t magic) {
+  std::vector<uint8_t> out;
+  put_u32(out, magic);
+  put_u32(out, static_cast<uint32_t>(labels.size()));
+  out.insert(out.end(), labels.begin(), labels.end());
+  return out;
+}
+
+std::vector<uint8_t> synthetic_pixels(uint32_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> pixels(static_cast<size_t>(count) * 784, 0);
+  for (uint32_t i = 0; i < count; ++i) {
+    const int label = static_cast<int>(i % 10);
+    const int top = 4 + label * 2 + static_cast<int>(rng() % 3);
+    const int left = 4 + static_cast<int>(rng() % 10);
+    for (int r = top; r < top + 3; ++r) {
+      for (int c = left; c < left + 12; ++c) {
+        pixels[i * 784 + r * 28 + c] = static_cast<uint8_t>(200 + rng() % 56);
+      }
+    }
+  }
+  return pixels;
+}
+
+std::vector<uint8_t> synthetic_labels(uint32_t count) {
+  std::vector<uint8_t> labels(count);
+  for (uint32_t i = 0; i < count; ++i) labels[i] = static_cast<uint8_t>(i % 10);
+  return labels;
+}
+
+void write_synthetic_mnist(const std::string& dir, uint32_t train_count, uint32_t test_count) {
+  std::filesystem::create_directories(dir);
+  const auto base = std::filesystem::path(dir);
+  write_bytes((base / "train-images-idx3-ubyte.gz").string(),
+              idx_images(synthetic_pixels(train_count, 1), train_count), true);
+  write_bytes((base / "train-labels-idx1-ubyte.gz").string(),
+              idx_labels(synthetic_labels(train_count)), true);
+  write_bytes((base / "t10k-images-idx3-ubyte.gz").string(),
+              idx_images(synthetic_pixels(test_count, 2), test_count), true);
+  write_bytes((base / "t10k-labels-idx1-ubyte.gz").string(),
+              idx_labels(synthetic_labels(test_count)), true);
+}
+
+}  // namespace sae::test

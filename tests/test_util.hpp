@@ -1,0 +1,42 @@
+#pragma once
+// Shared by the tests: temporary folders and tiny IDX files written on the spot.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sae::test {
+
+/// A fresh folder under the system temp dir, removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  /// The folder.
+  const std::filesystem::path& path() const { return path_; }
+  /// A path inside the folder.
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Writes `bytes` to `path`, gzip-compressed when `gz`.
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gz);
+/// The bytes of an IDX3 image file: magic, count, rows, cols, then the pixels.
+std::vector<uint8_t> idx_images(const std::vector<uint8_t>& pixels, uint32_t count,
+                                uint32_t rows = 28, uint32_t cols = 28, uint32_t magic = 0x803);
+/// The bytes of an IDX1 label file: magic, count, then the labels.
+std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels, uint32_t magic = 0x801);
+
+/// `count` synthetic 28x28 digits-like images: a bright bar whose position follows the label.
+std::vector<uint8_t> synthetic_pixels(uint32_t count, uint32_t seed);
+/// Labels 0..9 repeating.
+std::vector<uint8_t> synthetic_labels(uint32_t count);
+/// Writes the four standard MNIST files (.gz) for a synthetic set into `dir`.
+void write_synthetic_mnist(const std::string& dir, uint32_t train_count, uint32_t test_count);
+
+}  // namespace sae::test
