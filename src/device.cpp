@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <stdexcept>
+#include <thread>
 
 namespace sae {
 
@@ -36,7 +37,9 @@ torch::Device resolve_device(const std::string& spec) {
 }
 
 void set_threads(int threads) {
-  if (threads > 0) torch::set_num_threads(threads);
+  // Some LibTorch builds (Debian's among them) start with a single thread; 0 means every core.
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
 }
 
 }  // namespace sae

@@ -43,6 +43,7 @@ EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, double beta,
 
 int run_eval(const EvalOptions& options) {
   const torch::Device device = resolve_device(options.device);
+  set_threads(options.threads);
   const CheckpointInfo info = load_checkpoint_info(options.checkpoint);
   const double beta = options.beta.value_or(info.beta);
   const double rho = options.rho.value_or(info.rho);

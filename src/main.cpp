@@ -34,9 +34,10 @@ void add_common_options(CLI::App* cmd, CommonOptions& common) {
       ->configurable(false);
 }
 
-void add_device_option(CLI::App* cmd, std::string& device) {
+void add_compute_options(CLI::App* cmd, std::string& device, int& threads) {
   cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
       ->capture_default_str();
+  cmd->add_option("--threads", threads, "CPU threads (0: one per core)")->capture_default_str();
 }
 
 void setup_logging(const CommonOptions& common) {
@@ -89,9 +90,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--data-dir", train.data_dir, "folder with the four IDX files (.gz or raw)")
       ->capture_default_str();
   train_cmd->add_option("--out", train.out, "run folder (default: runs/<date-time>)");
-  add_device_option(train_cmd, train.device);
-  train_cmd->add_option("--threads", train.threads, "CPU threads (0: one per core)")
-      ->capture_default_str();
+  add_compute_options(train_cmd, train.device, train.threads);
   train_cmd->add_flag("--force", train.force, "write into a run folder that already holds files")
       ->configurable(false);
   train_cmd->add_flag("--print-config", print_config, "print the resolved configuration and exit")
@@ -107,7 +106,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--rho", eval.rho, "target activation (default: the checkpoint's)");
   eval_cmd->add_option("--batch-size", eval.batch_size, "images per forward pass")
       ->capture_default_str();
-  add_device_option(eval_cmd, eval.device);
+  add_compute_options(eval_cmd, eval.device, eval.threads);
   eval_cmd->add_flag("--json", eval.json, "print one JSON object instead of a table");
   add_common_options(eval_cmd, common);
 
@@ -122,7 +121,7 @@ int main(int argc, char** argv) {
   rec_cmd->add_option("--data-dir", rec.data_dir,
                       "folder with the IDX files (default: the one it was trained on)");
   rec_cmd->add_flag("--pairs", rec.pairs, "also write each pair as its own PNG");
-  add_device_option(rec_cmd, rec.device);
+  add_compute_options(rec_cmd, rec.device, rec.threads);
   add_common_options(rec_cmd, common);
 
   try {

@@ -60,6 +60,7 @@ int run_reconstruct(const ReconstructOptions& o) {
     throw std::invalid_argument(fmt::format("--split must be test or train, got '{}'", o.split));
   }
   const torch::Device device = resolve_device(o.device);
+  set_threads(o.threads);
   const std::string data_dir =
       o.data_dir.empty() ? load_checkpoint_info(o.checkpoint).data_dir : o.data_dir;
   auto model = load_model(o.checkpoint, device);

@@ -93,7 +93,7 @@ void validate(const TrainOptions& o) {
   require(o.lr > 0 && std::isfinite(o.lr), "--lr", "a positive number", o.lr);
   require(o.batch_size >= 1, "--batch-size", "at least 1", o.batch_size);
   require(o.test_batch_size >= 1, "--test-batch-size", "at least 1", o.test_batch_size);
-  require(o.threads >= 0, "--threads", "0 (LibTorch's default) or more", o.threads);
+  require(o.threads >= 0, "--threads", "0 (one per core) or more", o.threads);
 }
 
 LossAverages train_one_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer,

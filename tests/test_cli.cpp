@@ -142,6 +142,20 @@ TEST_F(Cli, CommandLineBeatsConfigFileBeatsDefaults) {
   EXPECT_NE(r.out.find("batch-size=100"), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, ShippedConfigsHoldTheSeedsHyperparameters) {
+  for (const char* name : {"mnist", "fashion-mnist"}) {
+    const RunResult r = run_sae({"train", "--config",
+                                 std::string(SAE_SOURCE_DIR) + "/configs/" + name + ".toml",
+                                 "--print-config"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const char* setting : {"epochs=10", "beta=0.005", "rho=0.01", "lr=0.001",
+                                "batch-size=100", "test-batch-size=600"}) {
+      EXPECT_NE(r.out.find(setting), std::string::npos) << name << ": " << setting;
+    }
+    EXPECT_NE(r.out.find(std::string("data-dir=\"data/") + name + "\""), std::string::npos);
+  }
+}
+
 TEST_F(Cli, TheSavedConfigRerunsTheSameSettings) {
   const RunResult r = run_sae({"train", "--config", run() + "/config.toml", "--print-config"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

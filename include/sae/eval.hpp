@@ -34,6 +34,7 @@ struct EvalOptions {
   std::optional<double> rho;    ///< default: the checkpoint's
   int64_t batch_size = 600;     ///< images per forward pass
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
+  int threads = 0;              ///< CPU threads; 0: one per core
   bool json = false;            ///< one JSON object on stdout instead of a table
 };
 

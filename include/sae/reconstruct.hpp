@@ -28,6 +28,7 @@ struct ReconstructOptions {
   int64_t count = 16;           ///< how many images
   bool pairs = false;           ///< also write each original/reconstruction pair as its own PNG
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
+  int threads = 0;              ///< CPU threads; 0: one per core
 };
 
 /// Runs `sae reconstruct`; returns the process exit code.

@@ -25,7 +25,7 @@ struct TrainOptions {
   std::string data_dir = "data/mnist";
   std::string out;              ///< run folder; empty: runs/<date-time>
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
-  int threads = 0;              ///< CPU threads; 0: LibTorch's default
+  int threads = 0;              ///< CPU threads; 0: one per core
   bool force = false;           ///< write into an existing, non-empty run folder
   bool quiet = false;           ///< warnings and errors only, no progress
   std::string config_toml;      ///< the resolved configuration, saved as config.toml
