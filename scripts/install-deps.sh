@@ -7,7 +7,7 @@ BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config ccache
   libtorch-dev            # LibTorch 1.13 (CPU), found with find_package(Torch)
   libopenblas0-openmp     # LibTorch's matrix products run ~3x slower on the reference BLAS
-  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   zlib1g-dev libpng-dev
   libplplot-dev plplot-driver-cairo   # loss plots as PNG, headless
   libgtest-dev

@@ -41,16 +41,24 @@ void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
                    [&](const std::string& tmp) { torch::save(model, tmp); });
   write_atomically((dir / "optimizer.pt").string(),
                    [&](const std::string& tmp) { torch::save(optimizer, tmp); });
+  const auto& p = info.partial;
   const nlohmann::json json = {
       {"format", kFormatVersion},
+      {"architecture", "sae-conv-64"},
       {"epoch", info.epoch},
+      {"partial_epoch",
+       {{"batches", p.batches},
+        {"images", p.images},
+        {"loss_sum", p.loss_sum},
+        {"mse_sum", p.mse_sum},
+        {"kl_sum", p.kl_sum},
+        {"seconds", p.seconds}}},
       {"beta", info.beta},
       {"rho", info.rho},
       {"lr", info.lr},
       {"batch_size", info.batch_size},
       {"seed", info.seed},
       {"data_dir", info.data_dir},
-      {"architecture", "sae-conv-64"},
   };
   write_atomically((dir / "checkpoint.json").string(),
                    [&](const std::string& tmp) { std::ofstream(tmp) << json.dump(2) << '\n'; });
@@ -84,6 +92,17 @@ SparseAutoencoder load_model(const std::string& model_path, const torch::Device&
   return model;
 }
 
+void load_optimizer(const std::string& model_path, torch::optim::Adam& optimizer) {
+  const std::string path = (fs::path(model_path).parent_path() / "optimizer.pt").string();
+  require_file(path, "optimizer state");
+  try {
+    torch::load(optimizer, path);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(fmt::format("{}: not a readable optimizer state: {}", path,
+                                      first_line(e.what_without_backtrace())));
+  }
+}
+
 CheckpointInfo load_checkpoint_info(const std::string& model_path) {
   const std::string path = (fs::path(model_path).parent_path() / "checkpoint.json").string();
   require_file(path, "checkpoint.json");
@@ -91,6 +110,13 @@ CheckpointInfo load_checkpoint_info(const std::string& model_path) {
     const auto json = nlohmann::json::parse(std::ifstream(path));
     CheckpointInfo info;
     info.epoch = json.at("epoch").get<int64_t>();
+    const auto& partial = json.at("partial_epoch");
+    info.partial.batches = partial.at("batches").get<int64_t>();
+    info.partial.images = partial.at("images").get<int64_t>();
+    info.partial.loss_sum = partial.at("loss_sum").get<double>();
+    info.partial.mse_sum = partial.at("mse_sum").get<double>();
+    info.partial.kl_sum = partial.at("kl_sum").get<double>();
+    info.partial.seconds = partial.at("seconds").get<double>();
     info.beta = json.at("beta").get<double>();
     info.rho = json.at("rho").get<double>();
     info.lr = json.at("lr").get<double>();

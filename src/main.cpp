@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "sae/checkpoint.hpp"
+#include "sae/config.hpp"
 #include "sae/eval.hpp"
 #include "sae/idx.hpp"
 #include "sae/reconstruct.hpp"
@@ -68,7 +69,9 @@ int main(int argc, char** argv) {
   auto* train_cmd = app.add_subcommand("train", "train a sparse autoencoder; writes a run folder");
   // CLI11 reads config files at the top level only, so --config lives there and `train` lets it
   // fall through; the file keeps train's options under a [train] section.
-  app.set_config("--config", "", "TOML file with a [train] section; command-line flags win");
+  app.set_config("--config", "", "TOML file with a [train] section; command-line flags win")
+      ->check(CLI::ExistingFile)
+      ->check(CLI::Validator(sae::toml_syntax_error, "TOML", "TOML"));
   app.allow_config_extras(CLI::config_extras_mode::error);
   train_cmd->fallthrough();
   train_cmd->footer(
@@ -90,6 +93,16 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--data-dir", train.data_dir, "folder with the four IDX files (.gz or raw)")
       ->capture_default_str();
   train_cmd->add_option("--out", train.out, "run folder (default: runs/<date-time>)");
+  train_cmd
+      ->add_option("--resume", train.resume,
+                   "continue RUN from its last checkpoint, with RUN/config.toml under the flags")
+      ->configurable(false)
+      ->check(CLI::ExistingDirectory)
+      ->trigger_on_parse()
+      ->each([&app](const std::string& run) {
+        // The run's own configuration, read as if given with --config: flags still win.
+        app.get_config_ptr()->add_result(run + "/config.toml");
+      });
   add_compute_options(train_cmd, train.device, train.threads);
   train_cmd->add_flag("--force", train.force, "write into a run folder that already holds files")
       ->configurable(false);

@@ -26,10 +26,13 @@ ProgressStyle default_progress_style(bool quiet) {
   return isatty(STDERR_FILENO) ? ProgressStyle::kBar : ProgressStyle::kLog;
 }
 
-Progress::Progress(std::string label, int64_t total_batches, ProgressStyle style)
+Progress::Progress(std::string label, int64_t total_batches, ProgressStyle style,
+                   int64_t first_batch)
     : label_(std::move(label)),
       total_batches_(total_batches),
       style_(style),
+      batches_(first_batch),
+      first_batch_(first_batch),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
@@ -55,8 +58,10 @@ void Progress::draw(bool force) {
 
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double images_per_s = elapsed > 0 ? images_ / elapsed : 0.0;
-  const double seconds_left = batches_ > 0 ? elapsed / batches_ * (total_batches_ - batches_) : 0;
-  const double running_loss = loss_sum_ / std::max<int64_t>(batches_, 1);
+  const int64_t done_here = batches_ - first_batch_;
+  const double seconds_left =
+      done_here > 0 ? elapsed / done_here * (total_batches_ - batches_) : 0.0;
+  const double running_loss = loss_sum_ / std::max<int64_t>(done_here, 1);
   const std::string stats =
       fmt::format("{}/{} batches  {:.0f} img/s  loss {:.5f}  {} left", batches_, total_batches_,
                   images_per_s, running_loss, format_duration(seconds_left));

@@ -1,7 +1,6 @@
 // End to end through the real `sae` binary on a synthetic IDX set.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <nlohmann/json.hpp>
 
 #include "sae/image.hpp"
@@ -14,47 +13,10 @@
 namespace sae {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string quote(const std::string& arg) {
-  std::string q = "'";
-  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-/// Runs `sae args...`, capturing stdout and stderr; fails the test if it died of a signal.
-RunResult run_sae(const std::vector<std::string>& args) {
-  test::TempDir io;
-  std::string command = quote(SAE_BINARY);
-  for (const auto& a : args) command += " " + quote(a);
-  command += " >" + quote(io / "out") + " 2>" + quote(io / "err") + " </dev/null";
-  const int status = std::system(command.c_str());
-  RunResult r;
-  r.out = read_text(io / "out");
-  r.err = read_text(io / "err");
-  EXPECT_TRUE(WIFEXITED(status)) << command << " died: " << r.err;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-/// A failure the way a user should see it: non-zero, one line on stderr, no crash noise.
-void expect_clean_failure(const RunResult& r, const std::string& needle) {
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
-  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
-  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-}
+using test::expect_clean_failure;
+using test::read_text;
+using test::run_sae;
+using test::RunResult;
 
 class Cli : public ::testing::Test {
  protected:
@@ -144,12 +106,12 @@ TEST_F(Cli, CommandLineBeatsConfigFileBeatsDefaults) {
 
 TEST_F(Cli, ShippedConfigsHoldTheSeedsHyperparameters) {
   for (const char* name : {"mnist", "fashion-mnist"}) {
-    const RunResult r = run_sae({"train", "--config",
-                                 std::string(SAE_SOURCE_DIR) + "/configs/" + name + ".toml",
-                                 "--print-config"});
+    const RunResult r =
+        run_sae({"train", "--config", std::string(SAE_SOURCE_DIR) + "/configs/" + name + ".toml",
+                 "--print-config"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    for (const char* setting : {"epochs=10", "beta=0.005", "rho=0.01", "lr=0.001",
-                                "batch-size=100", "test-batch-size=600"}) {
+    for (const char* setting : {"epochs=10", "beta=0.005", "rho=0.01", "lr=0.001", "batch-size=100",
+                                "test-batch-size=600"}) {
       EXPECT_NE(r.out.find(setting), std::string::npos) << name << ": " << setting;
     }
     EXPECT_NE(r.out.find(std::string("data-dir=\"data/") + name + "\""), std::string::npos);

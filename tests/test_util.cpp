@@ -1,6 +1,11 @@
 #include "test_util.hpp"
 
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <zlib.h>
+
+#include <algorithm>
+#include <sstream>
 
 #include <fstream>
 #include <random>
@@ -91,6 +96,46 @@ void write_synthetic_mnist(const std::string& dir, uint32_t train_count, uint32_
               idx_images(synthetic_pixels(test_count, 2), test_count), true);
   write_bytes((base / "t10k-labels-idx1-ubyte.gz").string(),
               idx_labels(synthetic_labels(test_count)), true);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+namespace {
+
+std::string shell_quote(const std::string& arg) {
+  std::string q = "'";
+  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace
+
+RunResult run_sae(const std::vector<std::string>& args) {
+  TempDir io;
+  std::string command = shell_quote(SAE_BINARY);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " >" + shell_quote(io / "out") + " 2>" + shell_quote(io / "err") + " </dev/null";
+  const int status = std::system(command.c_str());
+  RunResult r;
+  r.out = read_text(io / "out");
+  r.err = read_text(io / "err");
+  // The shell reports a child killed by a signal as 128 + the signal.
+  const bool died = !WIFEXITED(status) || WEXITSTATUS(status) > 128;
+  EXPECT_FALSE(died) << command << " died: " << r.err;
+  r.exit_code = WIFEXITED(status) && !died ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+void expect_clean_failure(const RunResult& r, const std::string& needle) {
+  EXPECT_GT(r.exit_code, 0);
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
 }
 
 }  // namespace sae::test

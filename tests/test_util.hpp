@@ -39,4 +39,20 @@ std::vector<uint8_t> synthetic_labels(uint32_t count);
 /// Writes the four standard MNIST files (.gz) for a synthetic set into `dir`.
 void write_synthetic_mnist(const std::string& dir, uint32_t train_count, uint32_t test_count);
 
+/// The whole content of a file ("" when it cannot be read).
+std::string read_text(const std::string& path);
+
+/// What a run of the `sae` binary printed and how it ended.
+struct RunResult {
+  int exit_code = -1;  // -1 when it died of a signal
+  std::string out;
+  std::string err;
+};
+/// Runs `sae args...` to the end, capturing stdout and stderr; fails the test if it died of a
+/// signal.
+RunResult run_sae(const std::vector<std::string>& args);
+/// A failure the way a user should see it: non-zero, one line on stderr containing `needle`, no
+/// "terminate called", no crash.
+void expect_clean_failure(const RunResult& r, const std::string& needle);
+
 }  // namespace sae::test

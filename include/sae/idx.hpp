@@ -1,20 +1,15 @@
 #pragma once
-// Reading MNIST-format (IDX) files, raw or gzip-compressed, and batching them.
+// MNIST-format (IDX) datasets as tensors, and batching them.
 
 #include <torch/torch.h>
 
+#include "sae/idx_file.hpp"
+
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace sae {
-
-/// A file or folder of data that cannot be used; the message names it and says what is wrong.
-class DataError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// Which half of an MNIST-format folder to read.
 enum class Split { kTrain, kTest };

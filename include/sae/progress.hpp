@@ -20,7 +20,8 @@ ProgressStyle default_progress_style(bool quiet);
 /// Tracks batches of one pass and shows batch i/n, images/s, running loss and time left.
 class Progress {
  public:
-  Progress(std::string label, int64_t total_batches, ProgressStyle style);
+  /// `first_batch` > 0 when a resumed epoch picks up in the middle.
+  Progress(std::string label, int64_t total_batches, ProgressStyle style, int64_t first_batch = 0);
   /// Records one finished batch of `images` images with mean loss `loss`.
   void step(int64_t images, double loss);
   /// Clears the bar; call once the pass is over.
@@ -33,6 +34,7 @@ class Progress {
   int64_t total_batches_;
   ProgressStyle style_;
   int64_t batches_ = 0;
+  int64_t first_batch_ = 0;
   int64_t images_ = 0;
   double loss_sum_ = 0.0;
   std::chrono::steady_clock::time_point start_;

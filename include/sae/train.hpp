@@ -1,14 +1,17 @@
 #pragma once
-// `sae train`: Adam on MSE + beta * KL, one run folder per run.
+// `sae train`: Adam on MSE + beta * KL, one run folder per run, resumable.
 
 #include <torch/torch.h>
 
+#include "sae/checkpoint.hpp"
 #include "sae/idx.hpp"
 #include "sae/loss.hpp"
 #include "sae/model.hpp"
 #include "sae/progress.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <string>
 
 namespace sae {
@@ -24,6 +27,7 @@ struct TrainOptions {
   uint64_t seed = 42;             ///< weights and data order
   std::string data_dir = "data/mnist";
   std::string out;              ///< run folder; empty: runs/<date-time>
+  std::string resume;           ///< run folder to continue from its last checkpoint
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
   int threads = 0;              ///< CPU threads; 0: one per core
   bool force = false;           ///< write into an existing, non-empty run folder
@@ -31,25 +35,27 @@ struct TrainOptions {
   std::string config_toml;      ///< the resolved configuration, saved as config.toml
 };
 
-/// Mean loss terms over the images of one pass.
-struct LossAverages {
-  double loss = 0.0;
-  double mse = 0.0;
-  double kl = 0.0;
-  double seconds = 0.0;
-  double images_per_s = 0.0;
+/// Exit code of a run stopped by SIGINT or SIGTERM: 128 + the signal, as shells report it.
+constexpr int kExitSignalBase = 128;
+
+/// A loss that is NaN or infinite; the message names the epoch and batch.
+class NonFiniteLoss : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 /// Checks every option's range, throwing std::invalid_argument that names the flag.
 void validate(const TrainOptions& options);
 
-/// One epoch over `data` in the order epoch_order(seed, epoch) gives: for each batch forward,
-/// loss, backward, Adam step. Throws std::runtime_error naming epoch and batch on a non-finite
-/// loss.
-LossAverages train_one_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer,
-                             const SparseLoss& loss_fn, const Dataset& data, int64_t batch_size,
-                             uint64_t seed, int64_t epoch, const torch::Device& device,
-                             ProgressStyle progress);
+/// Trains on `data` from batch `progress.batches` on, in the order epoch_order(seed, epoch) gives:
+/// for each batch forward, loss, backward, Adam step. Returns true when the epoch is complete,
+/// false when `should_stop` said so after a batch. Throws NonFiniteLoss before the step that a
+/// NaN or infinite loss would poison.
+bool train_epoch(
+    SparseAutoencoder& model, torch::optim::Adam& optimizer, const SparseLoss& loss_fn,
+    const Dataset& data, int64_t batch_size, uint64_t seed, int64_t epoch,
+    const torch::Device& device, EpochProgress& progress, ProgressStyle style,
+    const std::function<bool()>& should_stop = [] { return false; });
 
 /// Runs `sae train`; returns the process exit code.
 int run_train(TrainOptions options);

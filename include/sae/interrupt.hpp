@@ -1,0 +1,19 @@
+#pragma once
+// Ctrl-C during training: finish the batch, save, say how to resume.
+
+namespace sae {
+
+/// While alive, SIGINT and SIGTERM only record that a stop was asked for, so training can end at
+/// the next batch boundary and save a checkpoint. A second signal terminates as usual.
+class StopOnSignal {
+ public:
+  StopOnSignal();
+  ~StopOnSignal();
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+  /// The signal received since construction (SIGINT or SIGTERM), or 0.
+  static int received();
+};
+
+}  // namespace sae

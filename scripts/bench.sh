@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Benchmarks sae against scripts/reference.py, the same autoencoder, loss, optimizer and batch size
+# in plain PyTorch on the same LibTorch (Debian's python3-torch). For every thread count and round
+# it trains one epoch with each (sae first, then the reference, so slow drift in the machine's
+# speed hits both alike) under GNU time, and reports medians over the rounds as a Markdown table:
+# training images/s (the training loop only), test-set evaluation images/s and peak RSS of the
+# training run. Run with -h for usage.
+set -euo pipefail
+
+usage() {
+  cat <<EOF
+Usage: $(basename "$0") [--data-dir DIR] [--rounds N] [--threads "T1 T2 ..."]
+
+  --data-dir DIR   MNIST-format IDX files (default: data/fashion-mnist; data/mnist for a quick check);
+                   a relative DIR is looked up in the current folder, then in the repository root
+  --rounds N       epochs timed per program and thread count; the table shows medians (default: 3)
+  --threads LIST   space-separated CPU thread counts (default: "1 2")
+
+Needs build/sae (scripts/build.sh), /usr/bin/python3 with torch (apt-get install python3-torch)
+and the data (scripts/fetch-data.sh fashion-mnist).
+EOF
+}
+
+die() { echo "bench: ERROR: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+# The exact command, as typed, for the report header (before the arguments are consumed).
+COMMAND="scripts/bench.sh"
+for arg in "$@"; do COMMAND+=" $(printf '%q' "$arg")"; done
+
+DATA_DIR="data/fashion-mnist"
+ROUNDS=3
+THREADS="1 2"
+while (($#)); do
+  case "$1" in
+    --data-dir) DATA_DIR="${2:?--data-dir needs a folder}"; shift 2 ;;
+    --rounds)   ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
+    --threads)  THREADS="${2:?--threads needs a list}"; shift 2 ;;
+    -h|--help)  usage; exit 0 ;;
+    *)          usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer, got '$ROUNDS'"
+for t in $THREADS; do
+  [[ "$t" =~ ^[1-9][0-9]*$ ]] || die "--threads takes positive integers, got '$t'"
+done
+[[ -n "${THREADS// /}" ]] || die "--threads is empty"
+
+# A relative --data-dir that exists where the script was called from is taken from there;
+# otherwise it is meant from the repository root, where everything else runs.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ "$DATA_DIR" != /* && -d "$DATA_DIR" && "$PWD" != "$REPO_ROOT" ]]; then
+  DATA_DIR="$(cd "$DATA_DIR" && pwd)"
+fi
+cd "$REPO_ROOT"
+
+SAE=build/sae
+PYTHON=/usr/bin/python3  # Debian's python, which has torch; a pyenv python3 on PATH may not
+GNU_TIME=/usr/bin/time   # the shell keyword `time` has no -v (peak RSS)
+
+check_requirements() {
+  [[ -x "$SAE" ]] || die "$SAE not found; build it with scripts/build.sh"
+  [[ -x "$GNU_TIME" ]] || die "$GNU_TIME (GNU time) not found; apt-get install time"
+  if ! { [[ -x "$PYTHON" ]] && "$PYTHON" -c 'import torch' 2>/dev/null; }; then
+    die "$PYTHON cannot import torch; apt-get install python3-torch"
+  fi
+  local stem
+  for stem in train-images-idx3-ubyte t10k-images-idx3-ubyte; do
+    [[ -f "$DATA_DIR/$stem.gz" || -f "$DATA_DIR/$stem" ]] ||
+      die "$DATA_DIR/$stem(.gz) missing; run scripts/fetch-data.sh fashion-mnist (or mnist)"
+  done
+}
+
+# Peak resident set size, in MiB, from a `time -v` report (which gives KiB).
+peak_rss_mib() {
+  awk -F': *' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"
+}
+
+# One field of a JSON object stored in a file.
+json_field() {
+  "$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+# One column, by name, of the last row of a CSV file (sae's metrics.csv: the last epoch).
+csv_field() {
+  awk -F, -v name="$2" '
+    NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+    { value = $col }
+    END { if (!col) exit 1; print value }' "$1"
+}
+
+# Runs "$@" under GNU time, its output in $WORK/LABEL.{out,err,time}; on failure shows why and stops.
+timed() {
+  local label="$1"; shift
+  if ! "$GNU_TIME" -v -o "$WORK/$label.time" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err"; then
+    tail -n 20 "$WORK/$label.err" >&2
+    die "failed: $*"
+  fi
+}
+
+# Appends one line "threads program train_img_s eval_img_s rss_mib test_mse" to $RESULTS.
+bench_sae() {
+  local threads="$1" run="$WORK/sae-run"
+  timed sae-train "$SAE" train --epochs 1 --threads "$threads" --data-dir "$DATA_DIR" \
+    --out "$run" --force --quiet
+  # Evaluation is timed by sae itself; this run's RSS is not what the table reports.
+  "$SAE" eval --checkpoint "$run/model.pt" --json --threads "$threads" >"$WORK/sae-eval.json" ||
+    die "sae eval failed"
+  local train eval rss mse
+  train=$(csv_field "$run/metrics.csv" images_per_s) || die "no images_per_s in $run/metrics.csv"
+  mse=$(csv_field "$run/metrics.csv" test_mse) || die "no test_mse in $run/metrics.csv"
+  eval=$(json_field "$WORK/sae-eval.json" images_per_s)
+  rss=$(peak_rss_mib "$WORK/sae-train.time")
+  echo "$threads sae $train $eval $rss $mse" >>"$RESULTS"
+  log "threads $threads  sae        train $(printf '%.0f' "$train") img/s  eval $(printf '%.0f' "$eval") img/s  RSS $rss MiB  test mse $mse"
+}
+
+bench_reference() {
+  local threads="$1"
+  timed reference "$PYTHON" scripts/reference.py --epochs 1 --threads "$threads" \
+    --data-dir "$DATA_DIR"
+  tail -n 1 "$WORK/reference.out" >"$WORK/reference.json"  # the JSON is its last stdout line
+  local train eval rss mse
+  train=$(json_field "$WORK/reference.json" train_images_per_s)
+  eval=$(json_field "$WORK/reference.json" eval_images_per_s)
+  mse=$(json_field "$WORK/reference.json" test_mse)
+  rss=$(peak_rss_mib "$WORK/reference.time")
+  echo "$threads reference $train $eval $rss $mse" >>"$RESULTS"
+  log "threads $threads  reference  train $(printf '%.0f' "$train") img/s  eval $(printf '%.0f' "$eval") img/s  RSS $rss MiB  test mse $mse"
+}
+
+# Median of one column (3: train, 4: eval, 5: RSS, 6: test mse) for one thread count and program.
+median() {
+  local threads="$1" program="$2" column="$3"
+  awk -v t="$threads" -v p="$program" -v c="$column" '$1 == t && $2 == p { print $c }' "$RESULTS" |
+    sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+print_report() {
+  local cpu torch_version
+  cpu=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }')
+  [[ -n "$cpu" ]] || cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
+  echo
+  echo "Machine: ${cpu:-unknown CPU}, nproc $(nproc); LibTorch $torch_version;" \
+    "$(date -u '+%Y-%m-%d %H:%M UTC'); command: \`$COMMAND\`" \
+    "(data $DATA_DIR, medians over $ROUNDS round(s))"
+  echo
+  echo "| threads | sae train img/s | reference train img/s | ratio | sae eval img/s | reference eval img/s | sae peak RSS MiB | reference peak RSS MiB | sae test MSE | reference test MSE |"
+  echo "|--------:|----------------:|----------------------:|------:|---------------:|---------------------:|-----------------:|-----------------------:|-------------:|-------------------:|"
+  local t
+  for t in $THREADS; do
+    local st rt se re sm rm smse rmse
+    st=$(median "$t" sae 3);  rt=$(median "$t" reference 3)
+    se=$(median "$t" sae 4);  re=$(median "$t" reference 4)
+    sm=$(median "$t" sae 5);  rm=$(median "$t" reference 5)
+    smse=$(median "$t" sae 6); rmse=$(median "$t" reference 6)
+    awk -v t="$t" -v st="$st" -v rt="$rt" -v se="$se" -v re="$re" -v sm="$sm" -v rm="$rm" \
+      -v smse="$smse" -v rmse="$rmse" 'BEGIN {
+        printf "| %d | %.0f | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.5f | %.5f |\n",
+          t, st, rt, st / rt, se, re, sm, rm, smse, rmse }'
+  done
+}
+
+main() {
+  check_requirements
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+  RESULTS="$WORK/results.txt"
+  : >"$RESULTS"
+  local t r
+  for t in $THREADS; do
+    for ((r = 1; r <= ROUNDS; r++)); do
+      log "threads $t, round $r/$ROUNDS"
+      bench_sae "$t"
+      bench_reference "$t"
+    done
+  done
+  print_report
+}
+
+main

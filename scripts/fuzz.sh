@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the IDX reader's libFuzzer target with clang (AddressSanitizer + UBSan) and runs it for a
+# bounded time: scripts/fuzz.sh [SECONDS] (default 300). Crashes land in build-fuzz/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_TO_RUN="${1:-300}"
+OUT=build-fuzz
+if ! command -v clang++ >/dev/null 2>&1 || [[ ! -d /usr/lib/llvm-14/lib/clang ]]; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get install -y -qq clang libclang-rt-14-dev zlib1g-dev libfmt-dev
+fi
+mkdir -p "$OUT/corpus"
+clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -Iinclude fuzz/fuzz_idx.cpp src/idx_file.cpp -lz -lfmt -o "$OUT/fuzz_idx"
+# New inputs go to $OUT/corpus; the committed seeds in fuzz/corpus are only read.
+"$OUT/fuzz_idx" -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -timeout=10 \
+  -artifact_prefix="$OUT/" "$OUT/corpus" fuzz/corpus
