@@ -8,6 +8,7 @@ SECONDS_TO_RUN="${1:-300}"
 OUT=build-fuzz
 if ! command -v clang++ >/dev/null 2>&1 || [[ ! -d /usr/lib/llvm-14/lib/clang ]]; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq clang libclang-rt-14-dev zlib1g-dev libfmt-dev
 fi
 mkdir -p "$OUT/corpus"
