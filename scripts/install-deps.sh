@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   zlib1g-dev libpng-dev
   libplplot-dev plplot-driver-cairo   # loss plots as PNG, headless
   libgtest-dev
+  python3-torch           # tests/test_pytorch_interop.py: model.pt in plain PyTorch
 )
 DATA_PACKAGES=(curl ca-certificates python3)
 

@@ -55,6 +55,7 @@ void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
         {"seconds", p.seconds}}},
       {"beta", info.beta},
       {"rho", info.rho},
+      {"penalty", info.penalty},
       {"lr", info.lr},
       {"batch_size", info.batch_size},
       {"seed", info.seed},
@@ -119,6 +120,7 @@ CheckpointInfo load_checkpoint_info(const std::string& model_path) {
     info.partial.seconds = partial.at("seconds").get<double>();
     info.beta = json.at("beta").get<double>();
     info.rho = json.at("rho").get<double>();
+    info.penalty = json.at("penalty").get<std::string>();
     info.lr = json.at("lr").get<double>();
     info.batch_size = json.at("batch_size").get<int64_t>();
     info.seed = json.at("seed").get<uint64_t>();

@@ -1,53 +1,121 @@
 #include "sae/eval.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
-#include <nlohmann/json.hpp>
 
 #include "sae/checkpoint.hpp"
 #include "sae/device.hpp"
-#include "sae/loss.hpp"
+#include "sae/probe.hpp"
 
 #include <chrono>
 #include <cmath>
 #include <iostream>
 
 namespace sae {
+namespace {
 
-EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, double beta, double rho,
+std::vector<double> to_vector(const torch::Tensor& t) {
+  const auto cpu = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return {cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel()};
+}
+
+}  // namespace
+
+EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const SparseLoss& loss_fn,
                      int64_t batch_size, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   model->eval();
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = data.size();
-  // Sums in double so that 10,000 images * 784 pixels lose nothing to float rounding.
-  auto squared_error = torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(device));
-  auto code_sum = torch::zeros({kCodeSize}, torch::TensorOptions(torch::kFloat64).device(device));
+  // Sums in double so that 60,000 images * 784 pixels lose nothing to float rounding.
+  const auto f64 = torch::TensorOptions(torch::kFloat64).device(device);
+  auto squared_error = torch::zeros({}, f64);
+  auto code_sum = torch::zeros({kCodeSize}, f64);
+  auto code_max = torch::zeros({kCodeSize}, f64);
+  auto active = torch::zeros({}, f64);
+  auto pixel_sum = torch::zeros({28 * 28}, f64);  // for the mean image
+  auto pixel_square_sum = torch::zeros({}, f64);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, n);
     const auto images = to_float_batch(data.images.slice(0, begin, end)).to(device);  // (B,1,28,28)
     const auto out = model->forward(images);
+    const auto code = out.code.to(torch::kFloat64);  // (B, 64)
     squared_error += (out.reconstruction - images).pow(2).sum().to(torch::kFloat64);
-    code_sum += out.code.sum(/*dim=*/0).to(torch::kFloat64);  // (64)
+    code_sum += code.sum(/*dim=*/0);
+    code_max = torch::maximum(code_max, std::get<0>(code.max(/*dim=*/0)));
+    active += code.gt(kActiveThreshold).sum().to(torch::kFloat64);
+    const auto pixels = images.flatten(1).to(torch::kFloat64);  // (B, 784)
+    pixel_sum += pixels.sum(/*dim=*/0);
+    pixel_square_sum += pixels.pow(2).sum();
   }
+  const double count = static_cast<double>(n);
+  const auto rho_hat = code_sum / count;  // (64)
+  const double rho = loss_fn.rho();
+  const double sse = squared_error.item<double>();
+  // Sum of squared deviations from the mean image: sum x^2 - (sum x)^2 / N, pixel by pixel.
+  const double sst = (pixel_square_sum - pixel_sum.pow(2).sum() / count).item<double>();
+
   EvalMetrics m;
   m.images = n;
-  m.mse = squared_error.item<double>() / (static_cast<double>(n) * 28 * 28);
-  m.kl = kl_sparsity(code_sum / static_cast<double>(n), rho).item<double>();
-  m.loss = m.mse + beta * m.kl;
+  m.mse = sse / (count * 28 * 28);
+  m.kl = kl_sparsity(rho_hat, rho).item<double>();
+  m.l1 = rho_hat.sum().item<double>();
+  m.loss = m.mse + loss_fn.beta() * loss_fn.penalty(rho_hat).item<double>();
   m.psnr = 10.0 * std::log10(1.0 / m.mse);
+  m.explained_variance = sst > 0 ? 1.0 - sse / sst : std::nan("");
+  m.mean_rho_hat = rho_hat.mean().item<double>();
+  m.dead_units = code_max.le(kActiveThreshold).sum().item<int64_t>();
+  m.far_units = rho_hat.gt(kFarFactor * rho).sum().item<int64_t>();
+  m.mean_l0 = active.item<double>() / count;
+  m.rho_hat = to_vector(rho_hat);
+  m.unit_kl = to_vector(kl_per_unit(rho_hat, rho));
+  m.max_activation = to_vector(code_max);
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  m.images_per_s = n / std::max(m.seconds, 1e-9);
+  m.images_per_s = count / std::max(m.seconds, 1e-9);
   return m;
+}
+
+nlohmann::json to_json(const EvalMetrics& m) {
+  return {
+      {"images", m.images},
+      {"mse", m.mse},
+      {"kl", m.kl},
+      {"l1", m.l1},
+      {"loss", m.loss},
+      {"psnr", m.psnr},
+      {"explained_variance", m.explained_variance},
+      {"mean_rho_hat", m.mean_rho_hat},
+      {"dead_units", m.dead_units},
+      {"far_units", m.far_units},
+      {"mean_l0", m.mean_l0},
+      {"rho_hat", m.rho_hat},
+      {"unit_kl", m.unit_kl},
+      {"max_activation", m.max_activation},
+      {"seconds", m.seconds},
+      {"images_per_s", m.images_per_s},
+  };
+}
+
+torch::Tensor encode_all(SparseAutoencoder& model, const Dataset& data, int64_t batch_size,
+                         const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  std::vector<torch::Tensor> codes;
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const auto end = std::min(begin + batch_size, data.size());
+    const auto images = to_float_batch(data.images.slice(0, begin, end)).to(device);
+    codes.push_back(model->encode(images).to(torch::kCPU));  // (B, 64)
+  }
+  return torch::cat(codes);  // (N, 64)
 }
 
 int run_eval(const EvalOptions& options) {
   const torch::Device device = resolve_device(options.device);
   set_threads(options.threads);
   const CheckpointInfo info = load_checkpoint_info(options.checkpoint);
-  const double beta = options.beta.value_or(info.beta);
-  const double rho = options.rho.value_or(info.rho);
-  check_sparsity_params(beta, rho);
+  const SparseLoss loss_fn(options.beta.value_or(info.beta), options.rho.value_or(info.rho),
+                           parse_penalty(info.penalty));
   if (options.batch_size < 1) {
     throw std::invalid_argument(
         fmt::format("--batch-size must be at least 1, got {}", options.batch_size));
@@ -56,33 +124,50 @@ int run_eval(const EvalOptions& options) {
 
   auto model = load_model(options.checkpoint, device);
   const Dataset test = load_split(data_dir, Split::kTest);
-  const EvalMetrics m = evaluate(model, test, beta, rho, options.batch_size, device);
+  const EvalMetrics m = evaluate(model, test, loss_fn, options.batch_size, device);
+  std::optional<ProbeResult> probe;
+  if (options.probe) {
+    const Dataset train = load_split(data_dir, Split::kTrain);
+    probe = linear_probe(encode_all(model, train, options.batch_size, device), train.labels,
+                         encode_all(model, test, options.batch_size, device), test.labels);
+  }
 
   if (options.json) {
-    const nlohmann::json json = {
-        {"checkpoint", options.checkpoint},
-        {"data_dir", data_dir},
-        {"images", m.images},
-        {"beta", beta},
-        {"rho", rho},
-        {"mse", m.mse},
-        {"kl", m.kl},
-        {"loss", m.loss},
-        {"psnr", m.psnr},
-        {"seconds", m.seconds},
-        {"images_per_s", m.images_per_s},
-    };
+    nlohmann::json json = to_json(m);
+    json["checkpoint"] = options.checkpoint;
+    json["data_dir"] = data_dir;
+    json["penalty"] = penalty_name(loss_fn.penalty_kind());
+    json["beta"] = loss_fn.beta();
+    json["rho"] = loss_fn.rho();
+    if (probe) {
+      json["probe_accuracy"] = probe->test_accuracy;
+      json["probe_train_accuracy"] = probe->train_accuracy;
+    }
     std::cout << json.dump() << std::endl;
     return 0;
   }
-  fmt::print("checkpoint  {} (epoch {})\n", options.checkpoint, info.epoch);
-  fmt::print("data        {}, test split, {} images\n", data_dir, m.images);
-  fmt::print("beta, rho   {}, {}\n", beta, rho);
-  fmt::print("mse         {:.6f}\n", m.mse);
-  fmt::print("kl          {:.6f}\n", m.kl);
-  fmt::print("loss        {:.6f}   (mse + beta * kl)\n", m.loss);
-  fmt::print("psnr        {:.2f} dB\n", m.psnr);
-  fmt::print("speed       {:.0f} images/s ({:.2f} s)\n", m.images_per_s, m.seconds);
+  fmt::print("checkpoint          {} (epoch {})\n", options.checkpoint, info.epoch);
+  fmt::print("data                {}, test split, {} images\n", data_dir, m.images);
+  fmt::print("penalty, beta, rho  {}, {}, {}\n", penalty_name(loss_fn.penalty_kind()),
+             loss_fn.beta(), loss_fn.rho());
+  fmt::print("mse                 {:.6f}\n", m.mse);
+  fmt::print("kl                  {:.6f}\n", m.kl);
+  fmt::print("loss                {:.6f}   (mse + beta * {})\n", m.loss,
+             penalty_name(loss_fn.penalty_kind()));
+  fmt::print("psnr                {:.2f} dB\n", m.psnr);
+  fmt::print("explained variance  {:.4f}\n", m.explained_variance);
+  fmt::print("mean rho_hat        {:.5f}   (target rho {})\n", m.mean_rho_hat, loss_fn.rho());
+  fmt::print("dead units          {} of {}   (never above {} on any test image)\n", m.dead_units,
+             kCodeSize, kActiveThreshold);
+  fmt::print("far units           {} of {}   (rho_hat > {} * rho)\n", m.far_units, kCodeSize,
+             kFarFactor);
+  fmt::print("mean L0             {:.2f}   (units above {} per image)\n", m.mean_l0,
+             kActiveThreshold);
+  if (probe) {
+    fmt::print("linear probe        {:.2f}% test accuracy ({:.2f}% train, {:.1f} s)\n",
+               100 * probe->test_accuracy, 100 * probe->train_accuracy, probe->seconds);
+  }
+  fmt::print("speed               {:.0f} images/s ({:.2f} s)\n", m.images_per_s, m.seconds);
   return 0;
 }
 

@@ -6,6 +6,25 @@
 
 namespace sae {
 
+Penalty parse_penalty(const std::string& name) {
+  if (name == "kl") return Penalty::kKl;
+  if (name == "l1") return Penalty::kL1;
+  if (name == "none") return Penalty::kNone;
+  throw std::invalid_argument(fmt::format("unknown penalty '{}': use kl, l1 or none", name));
+}
+
+std::string penalty_name(Penalty penalty) {
+  switch (penalty) {
+    case Penalty::kKl:
+      return "kl";
+    case Penalty::kL1:
+      return "l1";
+    case Penalty::kNone:
+      return "none";
+  }
+  return "?";
+}
+
 void check_sparsity_params(double beta, double rho) {
   if (!(rho > 0.0 && rho < 1.0)) {
     throw std::invalid_argument(fmt::format("rho must lie strictly between 0 and 1, got {}", rho));
@@ -15,21 +34,39 @@ void check_sparsity_params(double beta, double rho) {
   }
 }
 
-torch::Tensor kl_sparsity(const torch::Tensor& rho_hat, double rho) {
+torch::Tensor kl_per_unit(const torch::Tensor& rho_hat, double rho) {
   const auto p = rho_hat.clamp(kRhoHatEps, 1.0 - kRhoHatEps);
-  const auto kl = rho * torch::log(rho / p) + (1.0 - rho) * torch::log((1.0 - rho) / (1.0 - p));
-  return kl.sum();
+  return rho * torch::log(rho / p) + (1.0 - rho) * torch::log((1.0 - rho) / (1.0 - p));
 }
 
-SparseLoss::SparseLoss(double beta, double rho) : beta_(beta), rho_(rho) {
+torch::Tensor kl_sparsity(const torch::Tensor& rho_hat, double rho) {
+  return kl_per_unit(rho_hat, rho).sum();
+}
+
+SparseLoss::SparseLoss(double beta, double rho, Penalty penalty)
+    : beta_(beta), rho_(rho), penalty_(penalty) {
   check_sparsity_params(beta, rho);
+}
+
+torch::Tensor SparseLoss::penalty(const torch::Tensor& rho_hat) const {
+  switch (penalty_) {
+    case Penalty::kKl:
+      return kl_sparsity(rho_hat, rho_);
+    case Penalty::kL1:
+      return rho_hat.sum();
+    case Penalty::kNone:
+      break;
+  }
+  return torch::zeros({}, rho_hat.options());
 }
 
 LossTerms SparseLoss::operator()(const torch::Tensor& reconstruction, const torch::Tensor& input,
                                  const torch::Tensor& code) const {
+  const auto rho_hat = code.mean(/*dim=*/0);  // (64)
   auto mse = torch::mse_loss(reconstruction, input);
-  auto kl = kl_sparsity(code.mean(/*dim=*/0), rho_);  // rho_hat: (64)
-  return {mse + beta_ * kl, mse, kl};
+  auto kl = kl_sparsity(rho_hat, rho_);
+  auto penalty = penalty_ == Penalty::kKl ? kl : this->penalty(rho_hat);
+  return {mse + beta_ * penalty, mse, kl, penalty};
 }
 
 }  // namespace sae

@@ -9,7 +9,9 @@
 #include "sae/config.hpp"
 #include "sae/eval.hpp"
 #include "sae/idx.hpp"
+#include "sae/inspect.hpp"
 #include "sae/reconstruct.hpp"
+#include "sae/sweep.hpp"
 #include "sae/train.hpp"
 
 #include <functional>
@@ -39,6 +41,27 @@ void add_compute_options(CLI::App* cmd, std::string& device, int& threads) {
   cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
       ->capture_default_str();
   cmd->add_option("--threads", threads, "CPU threads (0: one per core)")->capture_default_str();
+}
+
+/// The options `train` and `sweep` share (all but beta, rho and the run folder).
+void add_training_options(CLI::App* cmd, sae::TrainOptions& o) {
+  cmd->add_option("--epochs", o.epochs, "passes over the training set")->capture_default_str();
+  cmd->add_option("--penalty", o.penalty, "what beta weighs: kl (the seed's), l1 or none")
+      ->check(CLI::IsMember({"kl", "l1", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--beta-warmup", o.beta_warmup, "steps over which beta ramps up from 0")
+      ->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Adam learning rate")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "L2 on the weights (not the biases)")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "training images per step")->capture_default_str();
+  cmd->add_option("--test-batch-size", o.test_batch_size, "images per evaluation pass")
+      ->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of the initial weights and the data order")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", o.data_dir, "folder with the four IDX files (.gz or raw)")
+      ->capture_default_str();
+  add_compute_options(cmd, o.device, o.threads);
 }
 
 void setup_logging(const CommonOptions& common) {
@@ -77,21 +100,11 @@ int main(int argc, char** argv) {
   train_cmd->footer(
       "  --config FILE               TOML file with a [train] section, e.g. configs/mnist.toml;\n"
       "                              command-line flags win over it");
-  train_cmd->add_option("--epochs", train.epochs, "passes over the training set")
-      ->capture_default_str();
-  train_cmd->add_option("--beta", train.beta, "weight of the KL sparsity penalty")
+  train_cmd->add_option("--beta", train.beta, "weight of the sparsity penalty")
       ->capture_default_str();
   train_cmd->add_option("--rho", train.rho, "target mean activation of each code unit, in (0, 1)")
       ->capture_default_str();
-  train_cmd->add_option("--lr", train.lr, "Adam learning rate")->capture_default_str();
-  train_cmd->add_option("--batch-size", train.batch_size, "training images per step")
-      ->capture_default_str();
-  train_cmd->add_option("--test-batch-size", train.test_batch_size, "images per evaluation pass")
-      ->capture_default_str();
-  train_cmd->add_option("--seed", train.seed, "seed of the initial weights and the data order")
-      ->capture_default_str();
-  train_cmd->add_option("--data-dir", train.data_dir, "folder with the four IDX files (.gz or raw)")
-      ->capture_default_str();
+  add_training_options(train_cmd, train);
   train_cmd->add_option("--out", train.out, "run folder (default: runs/<date-time>)");
   train_cmd
       ->add_option("--resume", train.resume,
@@ -103,12 +116,37 @@ int main(int argc, char** argv) {
         // The run's own configuration, read as if given with --config: flags still win.
         app.get_config_ptr()->add_result(run + "/config.toml");
       });
-  add_compute_options(train_cmd, train.device, train.threads);
   train_cmd->add_flag("--force", train.force, "write into a run folder that already holds files")
       ->configurable(false);
   train_cmd->add_flag("--print-config", print_config, "print the resolved configuration and exit")
       ->configurable(false);
   add_common_options(train_cmd, common);
+
+  sae::SweepOptions sweep;
+  auto* sweep_cmd =
+      app.add_subcommand("sweep", "train one run per (beta, rho); writes sweep.csv and sweep.png");
+  sweep_cmd->add_option("--beta", sweep.betas, "beta values, e.g. 0,0.001,0.005,0.02")
+      ->delimiter(',')
+      ->required();
+  sweep_cmd->add_option("--rho", sweep.rhos, "rho values, e.g. 0.01,0.05,0.1")
+      ->delimiter(',')
+      ->required();
+  sweep_cmd->add_option("--out", sweep.out, "folder for the runs, sweep.csv and sweep.png")
+      ->required();
+  add_training_options(sweep_cmd, sweep.base);
+  add_common_options(sweep_cmd, common);
+
+  sae::InspectOptions inspect;
+  auto* inspect_cmd = app.add_subcommand(
+      "inspect", "draw what the code learned: units.png, activations.png, atoms.png, top.png");
+  inspect_cmd->add_option("--checkpoint", inspect.checkpoint, "a run's model.pt")->required();
+  inspect_cmd->add_option("--out", inspect.out, "folder for the PNGs")->required();
+  inspect_cmd->add_option("--data-dir", inspect.data_dir,
+                          "folder with the IDX files (default: the one it was trained on)");
+  inspect_cmd->add_option("--batch-size", inspect.batch_size, "images per forward pass")
+      ->capture_default_str();
+  add_compute_options(inspect_cmd, inspect.device, inspect.threads);
+  add_common_options(inspect_cmd, common);
 
   sae::EvalOptions eval;
   auto* eval_cmd = app.add_subcommand("eval", "evaluate a checkpoint on the test set");
@@ -121,6 +159,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   add_compute_options(eval_cmd, eval.device, eval.threads);
   eval_cmd->add_flag("--json", eval.json, "print one JSON object instead of a table");
+  eval_cmd->add_flag("!--no-probe", eval.probe, "skip the linear probe (saves a few seconds)");
   add_common_options(eval_cmd, common);
 
   sae::ReconstructOptions rec;
@@ -142,29 +181,28 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
-      return fail(kExitUsage, fmt::format("unknown command '{}'; use train, eval or reconstruct "
-                                          "(sae --help)",
-                                          argv[1]));
+      return fail(kExitUsage,
+                  fmt::format("unknown command '{}'; use train, eval, reconstruct, inspect or "
+                              "sweep (sae --help)",
+                              argv[1]));
     }
     return fail(kExitUsage, fmt::format("{} (see sae --help)", e.what()));
   }
-  if (train_cmd->parsed() && (eval_cmd->parsed() || rec_cmd->parsed())) {
+  if (train_cmd->parsed() && app.get_subcommands().size() > 1) {
     return fail(kExitUsage, "--config is read by sae train only");
   }
 
   try {
-    if (train_cmd->parsed()) {
-      train.quiet = common.quiet;
-      train.config_toml =
-          "[train]\n" + train_cmd->config_to_str(/*default_also=*/true, /*write_description=*/true);
-      if (print_config) {
-        fmt::print("{}", train.config_toml);
-        return 0;
-      }
+    train.quiet = sweep.base.quiet = common.quiet;
+    if (train_cmd->parsed() && print_config) {
+      fmt::print("{}", sae::to_config_toml(train));
+      return 0;
     }
     setup_logging(common);
     if (train_cmd->parsed()) return sae::run_train(train);
+    if (sweep_cmd->parsed()) return sae::run_sweep(sweep);
     if (eval_cmd->parsed()) return sae::run_eval(eval);
+    if (inspect_cmd->parsed()) return sae::run_inspect(inspect);
     return sae::run_reconstruct(rec);
   } catch (const std::invalid_argument& e) {
     return fail(kExitUsage, e.what());

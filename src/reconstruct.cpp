@@ -19,14 +19,10 @@ constexpr int kScale = 3;  // 28 px digits are too small to judge at 1:1
 }  // namespace
 
 GrayImage to_gray_image(const torch::Tensor& image) {
-  const auto bytes = image.detach()
-                         .to(torch::kCPU)
-                         .reshape({28, 28})
-                         .mul(255.0)
-                         .round()
-                         .clamp(0, 255)
-                         .to(torch::kUInt8)
-                         .contiguous();
+  auto bytes = image.detach().to(torch::kCPU).reshape({28, 28});
+  if (bytes.dtype() != torch::kUInt8)
+    bytes = bytes.mul(255.0).round().clamp(0, 255).to(torch::kUInt8);
+  bytes = bytes.contiguous();
   GrayImage out{28, 28, {}};
   out.pixels.assign(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel());
   return out;

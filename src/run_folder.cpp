@@ -5,6 +5,8 @@
 #include "sae/atomic_file.hpp"
 #include "sae/plot.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,7 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kMetricsHeader =
-    "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,seconds,images_per_s";
+    "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,test_explained_variance,"
+    "test_mean_rho_hat,test_dead_units,test_far_units,test_l0,seconds,images_per_s";
+constexpr int kMetricsColumns = 14;
 
 }  // namespace
 
@@ -40,9 +44,11 @@ void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>&
     std::ofstream out(tmp);
     out << kMetricsHeader << '\n';
     for (const auto& r : rows) {
-      out << fmt::format("{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.3f},{:.1f}\n", r.epoch,
-                         r.train_loss, r.train_mse, r.train_kl, r.test_loss, r.test_mse, r.test_kl,
-                         r.seconds, r.images_per_s);
+      out << fmt::format(
+          "{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{},{},{:.8g},{:.3f},{:.1f}\n",
+          r.epoch, r.train_loss, r.train_mse, r.train_kl, r.test_loss, r.test_mse, r.test_kl,
+          r.test_explained_variance, r.test_mean_rho_hat, r.test_dead_units, r.test_far_units,
+          r.test_l0, r.seconds, r.images_per_s);
     }
   });
 }
@@ -62,15 +68,48 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
     char comma = 0;
     std::istringstream fields(line);
     fields >> r.epoch >> comma >> r.train_loss >> comma >> r.train_mse >> comma >> r.train_kl >>
-        comma >> r.test_loss >> comma >> r.test_mse >> comma >> r.test_kl >> comma >> r.seconds >>
-        comma >> r.images_per_s;
+        comma >> r.test_loss >> comma >> r.test_mse >> comma >> r.test_kl >> comma >>
+        r.test_explained_variance >> comma >> r.test_mean_rho_hat >> comma >> r.test_dead_units >>
+        comma >> r.test_far_units >> comma >> r.test_l0 >> comma >> r.seconds >> comma >>
+        r.images_per_s;
     if (!fields || !(fields >> std::ws).eof()) {
-      throw std::runtime_error(
-          fmt::format("{}: line {}: expected 9 numbers, found '{}'", path, number, line));
+      throw std::runtime_error(fmt::format("{}: line {}: expected {} numbers, found '{}'", path,
+                                           number, kMetricsColumns, line));
     }
     rows.push_back(r);
   }
   return rows;
+}
+
+void write_summary_json(const std::string& path, const RunSummary& summary) {
+  const nlohmann::json json = {
+      {"test", to_json(summary.test)},
+      {"probe_accuracy", summary.probe.test_accuracy},
+      {"probe_train_accuracy", summary.probe.train_accuracy},
+      {"seconds", summary.seconds},
+  };
+  write_atomically(path,
+                   [&](const std::string& tmp) { std::ofstream(tmp) << json.dump(2) << '\n'; });
+}
+
+RunSummary read_summary_json(const std::string& path) {
+  try {
+    const auto json = nlohmann::json::parse(std::ifstream(path));
+    const auto& test = json.at("test");
+    RunSummary s;
+    s.test.images = test.at("images").get<int64_t>();
+    s.test.mse = test.at("mse").get<double>();
+    s.test.kl = test.at("kl").get<double>();
+    s.test.loss = test.at("loss").get<double>();
+    s.test.mean_rho_hat = test.at("mean_rho_hat").get<double>();
+    s.test.dead_units = test.at("dead_units").get<int64_t>();
+    s.test.mean_l0 = test.at("mean_l0").get<double>();
+    s.probe.test_accuracy = json.at("probe_accuracy").get<double>();
+    s.seconds = json.at("seconds").get<double>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+  }
 }
 
 void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& rows) {

@@ -44,8 +44,10 @@ TEST_F(Cli, TrainLeavesACompleteRunFolder) {
   std::string header, row, extra;
   std::getline(csv, header);
   std::getline(csv, row);
-  EXPECT_EQ(header,
-            "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,seconds,images_per_s");
+  EXPECT_EQ(
+      header,
+      "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,test_explained_variance,"
+      "test_mean_rho_hat,test_dead_units,test_far_units,test_l0,seconds,images_per_s");
   EXPECT_EQ(row.rfind("1,", 0), 0u) << row;
   EXPECT_FALSE(std::getline(csv, extra) && !extra.empty());
   // No temporary file is left behind.
@@ -97,11 +99,11 @@ TEST_F(Cli, CommandLineBeatsConfigFileBeatsDefaults) {
   const RunResult r =
       run_sae({"train", "--config", tmp / "c.toml", "--beta", "0.2", "--print-config"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("epochs=3"), std::string::npos) << r.out;  // from the file
-  EXPECT_NE(r.out.find("beta=0.2"), std::string::npos) << r.out;  // the flag wins
-  EXPECT_NE(r.out.find("lr=0.01"), std::string::npos) << r.out;   // from the file
-  EXPECT_NE(r.out.find("rho=0.01"), std::string::npos) << r.out;  // the default
-  EXPECT_NE(r.out.find("batch-size=100"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epochs = 3"), std::string::npos) << r.out;    // from the file
+  EXPECT_NE(r.out.find("beta = 0.2\n"), std::string::npos) << r.out;  // the flag wins
+  EXPECT_NE(r.out.find("lr = 0.01\n"), std::string::npos) << r.out;   // from the file
+  EXPECT_NE(r.out.find("rho = 0.01\n"), std::string::npos) << r.out;  // the default
+  EXPECT_NE(r.out.find("\nbatch-size = 100"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, ShippedConfigsHoldTheSeedsHyperparameters) {
@@ -110,19 +112,19 @@ TEST_F(Cli, ShippedConfigsHoldTheSeedsHyperparameters) {
         run_sae({"train", "--config", std::string(SAE_SOURCE_DIR) + "/configs/" + name + ".toml",
                  "--print-config"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    for (const char* setting : {"epochs=10", "beta=0.005", "rho=0.01", "lr=0.001", "batch-size=100",
-                                "test-batch-size=600"}) {
+    for (const char* setting : {"epochs = 10\n", "beta = 0.005\n", "rho = 0.01\n", "lr = 0.001\n",
+                                "\nbatch-size = 100\n", "test-batch-size = 600\n"}) {
       EXPECT_NE(r.out.find(setting), std::string::npos) << name << ": " << setting;
     }
-    EXPECT_NE(r.out.find(std::string("data-dir=\"data/") + name + "\""), std::string::npos);
+    EXPECT_NE(r.out.find(std::string("data-dir = \"data/") + name + "\""), std::string::npos);
   }
 }
 
 TEST_F(Cli, TheSavedConfigRerunsTheSameSettings) {
   const RunResult r = run_sae({"train", "--config", run() + "/config.toml", "--print-config"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("batch-size=50"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("epochs=1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nbatch-size = 50"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epochs = 1\n"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, BadArgumentsFailCleanly) {

@@ -1,7 +1,7 @@
 // Interrupting the real binary with a signal, resuming it, and reproducibility, end to end.
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,8 +64,8 @@ class Resume : public ::testing::Test {
  protected:
   void SetUp() override { test::write_synthetic_mnist(tmp_ / "data", 4000, 100); }
   std::vector<std::string> train_args(const std::string& run) const {
-    return {"train", "--data-dir", tmp_ / "data", "--out", run, "--epochs", "3", "--threads", "1",
-            "--batch-size", "50", "--seed", "7"};
+    return {"train",     "--data-dir", tmp_ / "data",  "--out", run,      "--epochs", "3",
+            "--threads", "1",          "--batch-size", "50",    "--seed", "7"};
   }
   test::TempDir tmp_;
 };

@@ -31,6 +31,7 @@ struct CheckpointInfo {
   EpochProgress partial;  // of epoch + 1, when training was interrupted inside it
   double beta = 0.0;
   double rho = 0.0;
+  std::string penalty = "kl";  // what beta weighs: kl, l1 or none
   double lr = 0.0;
   int64_t batch_size = 0;
   uint64_t seed = 0;

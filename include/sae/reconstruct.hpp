@@ -11,7 +11,7 @@
 
 namespace sae {
 
-/// Converts one image (28, 28) or (1, 28, 28), float in [0, 1], to 8-bit gray.
+/// Converts one image (28, 28) or (1, 28, 28), uint8 or float in [0, 1], to 8-bit gray.
 GrayImage to_gray_image(const torch::Tensor& image);
 
 /// The first `count` images of `data` in rows of up to 16: a row of originals, then a row of

@@ -22,6 +22,9 @@ struct TrainOptions {
   double beta = 0.005;            ///< weight of the KL sparsity penalty
   double rho = 0.01;              ///< target mean activation of each code unit
   double lr = 1e-3;               ///< Adam's learning rate
+  std::string penalty = "kl";     ///< what beta weighs: kl | l1 | none
+  double weight_decay = 0.0;      ///< L2 on the weights (not the biases), as in UFLDL
+  int64_t beta_warmup = 0;        ///< optimizer steps over which beta ramps up from 0
   int64_t batch_size = 100;       ///< training images per step
   int64_t test_batch_size = 600;  ///< images per forward pass when evaluating
   uint64_t seed = 42;             ///< weights and data order
@@ -32,7 +35,6 @@ struct TrainOptions {
   int threads = 0;              ///< CPU threads; 0: one per core
   bool force = false;           ///< write into an existing, non-empty run folder
   bool quiet = false;           ///< warnings and errors only, no progress
-  std::string config_toml;      ///< the resolved configuration, saved as config.toml
 };
 
 /// Exit code of a run stopped by SIGINT or SIGTERM: 128 + the signal, as shells report it.
@@ -44,17 +46,31 @@ class NonFiniteLoss : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The options as a config file with a [train] section, the flags' names as keys.
+std::string to_config_toml(const TrainOptions& options);
+
 /// Checks every option's range, throwing std::invalid_argument that names the flag.
 void validate(const TrainOptions& options);
+
+/// What every training step of a run shares.
+struct StepSettings {
+  SparseLoss loss;
+  int64_t batch_size = 100;
+  int64_t beta_warmup = 0;  // steps over which beta ramps linearly from 0 to loss.beta()
+  uint64_t seed = 0;        // of the data order
+  torch::Device device = torch::kCPU;
+};
+
+/// Adam (betas 0.9/0.999, eps 1e-8) over the model, with L2 `weight_decay` on the weights only.
+torch::optim::Adam make_optimizer(SparseAutoencoder& model, double lr, double weight_decay);
 
 /// Trains on `data` from batch `progress.batches` on, in the order epoch_order(seed, epoch) gives:
 /// for each batch forward, loss, backward, Adam step. Returns true when the epoch is complete,
 /// false when `should_stop` said so after a batch. Throws NonFiniteLoss before the step that a
 /// NaN or infinite loss would poison.
 bool train_epoch(
-    SparseAutoencoder& model, torch::optim::Adam& optimizer, const SparseLoss& loss_fn,
-    const Dataset& data, int64_t batch_size, uint64_t seed, int64_t epoch,
-    const torch::Device& device, EpochProgress& progress, ProgressStyle style,
+    SparseAutoencoder& model, torch::optim::Adam& optimizer, const Dataset& data,
+    const StepSettings& settings, int64_t epoch, EpochProgress& progress, ProgressStyle style,
     const std::function<bool()>& should_stop = [] { return false; });
 
 /// Runs `sae train`; returns the process exit code.
