@@ -93,6 +93,90 @@ TEST_F(Cli, ReconstructWritesRealPngs) {
   }
 }
 
+TEST_F(Cli, TrainingEndsWithTheInspectionPicturesAndASummary) {
+  const GrayImage atoms = read_png(run() + "/atoms.png");
+  EXPECT_EQ(atoms.width, 8 * 28 * 4 + 9 * 2);  // 8x8 atoms at 4x, 2 px padding
+  EXPECT_EQ(atoms.height, atoms.width);
+  const GrayImage top = read_png(run() + "/top.png");
+  EXPECT_EQ(top.width, 27 * 28 * 2 + 28 * 2);  // 4 blocks of 6 images + 3 spacers, at 2x
+  EXPECT_EQ(top.height, 16 * 28 * 2 + 17 * 2);
+  for (const char* plot : {"units.png", "activations.png", "loss.png"}) {
+    EXPECT_EQ(read_text(run() + "/" + plot).substr(0, 8), "\x89PNG\r\n\x1a\n") << plot;
+  }
+  const auto summary = nlohmann::json::parse(read_text(run() + "/summary.json"));
+  EXPECT_GE(summary.at("probe_accuracy").get<double>(), 0.0);
+  EXPECT_LE(summary.at("probe_accuracy").get<double>(), 1.0);
+  EXPECT_EQ(summary.at("test").at("rho_hat").size(), 64u);
+}
+
+TEST_F(Cli, InspectWritesTheFourPictures) {
+  test::TempDir out;
+  const RunResult r = run_sae(
+      {"inspect", "--checkpoint", run() + "/model.pt", "--out", out / "pictures", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"units.png", "activations.png", "atoms.png", "top.png"}) {
+    EXPECT_EQ(read_text(out / ("pictures/" + std::string(name))).substr(0, 8),
+              "\x89PNG\r\n\x1a\n")
+        << name;
+  }
+  EXPECT_EQ(read_png(out / "pictures/atoms.png").pixels, read_png(run() + "/atoms.png").pixels);
+}
+
+TEST_F(Cli, EvalReportsTheSparsityDiagnostics) {
+  const RunResult r = run_sae({"eval", "--checkpoint", run() + "/model.pt", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  ASSERT_EQ(json.at("rho_hat").size(), 64u);
+  ASSERT_EQ(json.at("unit_kl").size(), 64u);
+  double mean = 0, kl = 0;
+  for (int j = 0; j < 64; ++j) {
+    mean += json.at("rho_hat")[j].get<double>() / 64;
+    kl += json.at("unit_kl")[j].get<double>();
+  }
+  EXPECT_NEAR(json.at("mean_rho_hat").get<double>(), mean, 1e-9);
+  EXPECT_NEAR(json.at("kl").get<double>(), kl, 1e-6);
+  const int dead = json.at("dead_units").get<int>();
+  EXPECT_TRUE(dead >= 0 && dead <= 64);
+  EXPECT_LE(json.at("mean_l0").get<double>(), 64.0 - dead);
+  EXPECT_LE(json.at("explained_variance").get<double>(), 1.0);
+  const double probe = json.at("probe_accuracy").get<double>();
+  EXPECT_TRUE(probe >= 0.0 && probe <= 1.0);
+  const RunResult no_probe =
+      run_sae({"eval", "--checkpoint", run() + "/model.pt", "--json", "--no-probe"});
+  EXPECT_FALSE(nlohmann::json::parse(no_probe.out).contains("probe_accuracy"));
+}
+
+TEST_F(Cli, SweepTrainsTheGridOnceAndSummarizesIt) {
+  test::TempDir tmp;
+  const std::vector<std::string> args = {"sweep", "--beta", "0,0.01", "--rho", "0.05,0.2",
+                                         "--epochs", "1", "--data-dir", data(), "--out",
+                                         tmp / "sweep", "--threads", "1", "--batch-size", "50"};
+  const RunResult first = run_sae(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::istringstream csv(read_text(tmp / "sweep/sweep.csv"));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "beta,rho,test_mse,mean_rho_hat,dead_units,mean_l0,probe_accuracy,seconds");
+  std::vector<std::string> rows;
+  while (std::getline(csv, line)) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].rfind("0,0.05,", 0), 0u) << rows[0];
+  EXPECT_EQ(rows[3].rfind("0.01,0.2,", 0), 0u) << rows[3];
+  EXPECT_TRUE(std::filesystem::exists(tmp / "sweep/beta=0.01_rho=0.2/model.pt"));
+  EXPECT_EQ(read_text(tmp / "sweep/sweep.png").substr(0, 8), "\x89PNG\r\n\x1a\n");
+
+  // Run again: every grid point is already finished, so nothing is trained.
+  const std::string model_before = read_text(tmp / "sweep/beta=0_rho=0.05/model.pt");
+  const RunResult second = run_sae(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  size_t skipped = 0;
+  for (size_t at = 0; (at = second.err.find("skipped", at)) != std::string::npos; ++at) ++skipped;
+  EXPECT_EQ(skipped, 4u) << second.err;
+  EXPECT_EQ(read_text(tmp / "sweep/beta=0_rho=0.05/model.pt"), model_before);
+  expect_clean_failure(run_sae({"sweep", "--beta", "0.1", "--rho", "2", "--out", tmp / "bad"}),
+                       "rho");
+}
+
 TEST_F(Cli, CommandLineBeatsConfigFileBeatsDefaults) {
   test::TempDir tmp;
   std::ofstream(tmp / "c.toml") << "[train]\nepochs = 3\nbeta = 0.1\nlr = 0.01\n";
