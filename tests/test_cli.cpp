@@ -115,8 +115,7 @@ TEST_F(Cli, InspectWritesTheFourPictures) {
       {"inspect", "--checkpoint", run() + "/model.pt", "--out", out / "pictures", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"units.png", "activations.png", "atoms.png", "top.png"}) {
-    EXPECT_EQ(read_text(out / ("pictures/" + std::string(name))).substr(0, 8),
-              "\x89PNG\r\n\x1a\n")
+    EXPECT_EQ(read_text(out / ("pictures/" + std::string(name))).substr(0, 8), "\x89PNG\r\n\x1a\n")
         << name;
   }
   EXPECT_EQ(read_png(out / "pictures/atoms.png").pixels, read_png(run() + "/atoms.png").pixels);
@@ -148,9 +147,9 @@ TEST_F(Cli, EvalReportsTheSparsityDiagnostics) {
 
 TEST_F(Cli, SweepTrainsTheGridOnceAndSummarizesIt) {
   test::TempDir tmp;
-  const std::vector<std::string> args = {"sweep", "--beta", "0,0.01", "--rho", "0.05,0.2",
-                                         "--epochs", "1", "--data-dir", data(), "--out",
-                                         tmp / "sweep", "--threads", "1", "--batch-size", "50"};
+  const std::vector<std::string> args = {
+      "sweep", "--beta", "0,0.01",      "--rho",     "0.05,0.2", "--epochs",     "1", "--data-dir",
+      data(),  "--out",  tmp / "sweep", "--threads", "1",        "--batch-size", "50"};
   const RunResult first = run_sae(args);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   std::istringstream csv(read_text(tmp / "sweep/sweep.csv"));

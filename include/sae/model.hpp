@@ -15,7 +15,8 @@ struct AutoencoderOutput {
 };
 
 /// enc1..enc3 convolutions down to a 64-unit sigmoid code, dec1..dec3 transposed convolutions
-/// back up to a 28x28 sigmoid image. Parameter names match the seed's PyTorch module.
+/// back up to a 28x28 sigmoid image. Parameter names match the seed's PyTorch module. On the CPU,
+/// enc3 and dec1..dec3 run through fast_layers.hpp; elsewhere through the torch::nn layers.
 class SparseAutoencoderImpl : public torch::nn::Module {
  public:
   SparseAutoencoderImpl();
@@ -26,9 +27,15 @@ class SparseAutoencoderImpl : public torch::nn::Module {
   torch::Tensor encode(const torch::Tensor& images);
   /// The image a batch of codes draws: (B, 64) -> (B, 1, 28, 28).
   torch::Tensor decode(const torch::Tensor& code);
+  /// forward through the plain torch::nn layers only; the fast path is checked against it.
+  AutoencoderOutput forward_reference(const torch::Tensor& images);
 
   torch::nn::Conv2d enc1, enc2, enc3;
   torch::nn::ConvTranspose2d dec1, dec2, dec3;
+
+ private:
+  torch::Tensor encode_with(const torch::Tensor& images, bool fast);
+  torch::Tensor decode_with(const torch::Tensor& code, bool fast);
 };
 TORCH_MODULE(SparseAutoencoder);
 
