@@ -104,7 +104,7 @@ bench_sae() {
   timed sae-train "$SAE" train --epochs 1 --threads "$threads" --data-dir "$DATA_DIR" \
     --out "$run" --force --quiet
   # Evaluation is timed by sae itself; this run's RSS is not what the table reports.
-  "$SAE" eval --checkpoint "$run/model.pt" --json --threads "$threads" >"$WORK/sae-eval.json" ||
+  "$SAE" eval --checkpoint "$run/model.pt" --json --no-probe --threads "$threads" >"$WORK/sae-eval.json" ||
     die "sae eval failed"
   local train eval rss mse
   train=$(csv_field "$run/metrics.csv" images_per_s) || die "no images_per_s in $run/metrics.csv"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# On a machine with a CUDA GPU and pip's CUDA torch: builds sae against that LibTorch, runs the
+# whole test suite with the CUDA tests on, trains 10 epochs of the seed's settings on Fashion-MNIST
+# on the GPU, evaluates the checkpoint on the GPU and on the CPU (mse and kl must agree within
+# 1e-4), and prints training images/s on the GPU beside the CPU's.
+#
+#   scripts/gpu-check.sh [DEPS_PREFIX]
+#
+# DEPS_PREFIX (default: .gpu-deps) holds Debian's -dev packages unpacked with `dpkg -x`, for
+# machines that have CMake, nvcc and torch but none of our libraries; make it on a Debian 12
+# machine with scripts/gpu-deps.sh. Data: data/fashion-mnist (scripts/fetch-data.sh fashion-mnist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEPS="$(realpath -m "${1:-.gpu-deps}")"
+BUILD=build-cuda
+PYTHON="${PYTHON:-python3}"
+RUN=runs/gpu-check
+
+TORCH_PREFIX="$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+"$PYTHON" -c 'import torch; assert torch.cuda.is_available(), "torch sees no GPU"; print("torch", torch.__version__, "on", torch.cuda.get_device_name(0))'
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+
+export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:$DEPS/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig:$DEPS/usr/share/pkgconfig"
+export PKG_CONFIG_SYSROOT_DIR=""
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake" \
+  -DCMAKE_CXX_FLAGS="-I$DEPS/usr/include" -DSAE_TEST_PYTHON="$(command -v "$PYTHON")"
+cmake --build "$BUILD" -j "$(nproc)"
+
+echo "== test suite, CUDA tests on"
+ctest --test-dir "$BUILD" --output-on-failure -j 4
+"$BUILD/sae_tests" --gtest_filter='Cuda.*'  # shows they ran, not skipped
+
+echo "== 10 epochs of the seed's settings on Fashion-MNIST, on the GPU"
+"$BUILD/sae" train --config configs/fashion-mnist.toml --device cuda --out "$RUN/gpu" --force --quiet
+echo "== the first epoch on the CPU, for its images/s"
+"$BUILD/sae" train --config configs/fashion-mnist.toml --device cpu --epochs 1 --out "$RUN/cpu" --force --quiet
+
+gpu_json="$("$BUILD/sae" eval --checkpoint "$RUN/gpu/model.pt" --device cuda --json --no-probe)"
+cpu_json="$("$BUILD/sae" eval --checkpoint "$RUN/gpu/model.pt" --device cpu --json --no-probe)"
+"$PYTHON" - "$gpu_json" "$cpu_json" "$RUN/gpu/metrics.csv" "$RUN/cpu/metrics.csv" <<'PY'
+import csv, json, sys
+gpu, cpu = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+speed = lambda path: [float(r["images_per_s"]) for r in csv.DictReader(open(path))]
+gpu_speed, cpu_speed = speed(sys.argv[3]), speed(sys.argv[4])
+print(f"eval on GPU: mse {gpu['mse']:.8f}  kl {gpu['kl']:.6f}  ({gpu['images_per_s']:.0f} img/s)")
+print(f"eval on CPU: mse {cpu['mse']:.8f}  kl {cpu['kl']:.6f}  ({cpu['images_per_s']:.0f} img/s)")
+print(f"training: GPU {sorted(gpu_speed)[len(gpu_speed) // 2]:.0f} img/s (median of {len(gpu_speed)} epochs), "
+      f"CPU {cpu_speed[0]:.0f} img/s (1 epoch)")
+ok = abs(gpu["mse"] - cpu["mse"]) <= 1e-4 and abs(gpu["kl"] - cpu["kl"]) <= 1e-4
+print("GPU and CPU evaluation agree within 1e-4" if ok else "MISMATCH beyond 1e-4")
+sys.exit(0 if ok else 1)
+PY
