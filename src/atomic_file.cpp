@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <vector>
 
@@ -59,6 +60,15 @@ void write_atomically(const std::string& path,
     std::remove(tmp.c_str());
     throw;
   }
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  write_atomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    out.close();
+    if (!out) throw os_error("cannot write", tmp);  // e.g. a full disk
+  });
 }
 
 }  // namespace sae

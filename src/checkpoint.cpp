@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "sae/atomic_file.hpp"
+#include "sae/interrupt.hpp"
+#include "sae/loss.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -37,6 +39,7 @@ std::string first_line(const std::string& text) {
 void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
                      torch::optim::Adam& optimizer, const CheckpointInfo& info) {
   const fs::path dir(run_dir);
+  const BlockStopSignals block;  // the three files are one checkpoint: no Ctrl-C between them
   write_atomically((dir / "model.pt").string(),
                    [&](const std::string& tmp) { torch::save(model, tmp); });
   write_atomically((dir / "optimizer.pt").string(),
@@ -61,8 +64,7 @@ void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
       {"seed", info.seed},
       {"data_dir", info.data_dir},
   };
-  write_atomically((dir / "checkpoint.json").string(),
-                   [&](const std::string& tmp) { std::ofstream(tmp) << json.dump(2) << '\n'; });
+  write_text_atomically((dir / "checkpoint.json").string(), json.dump(2) + '\n');
 }
 
 SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device) {
@@ -75,7 +77,8 @@ SparseAutoencoder load_model(const std::string& model_path, const torch::Device&
     expected.emplace_back(p.key(), p.value().sizes().vec());
   }
   try {
-    torch::load(model, model_path);
+    // Onto the CPU first: a checkpoint saved from a GPU must load where there is none.
+    torch::load(model, model_path, torch::Device(torch::kCPU));
   } catch (const c10::Error& e) {
     throw CheckpointError(fmt::format("{}: not a readable sae checkpoint: {}", model_path,
                                       first_line(e.what_without_backtrace())));
@@ -120,13 +123,15 @@ CheckpointInfo load_checkpoint_info(const std::string& model_path) {
     info.partial.seconds = partial.at("seconds").get<double>();
     info.beta = json.at("beta").get<double>();
     info.rho = json.at("rho").get<double>();
-    info.penalty = json.at("penalty").get<std::string>();
+    info.penalty = penalty_name(parse_penalty(json.at("penalty").get<std::string>()));
     info.lr = json.at("lr").get<double>();
     info.batch_size = json.at("batch_size").get<int64_t>();
     info.seed = json.at("seed").get<uint64_t>();
     info.data_dir = json.at("data_dir").get<std::string>();
     return info;
   } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(fmt::format("{}: {}", path, e.what()));
+  } catch (const std::invalid_argument& e) {
     throw CheckpointError(fmt::format("{}: {}", path, e.what()));
   }
 }

@@ -37,6 +37,10 @@ torch::Device resolve_device(const std::string& spec) {
 }
 
 void set_threads(int threads) {
+  if (threads < 0) {
+    throw std::invalid_argument(
+        fmt::format("--threads must be 0 (one per core) or more, got {}", threads));
+  }
   // Some LibTorch builds (Debian's among them) start with a single thread; 0 means every core.
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);

@@ -24,6 +24,7 @@ std::vector<double> to_vector(const torch::Tensor& t) {
 
 EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const SparseLoss& loss_fn,
                      int64_t batch_size, const torch::Device& device) {
+  TORCH_CHECK(batch_size >= 1, "evaluate: batch_size must be at least 1, got ", batch_size);
   torch::NoGradGuard no_grad;
   model->eval();
   const auto start = std::chrono::steady_clock::now();
@@ -41,7 +42,7 @@ EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const Sparse
     const auto images = to_float_batch(data.images.slice(0, begin, end)).to(device);  // (B,1,28,28)
     const auto out = model->forward(images);
     const auto code = out.code.to(torch::kFloat64);  // (B, 64)
-    squared_error += (out.reconstruction - images).pow(2).sum().to(torch::kFloat64);
+    squared_error += (out.reconstruction - images).to(torch::kFloat64).pow(2).sum();
     code_sum += code.sum(/*dim=*/0);
     code_max = torch::maximum(code_max, std::get<0>(code.max(/*dim=*/0)));
     active += code.gt(kActiveThreshold).sum().to(torch::kFloat64);
@@ -99,6 +100,7 @@ nlohmann::json to_json(const EvalMetrics& m) {
 
 torch::Tensor encode_all(SparseAutoencoder& model, const Dataset& data, int64_t batch_size,
                          const torch::Device& device) {
+  TORCH_CHECK(batch_size >= 1, "encode_all: batch_size must be at least 1, got ", batch_size);
   torch::NoGradGuard no_grad;
   model->eval();
   std::vector<torch::Tensor> codes;

@@ -93,6 +93,10 @@ void write_inspection(const std::string& dir, SparseAutoencoder& model, const Da
 }
 
 int run_inspect(const InspectOptions& o) {
+  if (o.batch_size < 1) {
+    throw std::invalid_argument(
+        fmt::format("--batch-size must be at least 1, got {}", o.batch_size));
+  }
   const torch::Device device = resolve_device(o.device);
   set_threads(o.threads);
   const CheckpointInfo info = load_checkpoint_info(o.checkpoint);

@@ -1,5 +1,7 @@
 #include "sae/interrupt.hpp"
 
+#include <pthread.h>
+
 #include <csignal>
 
 namespace sae {
@@ -27,6 +29,18 @@ StopOnSignal::~StopOnSignal() {
 
 int StopOnSignal::received() {
   return g_received;
+}
+
+BlockStopSignals::BlockStopSignals() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, &previous_);
+}
+
+BlockStopSignals::~BlockStopSignals() {
+  pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
 }
 
 }  // namespace sae

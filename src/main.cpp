@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
   try {
     train.quiet = sweep.base.quiet = common.quiet;
     if (train_cmd->parsed() && print_config) {
+      sae::validate(train);
       fmt::print("{}", sae::to_config_toml(train));
       return 0;
     }

@@ -44,8 +44,14 @@ void Progress::step(int64_t images, double loss) {
 }
 
 void Progress::finish() {
+  if (finished_) return;
+  finished_ = true;
   if (style_ == ProgressStyle::kBar) std::fputs("\r\033[2K", stderr);
   std::fflush(stderr);
+}
+
+Progress::~Progress() {
+  finish();
 }
 
 void Progress::draw(bool force) {

@@ -37,20 +37,23 @@ void prepare_run_dir(const std::string& dir, bool force) {
   }
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error(fmt::format("--out {}: cannot create: {}", dir, ec.message()));
+  // A forced run starts clean: an old checkpoint or summary must not pass for this run's.
+  for (const char* name :
+       {"model.pt", "optimizer.pt", "checkpoint.json", "summary.json", "metrics.csv"}) {
+    fs::remove(fs::path(dir) / name, ec);
+  }
 }
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows) {
-  write_atomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp);
-    out << kMetricsHeader << '\n';
-    for (const auto& r : rows) {
-      out << fmt::format(
-          "{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{},{},{:.8g},{:.3f},{:.1f}\n",
-          r.epoch, r.train_loss, r.train_mse, r.train_kl, r.test_loss, r.test_mse, r.test_kl,
-          r.test_explained_variance, r.test_mean_rho_hat, r.test_dead_units, r.test_far_units,
-          r.test_l0, r.seconds, r.images_per_s);
-    }
-  });
+  std::string text = std::string(kMetricsHeader) + '\n';
+  for (const auto& r : rows) {
+    text += fmt::format(
+        "{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{},{},{:.8g},{:.3f},{:.1f}\n",
+        r.epoch, r.train_loss, r.train_mse, r.train_kl, r.test_loss, r.test_mse, r.test_kl,
+        r.test_explained_variance, r.test_mean_rho_hat, r.test_dead_units, r.test_far_units,
+        r.test_l0, r.seconds, r.images_per_s);
+  }
+  write_text_atomically(path, text);
 }
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
@@ -88,8 +91,7 @@ void write_summary_json(const std::string& path, const RunSummary& summary) {
       {"probe_train_accuracy", summary.probe.train_accuracy},
       {"seconds", summary.seconds},
   };
-  write_atomically(path,
-                   [&](const std::string& tmp) { std::ofstream(tmp) << json.dump(2) << '\n'; });
+  write_text_atomically(path, json.dump(2) + '\n');
 }
 
 RunSummary read_summary_json(const std::string& path) {

@@ -8,7 +8,6 @@
 #include "sae/run_folder.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 namespace sae {
@@ -68,16 +67,14 @@ int run_sweep(const SweepOptions& o) {
     }
   }
 
-  write_atomically((fs::path(o.out) / "sweep.csv").string(), [&](const std::string& tmp) {
-    std::ofstream csv(tmp);
-    csv << kSweepHeader << '\n';
-    for (const auto& r : rows) {
-      const auto& t = r.summary.test;
-      csv << fmt::format("{},{},{:.8g},{:.8g},{},{:.8g},{:.6f},{:.3f}\n", r.beta, r.rho, t.mse,
-                         t.mean_rho_hat, t.dead_units, t.mean_l0, r.summary.probe.test_accuracy,
-                         r.summary.seconds);
-    }
-  });
+  std::string csv = std::string(kSweepHeader) + '\n';
+  for (const auto& r : rows) {
+    const auto& t = r.summary.test;
+    csv += fmt::format("{},{},{:.8g},{:.8g},{},{:.8g},{:.6f},{:.3f}\n", r.beta, r.rho, t.mse,
+                       t.mean_rho_hat, t.dead_units, t.mean_l0, r.summary.probe.test_accuracy,
+                       r.summary.seconds);
+  }
+  write_text_atomically((fs::path(o.out) / "sweep.csv").string(), csv);
   std::vector<LabelledPoint> points;
   for (const auto& r : rows) {
     points.push_back(

@@ -18,7 +18,6 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 namespace sae {
@@ -63,7 +62,8 @@ StartPoint start_from_checkpoint(const TrainOptions& o, const torch::Device& dev
   StartPoint start{load_model(model_path, device), load_checkpoint_info(model_path),
                    read_metrics_csv((fs::path(o.out) / "metrics.csv").string())};
   const auto& info = start.info;
-  if (info.epoch >= o.epochs) {
+  // A run that finished its epochs but not its final pictures and summary gets those now.
+  if (info.epoch >= o.epochs && fs::exists(fs::path(o.out) / "summary.json")) {
     throw std::invalid_argument(fmt::format(
         "--resume {}: the run already finished {} of {} epochs; pass a larger --epochs to train "
         "further",
@@ -139,6 +139,12 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
   const int64_t num_batches = (n + batch_size - 1) / batch_size;  // the last partial batch is kept
   Progress bar(fmt::format("epoch {}", epoch), num_batches, style, progress.batches);
 
+  if (progress.batches > num_batches) {
+    throw std::invalid_argument(fmt::format(
+        "epoch {} was interrupted after batch {}, but this data has only {} batches: resume "
+        "with the data and --batch-size it was trained with",
+        epoch, progress.batches, num_batches));
+  }
   while (progress.batches < num_batches) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t b = progress.batches;
@@ -204,8 +210,7 @@ int run_train(TrainOptions o) {
   if (!o.resume.empty()) load_optimizer((fs::path(o.out) / "model.pt").string(), optimizer);
 
   const fs::path run(o.out);
-  write_atomically((run / "config.toml").string(),
-                   [&](const std::string& tmp) { std::ofstream(tmp) << to_config_toml(o); });
+  write_text_atomically((run / "config.toml").string(), to_config_toml(o));
   const StepSettings settings{SparseLoss(o.beta, o.rho, parse_penalty(o.penalty)), o.batch_size,
                               o.beta_warmup, o.seed, device};
   const ProgressStyle style = default_progress_style(o.quiet);
@@ -226,8 +231,8 @@ int run_train(TrainOptions o) {
   spdlog::info("training on {} ({} train / {} test images), epochs {}..{}, device {}, {} threads",
                o.data_dir, train.size(), test.size(), start.info.epoch + 1, o.epochs, device.str(),
                torch::get_num_threads());
+  const StopOnSignal stop;  // before the log line that tells a watcher training has begun
   spdlog::info("run folder {}", o.out);
-  const StopOnSignal stop;
   const auto run_start = std::chrono::steady_clock::now();
   for (int64_t epoch = start.info.epoch + 1; epoch <= o.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
@@ -237,10 +242,12 @@ int run_train(TrainOptions o) {
       complete = train_epoch(model, optimizer, train, settings, epoch, progress, style,
                              [] { return StopOnSignal::received() != 0; });
     } catch (const NonFiniteLoss& e) {
-      throw NonFiniteLoss(
-          fmt::format("{}; try a smaller --lr or --beta. The last good "
-                      "checkpoint (epoch {}) stays in {}",
-                      e.what(), epoch - 1, o.out));
+      // The checkpoint on disk, if any, predates this epoch; nothing of it was saved.
+      throw NonFiniteLoss(fmt::format("{}; try a smaller --lr or --beta{}", e.what(),
+                                      epoch > 1 ? fmt::format(" ({} keeps the checkpoint of "
+                                                              "epoch {})",
+                                                              o.out, epoch - 1)
+                                                : std::string()));
     }
     if (!complete) {
       checkpoint(epoch - 1, progress);

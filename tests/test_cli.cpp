@@ -223,7 +223,7 @@ TEST_F(Cli, BadArgumentsFailCleanly) {
   std::ofstream(tmp / "bad.toml") << "[train]\nepochz = 3\n";
   expect_clean_failure(run_sae({"train", "--config", tmp / "bad.toml"}), "epochz");
   std::ofstream(tmp / "syntax.toml") << "[train\nepochs = = 3\n";
-  expect_clean_failure(run_sae({"train", "--config", tmp / "syntax.toml"}), "");
+  expect_clean_failure(run_sae({"train", "--config", tmp / "syntax.toml"}), "syntax.toml:1:");
   EXPECT_NE(run_sae({}).exit_code, 0);
 }
 

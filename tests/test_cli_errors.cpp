@@ -168,7 +168,7 @@ INSTANTIATE_TEST_SUITE_P(
         FlagCase{"UnknownDevice", {"--device", "tpu"}, "unknown device 'tpu'"},
         FlagCase{"NotANumber", {"--beta", "lots"}, "--beta"},
         FlagCase{"UnknownConfigKey", {"--config", "CFG:unknown.toml"}, "betta"},
-        FlagCase{"ConfigSyntaxError", {"--config", "CFG:syntax.toml"}, "syntax.toml"},
+        FlagCase{"ConfigSyntaxError", {"--config", "CFG:syntax.toml"}, "syntax.toml:2:"},
         FlagCase{"ConfigMissing", {"--config", "CFG:nope.toml"}, "nope.toml"}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -32,7 +32,7 @@ TEST(Cuda, AutoPicksTheGpuAndCudaIndicesAreChecked) {
   EXPECT_THROW(resolve_device("cuda:" + std::to_string(gpus)), std::invalid_argument);
 }
 
-TEST(Cuda, ForwardAndGradientsMatchTheCpu) {
+TEST(Cuda, ForwardMatchesTheCpuFastPath) {
   SKIP_WITHOUT_CUDA();
   torch::manual_seed(0);
   SparseAutoencoder cpu_model;

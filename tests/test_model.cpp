@@ -23,8 +23,8 @@ TEST(Model, OutputShapesAndRanges) {
   // differently (1 ulp) from later ones, so the first forward is compared with a tolerance.
   EXPECT_TRUE(torch::allclose(model->decode(model->encode(images)), out.reconstruction,
                               /*rtol=*/0, /*atol=*/1e-6));
-  EXPECT_TRUE(torch::equal(model->decode(model->encode(images)),
-                           model->forward(images).reconstruction));
+  EXPECT_TRUE(
+      torch::equal(model->decode(model->encode(images)), model->forward(images).reconstruction));
 }
 
 TEST(Model, ParameterNamesAndShapesAreTheSeeds) {

@@ -105,6 +105,8 @@ TEST(Train, NonFiniteLossStopsBeforeTheStep) {
     EXPECT_NE(std::string(e.what()).find("at epoch"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("batch"), std::string::npos) << e.what();
   }
+  // The step that the bad loss would have taken never happened: the weights are still finite.
+  for (const auto& p : model->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
 }
 
 TEST(Train, WeightDecayShrinksWeightsButNotBiases) {

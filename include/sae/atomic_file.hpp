@@ -10,4 +10,7 @@ namespace sae {
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string& tmp_path)>& write);
 
+/// Writes `text` to `path` atomically; throws std::runtime_error if any byte fails to land.
+void write_text_atomically(const std::string& path, const std::string& text);
+
 }  // namespace sae

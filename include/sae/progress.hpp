@@ -24,8 +24,11 @@ class Progress {
   Progress(std::string label, int64_t total_batches, ProgressStyle style, int64_t first_batch = 0);
   /// Records one finished batch of `images` images with mean loss `loss`.
   void step(int64_t images, double loss);
-  /// Clears the bar; call once the pass is over.
+  /// Clears the bar; call once the pass is over (the destructor does it too, e.g. on an error).
   void finish();
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
 
  private:
   void draw(bool force);
@@ -36,6 +39,7 @@ class Progress {
   int64_t batches_ = 0;
   int64_t first_batch_ = 0;
   int64_t images_ = 0;
+  bool finished_ = false;
   double loss_sum_ = 0.0;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
