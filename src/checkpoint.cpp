@@ -107,6 +107,13 @@ void load_optimizer(const std::string& model_path, torch::optim::Adam& optimizer
   }
 }
 
+OpenedCheckpoint open_checkpoint(const std::string& model_path, const std::string& data_dir,
+                                 const torch::Device& device) {
+  CheckpointInfo info = load_checkpoint_info(model_path);
+  const std::string folder = data_dir.empty() ? info.data_dir : data_dir;
+  return {load_model(model_path, device), std::move(info), folder};
+}
+
 CheckpointInfo load_checkpoint_info(const std::string& model_path) {
   const std::string path = (fs::path(model_path).parent_path() / "checkpoint.json").string();
   require_file(path, "checkpoint.json");

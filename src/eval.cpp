@@ -113,18 +113,15 @@ torch::Tensor encode_all(SparseAutoencoder& model, const Dataset& data, int64_t 
 }
 
 int run_eval(const EvalOptions& options) {
-  const torch::Device device = resolve_device(options.device);
-  set_threads(options.threads);
-  const CheckpointInfo info = load_checkpoint_info(options.checkpoint);
-  const SparseLoss loss_fn(options.beta.value_or(info.beta), options.rho.value_or(info.rho),
-                           parse_penalty(info.penalty));
   if (options.batch_size < 1) {
     throw std::invalid_argument(
         fmt::format("--batch-size must be at least 1, got {}", options.batch_size));
   }
-  const std::string data_dir = options.data_dir.empty() ? info.data_dir : options.data_dir;
-
-  auto model = load_model(options.checkpoint, device);
+  const torch::Device device = resolve_device(options.device);
+  set_threads(options.threads);
+  auto [model, info, data_dir] = open_checkpoint(options.checkpoint, options.data_dir, device);
+  const SparseLoss loss_fn(options.beta.value_or(info.beta), options.rho.value_or(info.rho),
+                           parse_penalty(info.penalty));
   const Dataset test = load_split(data_dir, Split::kTest);
   const EvalMetrics m = evaluate(model, test, loss_fn, options.batch_size, device);
   std::optional<ProbeResult> probe;

@@ -99,9 +99,7 @@ int run_inspect(const InspectOptions& o) {
   }
   const torch::Device device = resolve_device(o.device);
   set_threads(o.threads);
-  const CheckpointInfo info = load_checkpoint_info(o.checkpoint);
-  const std::string data_dir = o.data_dir.empty() ? info.data_dir : o.data_dir;
-  auto model = load_model(o.checkpoint, device);
+  auto [model, info, data_dir] = open_checkpoint(o.checkpoint, o.data_dir, device);
   const Dataset test = load_split(data_dir, Split::kTest);
   const SparseLoss loss_fn(info.beta, info.rho, parse_penalty(info.penalty));
   const EvalMetrics metrics = evaluate(model, test, loss_fn, o.batch_size, device);

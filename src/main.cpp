@@ -5,17 +5,12 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "sae/checkpoint.hpp"
 #include "sae/config.hpp"
 #include "sae/eval.hpp"
-#include "sae/idx.hpp"
 #include "sae/inspect.hpp"
 #include "sae/reconstruct.hpp"
 #include "sae/sweep.hpp"
 #include "sae/train.hpp"
-
-#include <functional>
-#include <map>
 
 namespace {
 

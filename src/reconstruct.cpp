@@ -57,9 +57,7 @@ int run_reconstruct(const ReconstructOptions& o) {
   }
   const torch::Device device = resolve_device(o.device);
   set_threads(o.threads);
-  const std::string data_dir =
-      o.data_dir.empty() ? load_checkpoint_info(o.checkpoint).data_dir : o.data_dir;
-  auto model = load_model(o.checkpoint, device);
+  auto [model, info, data_dir] = open_checkpoint(o.checkpoint, o.data_dir, device);
   const Dataset data = load_split(data_dir, o.split == "test" ? Split::kTest : Split::kTrain);
 
   namespace fs = std::filesystem;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 constexpr const char* kMetricsHeader =
     "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,test_explained_variance,"
     "test_mean_rho_hat,test_dead_units,test_far_units,test_l0,seconds,images_per_s";
-constexpr int kMetricsColumns = 14;
+constexpr size_t kMetricsColumns = 14;
 
 }  // namespace
 
@@ -67,18 +67,37 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
   std::vector<EpochMetrics> rows;
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
-    EpochMetrics r;
-    char comma = 0;
+    // strtod, not operator>>, so that "nan" (explained variance of a constant test set) reads.
+    std::vector<double> v;
     std::istringstream fields(line);
-    fields >> r.epoch >> comma >> r.train_loss >> comma >> r.train_mse >> comma >> r.train_kl >>
-        comma >> r.test_loss >> comma >> r.test_mse >> comma >> r.test_kl >> comma >>
-        r.test_explained_variance >> comma >> r.test_mean_rho_hat >> comma >> r.test_dead_units >>
-        comma >> r.test_far_units >> comma >> r.test_l0 >> comma >> r.seconds >> comma >>
-        r.images_per_s;
-    if (!fields || !(fields >> std::ws).eof()) {
+    for (std::string field; std::getline(fields, field, ',');) {
+      char* end = nullptr;
+      const double value = std::strtod(field.c_str(), &end);
+      if (field.empty() || *end != '\0') {
+        v.clear();
+        break;
+      }
+      v.push_back(value);
+    }
+    if (v.size() != kMetricsColumns) {
       throw std::runtime_error(fmt::format("{}: line {}: expected {} numbers, found '{}'", path,
                                            number, kMetricsColumns, line));
     }
+    EpochMetrics r;
+    r.epoch = static_cast<int64_t>(v[0]);
+    r.train_loss = v[1];
+    r.train_mse = v[2];
+    r.train_kl = v[3];
+    r.test_loss = v[4];
+    r.test_mse = v[5];
+    r.test_kl = v[6];
+    r.test_explained_variance = v[7];
+    r.test_mean_rho_hat = v[8];
+    r.test_dead_units = static_cast<int64_t>(v[9]);
+    r.test_far_units = static_cast<int64_t>(v[10]);
+    r.test_l0 = v[11];
+    r.seconds = v[12];
+    r.images_per_s = v[13];
     rows.push_back(r);
   }
   return rows;
@@ -123,7 +142,7 @@ void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& r
     test.x.push_back(static_cast<double>(r.epoch));
     test.y.push_back(r.test_loss);
   }
-  plot_lines(path, "Sparse autoencoder: MSE + beta * KL", "epoch", "loss", {train, test});
+  plot_lines(path, "Sparse autoencoder: MSE + beta * penalty", "epoch", "loss", {train, test});
 }
 
 }  // namespace sae

@@ -23,7 +23,7 @@ class Cli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new test::TempDir();
     test::write_synthetic_mnist(*dir_ / "data", 250, 60);
-    // One short training run that the tests below share.
+    // One short training run for the tests below (once per test process under CTest).
     const RunResult r = run_sae({"train", "--epochs", "1", "--data-dir", *dir_ / "data", "--out",
                                  *dir_ / "run", "--threads", "1", "--batch-size", "50"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

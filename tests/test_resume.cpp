@@ -121,6 +121,15 @@ TEST_F(Resume, ResumeCanExtendAFinishedRun) {
   ASSERT_EQ(run_sae(args).exit_code, 0);
   test::expect_clean_failure(run_sae({"train", "--resume", tmp_ / "run"}),
                              "already finished 1 of 1 epochs");
+  // A run whose final stage (pictures, probe, summary) never ran gets just that stage.
+  fs::remove(tmp_ / "run/summary.json");
+  fs::remove(tmp_ / "run/atoms.png");
+  const std::string model_before = read_text(tmp_ / "run/model.pt");
+  const auto finish = run_sae({"train", "--resume", tmp_ / "run", "--quiet"});
+  ASSERT_EQ(finish.exit_code, 0) << finish.err;
+  EXPECT_TRUE(fs::exists(tmp_ / "run/summary.json"));
+  EXPECT_TRUE(fs::exists(tmp_ / "run/atoms.png"));
+  EXPECT_EQ(read_text(tmp_ / "run/model.pt"), model_before);  // no further training
   const auto more = run_sae({"train", "--resume", tmp_ / "run", "--epochs", "2", "--quiet"});
   ASSERT_EQ(more.exit_code, 0) << more.err;
   EXPECT_EQ(load_checkpoint_info(tmp_ / "run/model.pt").epoch, 2);

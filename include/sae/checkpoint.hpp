@@ -48,4 +48,14 @@ SparseAutoencoder load_model(const std::string& model_path, const torch::Device&
 /// Reads the checkpoint.json that stands beside `model_path`.
 CheckpointInfo load_checkpoint_info(const std::string& model_path);
 
+/// A checkpoint opened for eval, reconstruct and inspect.
+struct OpenedCheckpoint {
+  SparseAutoencoder model;  // on the requested device
+  CheckpointInfo info;
+  std::string data_dir;  // the override if given, else the folder it was trained on
+};
+/// Loads model.pt and checkpoint.json; `data_dir` (if not empty) replaces the stored data folder.
+OpenedCheckpoint open_checkpoint(const std::string& model_path, const std::string& data_dir,
+                                 const torch::Device& device);
+
 }  // namespace sae
