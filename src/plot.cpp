@@ -230,7 +230,7 @@ void decade_label(PLINT, PLFLT value, char* label, PLINT length, PLPointer) {
 // Advances to the next panel and draws its grid, frame, ticks, axis labels and title over `w`;
 // `integer_x` keeps x ticks off fractions, for bar indices.
 void draw_axes(const Window& w, const std::string& title, const std::string& x_label,
-               const std::string& y_label, bool log_y, bool integer_x = false) {
+               const std::string& y_label, bool log_y, bool integer_x = false, bool log_x = false) {
   pladv(0);
   plwidth(1);
   plschr(0, kTextScale);
@@ -251,9 +251,13 @@ void draw_axes(const Window& w, const std::string& title, const std::string& x_l
   const PLINT y_sub = many && y_step <= 10 ? static_cast<PLINT>(y_step) : 0;
   if (many) plslabelfunc(decade_label, nullptr);
   plcol0(kGrid);
-  plbox("g", x_step, x_sub, log_y && !many ? "ghl" : "g", y_step, y_sub);
+  plbox(log_x ? "ghl" : "g", x_step, x_sub, log_y && !many ? "ghl" : "g", y_step, y_sub);
   plcol0(kInk);
-  plbox("bcnst", x_step, x_sub, !log_y ? "bcnstv" : many ? "bcnstvo" : "bcnstvl", y_step, y_sub);
+  plbox(log_x ? "bcnstl" : "bcnst", x_step, x_sub,
+        !log_y ? "bcnstv"
+        : many ? "bcnstvo"
+               : "bcnstvl",
+        y_step, y_sub);
   plmtex("b", 3.2, 0.5, 0.5, escape(x_label).c_str());
   // Further out than pllab's y label, which touches 5-digit tick labels.
   plmtex("l", 6.2, 0.5, 0.5, escape(y_label).c_str());
@@ -515,12 +519,15 @@ void plot_histograms(const std::string& path, const std::vector<Histogram>& pane
 
 void plot_labelled_points(const std::string& path, const std::string& title,
                           const std::string& x_label, const std::string& y_label,
-                          const std::vector<LabelledPoint>& points) {
+                          const std::vector<LabelledPoint>& points, double log_x_floor) {
   if (points.empty()) fail(path, "no points");
+  const bool log_x = log_x_floor > 0;
+  if (log_x && !std::isfinite(log_x_floor)) fail(path, "the log x floor must be finite");
   std::vector<LabelledPoint> shown;
   Extent x, y;
-  for (const LabelledPoint& p : points) {
+  for (LabelledPoint p : points) {
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
+    if (log_x) p.x = std::log10(std::max(p.x, log_x_floor));  // PLplot's log axes take log10 data
     shown.push_back(p);
     x.add(p.x);
     y.add(p.y);
@@ -539,7 +546,7 @@ void plot_labelled_points(const std::string& path, const std::string& title,
   }
   write_atomically(path, [&](const std::string& tmp_path) {
     Page page(tmp_path);
-    draw_axes(w, title, x_label, y_label, false);
+    draw_axes(w, title, x_label, y_label, /*log_y=*/false, /*integer_x=*/false, log_x);
     plcol0(series_colour(0));
     plschr(0, kMarkerScale);
     plstring(static_cast<PLINT>(markers.x.size()), markers.x.data(), markers.y.data(), kMarker);

@@ -15,6 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr double kL0Floor = 1e-3;
 constexpr const char* kSweepHeader =
     "beta,rho,test_mse,mean_rho_hat,dead_units,mean_l0,probe_accuracy,seconds";
 
@@ -80,9 +81,14 @@ int run_sweep(const SweepOptions& o) {
     points.push_back(
         {r.summary.test.mean_l0, r.summary.test.mse, fmt::format("b={} r={}", r.beta, r.rho)});
   }
+  // L0 spans decades across a grid (1e-3 for a very sparse code, 64 for a saturated one): a log
+  // axis keeps the points apart; an L0 below kL0Floor is drawn at it.
   plot_labelled_points((fs::path(o.out) / "sweep.png").string(),
                        "Sparsity against reconstruction, one point per (beta, rho)",
-                       "mean L0 (code units above 0.5 per test image)", "test MSE", points);
+                       fmt::format("mean L0 (code units above 0.5 per test image; below {} drawn "
+                                   "at {})",
+                                   kL0Floor, kL0Floor),
+                       "test MSE", points, kL0Floor);
   spdlog::info("wrote {}/sweep.csv and {}/sweep.png", o.out, o.out);
   return 0;
 }

@@ -56,5 +56,15 @@ TEST(Plot, WritesAPng) {
   EXPECT_THROW(plot_lines(dir / "none.png", "t", "x", "y", {}), std::runtime_error);
 }
 
+TEST(Plot, LabelledPointsOnALogAxisWithAFloor) {
+  test::TempDir dir;
+  // Zero and negative x sit at the floor instead of breaking the log axis.
+  plot_labelled_points(dir / "sweep.png", "t", "mean L0", "mse",
+                       {{0.0, 0.02, "a"}, {0.5, 0.015, "b"}, {64, 0.07, "c"}, {-1, 0.01, "d"}},
+                       /*log_x_floor=*/1e-3);
+  EXPECT_EQ(png_signature(dir / "sweep.png"), "\x89PNG\r\n\x1a\n");
+  EXPECT_THROW(plot_labelled_points(dir / "none.png", "t", "x", "y", {}), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace sae

@@ -46,9 +46,10 @@ struct LabelledPoint {
 };
 
 /// Scatter plot of labelled points (each label written next to its point, small font, readable),
-/// e.g. test MSE against mean L0 for a sweep.
+/// e.g. test MSE against mean L0 for a sweep. A positive `log_x_floor` puts x on a log10 axis,
+/// with x values below the floor drawn at it.
 void plot_labelled_points(const std::string& path, const std::string& title,
                           const std::string& x_label, const std::string& y_label,
-                          const std::vector<LabelledPoint>& points);
+                          const std::vector<LabelledPoint>& points, double log_x_floor = 0.0);
 
 }  // namespace sae
