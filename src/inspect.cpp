@@ -65,7 +65,7 @@ GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int p
 }
 
 void write_inspection(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
-                      const EvalMetrics& metrics, double rho, int64_t batch_size,
+                      const EvalMetrics& metrics, const torch::Tensor& codes, double rho,
                       const torch::Device& device) {
   const fs::path out(dir);
   std::vector<double> sorted = metrics.rho_hat;
@@ -74,7 +74,6 @@ void write_inspection(const std::string& dir, SparseAutoencoder& model, const Da
             "unit (sorted by rho_hat)", "rho_hat", sorted, rho, fmt::format("rho = {}", rho),
             /*log_y=*/true);
 
-  const torch::Tensor codes = encode_all(model, data, batch_size, device);  // (N, 64)
   const auto flat = codes.flatten().to(torch::kFloat64).contiguous();
   Histogram values{"Code values over the test set",
                    "activation h",
@@ -104,7 +103,8 @@ int run_inspect(const InspectOptions& o) {
   const SparseLoss loss_fn(info.beta, info.rho, parse_penalty(info.penalty));
   const EvalMetrics metrics = evaluate(model, test, loss_fn, o.batch_size, device);
   fs::create_directories(o.out);
-  write_inspection(o.out, model, test, metrics, info.rho, o.batch_size, device);
+  write_inspection(o.out, model, test, metrics, encode_all(model, test, o.batch_size, device),
+                   info.rho, device);
   spdlog::info("wrote units.png, activations.png, atoms.png and top.png to {}", o.out);
   return 0;
 }

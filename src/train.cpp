@@ -18,6 +18,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 namespace sae {
@@ -233,6 +234,7 @@ int run_train(TrainOptions o) {
                torch::get_num_threads());
   const StopOnSignal stop;  // before the log line that tells a watcher training has begun
   spdlog::info("run folder {}", o.out);
+  std::optional<EvalMetrics> last_test;  // of the last epoch trained in this process
   const auto run_start = std::chrono::steady_clock::now();
   for (int64_t epoch = start.info.epoch + 1; epoch <= o.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
@@ -256,7 +258,8 @@ int run_train(TrainOptions o) {
       spdlog::warn("continue with: sae train --resume {}", o.out);
       return kExitSignalBase + StopOnSignal::received();
     }
-    const EvalMetrics te = evaluate(model, test, settings.loss, o.test_batch_size, device);
+    const EvalMetrics& te =
+        last_test.emplace(evaluate(model, test, settings.loss, o.test_batch_size, device));
     const EpochMetrics row = epoch_metrics(epoch, progress, te, seconds_since(epoch_start));
     history.push_back(row);
     spdlog::info(
@@ -279,11 +282,13 @@ int run_train(TrainOptions o) {
   // What the finished model learned: the pictures, the probe, and a summary for sweeps.
   write_png((run / "reconstructions.png").string(),
             reconstruction_grid(model, test, kGridImages, device));
-  const EvalMetrics final_metrics = evaluate(model, test, settings.loss, o.test_batch_size, device);
-  write_inspection(o.out, model, test, final_metrics, o.rho, o.test_batch_size, device);
-  const ProbeResult probe =
-      linear_probe(encode_all(model, train, o.test_batch_size, device), train.labels,
-                   encode_all(model, test, o.test_batch_size, device), test.labels);
+  // The last epoch's test metrics, unless a resume came only to finish this stage.
+  const EvalMetrics final_metrics =
+      last_test ? *last_test : evaluate(model, test, settings.loss, o.test_batch_size, device);
+  const torch::Tensor test_codes = encode_all(model, test, o.test_batch_size, device);  // (N, 64)
+  write_inspection(o.out, model, test, final_metrics, test_codes, o.rho, device);
+  const ProbeResult probe = linear_probe(encode_all(model, train, o.test_batch_size, device),
+                                         train.labels, test_codes, test.labels);
   write_summary_json((run / "summary.json").string(),
                      {final_metrics, probe, seconds_since(run_start)});
   spdlog::info("linear probe on the code: {:.2f}% test accuracy", 100 * probe.test_accuracy);

@@ -20,9 +20,10 @@ GrayImage atoms_grid(SparseAutoencoder& model, const torch::Device& device);
 /// (N, 64): units 0..63 in 4 blocks of 16 rows, left to right, one row per unit.
 GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int per_unit);
 
-/// Writes units.png, activations.png, atoms.png and top.png into `dir`.
+/// Writes units.png, activations.png, atoms.png and top.png into `dir`, given the metrics of
+/// `data` and its codes (N, 64) from encode_all.
 void write_inspection(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
-                      const EvalMetrics& metrics, double rho, int64_t batch_size,
+                      const EvalMetrics& metrics, const torch::Tensor& codes, double rho,
                       const torch::Device& device);
 
 /// Options of `sae inspect`.
