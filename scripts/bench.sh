@@ -6,6 +6,8 @@
 # training images/s (the training loop only), test-set evaluation images/s and peak RSS of the
 # training run. Run with -h for usage.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # PYTHON
 
 usage() {
   cat <<EOF
@@ -16,8 +18,8 @@ Usage: $(basename "$0") [--data-dir DIR] [--rounds N] [--threads "T1 T2 ..."]
   --rounds N       epochs timed per program and thread count; the table shows medians (default: 3)
   --threads LIST   space-separated CPU thread counts (default: "1 2")
 
-Needs build/sae (scripts/build.sh), /usr/bin/python3 with torch (apt-get install python3-torch)
-and the data (scripts/fetch-data.sh fashion-mnist).
+Needs build/sae (scripts/build.sh), \$PYTHON (default /usr/bin/python3) with torch
+(apt-get install python3-torch) and the data (scripts/fetch-data.sh fashion-mnist).
 EOF
 }
 
@@ -55,7 +57,6 @@ fi
 cd "$REPO_ROOT"
 
 SAE=build/sae
-PYTHON=/usr/bin/python3  # Debian's python, which has torch; a pyenv python3 on PATH may not
 GNU_TIME=/usr/bin/time   # the shell keyword `time` has no -v (peak RSS)
 
 check_requirements() {

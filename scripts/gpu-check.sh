@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA GPU and pip's CUDA torch: builds sae against that LibTorch, runs the
-# whole test suite with the CUDA tests on, trains 10 epochs of the seed's settings on Fashion-MNIST
+# whole test suite with the CUDA tests on, trains 10 epochs of configs/fashion-mnist.toml
 # on the GPU, evaluates the checkpoint on the GPU and on the CPU (mse and kl must agree within
 # 1e-4), and prints training images/s on the GPU beside the CPU's.
 #
@@ -10,11 +10,15 @@
 # machines that have CMake, nvcc and torch but none of our libraries; make it on a Debian 12
 # machine with scripts/gpu-deps.sh. Data: data/fashion-mnist (scripts/fetch-data.sh fashion-mnist).
 set -euo pipefail
+# Unlike the other scripts, this one wants the python3 on PATH by default: the one with pip's CUDA
+# torch on a GPU machine, not Debian's CPU-only python3-torch. common.sh keeps a PYTHON already set.
+PYTHON="${PYTHON:-python3}"
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$(dirname "$0")/.."
 
 DEPS="$(realpath -m "${1:-.gpu-deps}")"
 BUILD=build-cuda
-PYTHON="${PYTHON:-python3}"
 RUN=runs/gpu-check
 
 TORCH_PREFIX="$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
@@ -33,7 +37,7 @@ echo "== test suite, CUDA tests on"
 ctest --test-dir "$BUILD" --output-on-failure -j 4
 "$BUILD/sae_tests" --gtest_filter='Cuda.*'  # shows they ran, not skipped
 
-echo "== 10 epochs of the seed's settings on Fashion-MNIST, on the GPU"
+echo "== 10 epochs of configs/fashion-mnist.toml, on the GPU"
 "$BUILD/sae" train --config configs/fashion-mnist.toml --device cuda --out "$RUN/gpu" --force --quiet
 echo "== the first epoch on the CPU, for its images/s"
 "$BUILD/sae" train --config configs/fashion-mnist.toml --device cpu --epochs 1 --out "$RUN/cpu" --force --quiet

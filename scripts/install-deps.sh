@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages sae needs to build and test (and, with --data, to fetch data).
 # Only what is missing is installed; through sudo when not root.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config ccache
@@ -31,8 +33,7 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+as_root apt-get update -qq
+as_root env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"

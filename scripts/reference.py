@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Plain-PyTorch reference for `sae train`: the baseline that scripts/bench.sh measures sae against.
 
-It is the seed's convolutional sparse autoencoder written in the most direct PyTorch there is
+It is the reference model (the original network) written in the most direct PyTorch there is
 (an nn.Module with nn.Conv2d / nn.ConvTranspose2d layers named enc1..dec3, autograd,
-torch.optim.Adam, F.mse_loss), doing the same job as `sae train`:
+torch.optim.Adam, F.mse_loss), doing the same job as `sae train`. The model, the loss and the IDX
+reader are scripts/sae_reference.py's, shared with tests/test_pytorch_interop.py and
+scripts/golden.py:
 
-  * data: the four MNIST-format IDX files (.gz or raw) in --data-dir, read here with gzip + numpy;
+  * data: the four MNIST-format IDX files (.gz or raw) in --data-dir, read with gzip;
     the images stay a uint8 tensor and each batch is converted to float / 255 when it is used;
   * model: enc1 Conv2d(1,16,3,s2,p1) -> ReLU -> enc2 Conv2d(16,32,3,s2,p1) -> ReLU ->
     enc3 Conv2d(32,64,7) -> sigmoid = code h (B,64) -> dec1 ConvTranspose2d(64,32,7) -> ReLU ->
@@ -26,78 +28,16 @@ Run it with Debian's python3-torch (the same LibTorch 1.13 that sae links), e.g.
 """
 
 import argparse
-import gzip
 import json
 import os
 import sys
 import time
 
-import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-IMAGES_MAGIC = 0x00000803  # IDX: unsigned bytes, 3 dimensions
-RHO_HAT_EPS = 1e-6         # keeps every KL term finite, as sae's kRhoHatEps does
-
-
-def read_idx_images(path):
-    """Reads an IDX3 image file (gzip-compressed or raw) into a uint8 tensor (N, 1, 28, 28)."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 16:
-        raise ValueError(f"{path}: too short for an IDX3 header")
-    magic, n, rows, cols = np.frombuffer(raw, dtype=">u4", count=4)
-    if magic != IMAGES_MAGIC:
-        raise ValueError(f"{path}: magic 0x{magic:08x}, expected 0x{IMAGES_MAGIC:08x} (IDX3 images)")
-    if (rows, cols) != (28, 28):
-        raise ValueError(f"{path}: images are {rows}x{cols}, expected 28x28")
-    if len(raw) != 16 + n * rows * cols:
-        raise ValueError(f"{path}: {len(raw) - 16} bytes of pixels, expected {n * rows * cols}")
-    pixels = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, 1, rows, cols)
-    return torch.from_numpy(pixels.copy())  # copy: frombuffer's array is read-only
-
-
-def load_images(data_dir, stem):
-    """Finds STEM.gz or STEM in data_dir, as sae does, and reads it."""
-    for name in (stem + ".gz", stem):
-        path = os.path.join(data_dir, name)
-        if os.path.exists(path):
-            return read_idx_images(path)
-    raise FileNotFoundError(f"{data_dir}: no {stem}(.gz); run scripts/fetch-data.sh")
-
-
-class SparseAutoencoder(nn.Module):
-    """The seed's architecture; the 64-unit code goes through a sigmoid so rho_hat lies in (0, 1)."""
-
-    def __init__(self):
-        super().__init__()
-        self.enc1 = nn.Conv2d(1, 16, 3, stride=2, padding=1)
-        self.enc2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
-        self.enc3 = nn.Conv2d(32, 64, 7)
-        self.dec1 = nn.ConvTranspose2d(64, 32, 7)
-        self.dec2 = nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1)
-        self.dec3 = nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1)
-
-    def forward(self, x):
-        x = F.relu(self.enc1(x))         # (B, 16, 14, 14)
-        x = F.relu(self.enc2(x))         # (B, 32, 7, 7)
-        code = torch.sigmoid(self.enc3(x))  # (B, 64, 1, 1)
-        x = F.relu(self.dec1(code))      # (B, 32, 7, 7)
-        x = F.relu(self.dec2(x))         # (B, 16, 14, 14)
-        recon = torch.sigmoid(self.dec3(x))  # (B, 1, 28, 28)
-        return recon, code.flatten(1)    # code: (B, 64)
-
-
-def kl_sparsity(rho_hat, rho):
-    """sum_j KL(rho || rho_hat_j) for Bernoulli distributions."""
-    p = rho_hat.clamp(RHO_HAT_EPS, 1.0 - RHO_HAT_EPS)
-    return (rho * torch.log(rho / p) + (1.0 - rho) * torch.log((1.0 - rho) / (1.0 - p))).sum()
-
-
-def to_float(images):
-    return images.float() / 255.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sae_reference import (TEST_IMAGES, TRAIN_IMAGES, SparseAutoencoder, kl_sparsity,  # noqa: E402
+                           load_images, sparse_loss, to_float)
 
 
 def train_one_epoch(model, optimizer, images, args, generator):
@@ -110,9 +50,7 @@ def train_one_epoch(model, optimizer, images, args, generator):
     for begin in range(0, n, args.batch_size):  # the last partial batch is kept
         x = to_float(images[order[begin:begin + args.batch_size]])
         recon, code = model(x)
-        mse = F.mse_loss(recon, x)
-        kl = kl_sparsity(code.mean(0), args.rho)
-        loss = mse + args.beta * kl
+        loss, mse, kl, _ = sparse_loss(recon, x, code, args.beta, args.rho)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -169,8 +107,8 @@ def main(argv):
     args = parse_args(argv)
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
 
-    train_images = load_images(args.data_dir, "train-images-idx3-ubyte")
-    test_images = load_images(args.data_dir, "t10k-images-idx3-ubyte")
+    train_images = load_images(args.data_dir, TRAIN_IMAGES)
+    test_images = load_images(args.data_dir, TEST_IMAGES)
     if args.limit > 0:
         train_images = train_images[:args.limit]
 

@@ -8,67 +8,93 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <regex>
 #include <stdexcept>
 #include <vector>
 
 namespace sae {
 namespace {
 
-std::runtime_error os_error(const std::string& what, const std::string& path, int error = errno) {
-  return std::runtime_error(what + " " + path + ": " + std::strerror(error));
+constexpr const char* kTemporaryMarker = ".tmp";
+constexpr int kTemporaryRandomChars = 6;  // mkstemps' XXXXXX
+
+std::runtime_error write_error(const std::string& path, int error) {
+  return std::runtime_error("cannot write " + path + ": " + std::strerror(error));
 }
 
-// Flushes the data to disk so that a crash right after the rename cannot leave an empty file.
-void sync_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw os_error("cannot open", path);
-  const int rc = ::fsync(fd);
-  const int error = errno;
+/// Writes all of `bytes` to `fd`, retrying short writes; returns 0 or the errno that stopped it.
+int write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+/// fsyncs the folder, so that the rename itself survives a power cut.
+void sync_folder(const std::filesystem::path& folder) {
+  const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // best effort: some filesystems refuse to open folders
+  ::fsync(fd);
   ::close(fd);
-  if (rc != 0) throw os_error("cannot fsync", path, error);
 }
 
 }  // namespace
 
-void write_atomically(const std::string& path,
-                      const std::function<void(const std::string& tmp_path)>& write) {
+void write_file_atomically(const std::string& path, std::string_view bytes) {
   const std::filesystem::path target(path);
-  if (!target.has_filename()) throw std::runtime_error("not a file path: '" + path + "'");
+  if (!target.has_filename()) throw std::runtime_error("cannot write '" + path + "': not a file path");
 
-  // The extension stays last ("loss.tmpAbC123.png") since some writers pick the format by it.
+  // The extension stays last ("loss.tmpAbC123.png"), so the leftovers still say what they were.
   const std::string extension = target.extension().string();
-  const std::filesystem::path pattern =
-      target.parent_path() / (target.stem().string() + ".tmp" + "XXXXXX" + extension);
-  std::string tmp = pattern.string();
-  std::vector<char> name(tmp.begin(), tmp.end());
-  name.push_back('\0');
-  const int fd = ::mkstemps(name.data(), static_cast<int>(extension.size()));
-  if (fd < 0) throw os_error("cannot create a temporary file for", path);
-  tmp = name.data();
-  // mkstemps makes the file 0600; the result should look like any other file we write.
-  ::fchmod(fd, 0644);
-  ::close(fd);
+  const std::string pattern = (target.parent_path() / (target.stem().string() + kTemporaryMarker +
+                                                       std::string(kTemporaryRandomChars, 'X') +
+                                                       extension))
+                                  .string();
+  std::vector<char> tmp(pattern.begin(), pattern.end());
+  tmp.push_back('\0');
+  const int fd = ::mkstemps(tmp.data(), static_cast<int>(extension.size()));
+  if (fd < 0) throw write_error(path, errno);
+  ::fchmod(fd, 0644);  // mkstemps makes it 0600; the result should look like any file we write
 
-  try {
-    write(tmp);
-    sync_file(tmp);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      throw os_error("cannot rename " + tmp + " to", path);
-    }
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
+  int error = write_all(fd, bytes);
+  if (error == 0 && ::fsync(fd) != 0) error = errno;  // NFS and full disks may only fail here
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error == 0 && std::rename(tmp.data(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
+    std::remove(tmp.data());
+    throw write_error(path, error);
   }
+  sync_folder(target.parent_path());
 }
 
-void write_text_atomically(const std::string& path, const std::string& text) {
-  write_atomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    out.close();
-    if (!out) throw os_error("cannot write", tmp);  // e.g. a full disk
-  });
+std::string read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+  std::string out;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot read " + path + ": " + std::strerror(error));
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+bool is_temporary_file_name(const std::string& filename) {
+  static const std::regex temporary(R"(.*\.tmp[A-Za-z0-9]{6}(\.[^.]*)?)");
+  return std::regex_match(filename, temporary);
 }
 
 }  // namespace sae

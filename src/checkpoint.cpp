@@ -2,31 +2,43 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <zlib.h>
 #include <nlohmann/json.hpp>
 
 #include "sae/atomic_file.hpp"
 #include "sae/interrupt.hpp"
-#include "sae/loss.hpp"
+#include "sae/run_folder.hpp"
 
 #include <filesystem>
-#include <fstream>
+#include <regex>
+#include <sstream>
 
 namespace sae {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr int kFormatVersion = 1;
 
-void require_file(const std::string& path, const char* what) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    throw CheckpointError(fmt::format(
-        "{}: no such {}; pass the model.pt of a finished run, e.g. runs/<date>/model.pt", path,
-        what));
+constexpr int kFormat = 2;
+constexpr int kOldestFormat = 1;
+constexpr const char* kArchitecture = "sae-conv-64";
+
+std::string step_file_name(const char* stem, int64_t steps) {
+  return fmt::format("{}-{:08}.pt", stem, steps);
+}
+
+bool is_step_file_name(const std::string& name) {
+  static const std::regex step_file(R"((model|optimizer)-[0-9]{8,}\.pt)");
+  return std::regex_match(name, step_file);
+}
+
+uint32_t crc32_of(const std::string& bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes uInt lengths; a model is far below 4 GiB, but stay correct for any size.
+  for (size_t at = 0; at < bytes.size(); at += (1u << 30)) {
+    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
   }
-  if (!fs::is_regular_file(path, ec)) {
-    throw CheckpointError(fmt::format("{}: expected a {} file, found a directory", path, what));
-  }
+  return static_cast<uint32_t>(crc);
 }
 
 /// The first line of a LibTorch error: the rest is a C++ backtrace no user needs.
@@ -34,44 +46,189 @@ std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
+nlohmann::json describe_file(const std::string& name, const std::string& bytes) {
+  return {{"name", name}, {"bytes", bytes.size()}, {"crc32", crc32_of(bytes)}};
+}
+
+/// The path of the file `entry` names, after checking its size and CRC-32.
+std::string verified_file(const fs::path& run, const nlohmann::json& entry,
+                          const std::string& manifest) {
+  const auto name = entry.at("name").get<std::string>();
+  if (name.find('/') != std::string::npos || !is_step_file_name(name)) {
+    throw CheckpointError(fmt::format("{}: names '{}', not a checkpoint file", manifest, name));
+  }
+  const std::string path = (run / name).string();
+  const auto expected_bytes = entry.at("bytes").get<uint64_t>();
+  const auto expected_crc = entry.at("crc32").get<uint32_t>();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    throw CheckpointError(fmt::format(
+        "{}: names {}, which is missing; the run folder was damaged (files deleted or copied in "
+        "part): copy the whole folder again, or start over with --force",
+        manifest, path));
+  }
+  const std::string bytes = read_file(path);
+  if (bytes.size() != expected_bytes || crc32_of(bytes) != expected_crc) {
+    throw CheckpointError(fmt::format(
+        "{}: {} has {} bytes with CRC-32 {:08x}, expected {} bytes with CRC-32 {:08x}: the file "
+        "was damaged; copy the run folder again, or start over with --force",
+        manifest, path, bytes.size(), crc32_of(bytes), expected_bytes, expected_crc));
+  }
+  return path;
+}
+
+/// Format 1 (before the manifest): model.pt and optimizer.pt, the settings as flat fields.
+Checkpoint read_format_1(const nlohmann::json& json, const fs::path& run) {
+  Checkpoint c;
+  c.config.beta = json.at("beta").get<double>();
+  c.config.rho = json.at("rho").get<double>();
+  c.config.penalty = parse_penalty(json.at("penalty").get<std::string>());
+  c.config.lr = json.at("lr").get<double>();
+  c.config.batch_size = json.at("batch_size").get<int64_t>();
+  c.config.seed = json.at("seed").get<uint64_t>();
+  c.config.data_dir = json.at("data_dir").get<std::string>();
+  validate(c.config);
+  const auto& partial = json.at("partial_epoch");
+  c.cursor.epoch = json.at("epoch").get<int64_t>();
+  c.cursor.batches = partial.at("batches").get<int64_t>();
+  c.cursor.steps = c.cursor.batches;  // not recorded; only names the next commit's files
+  c.cursor.images = partial.at("images").get<int64_t>();
+  c.cursor.loss_sum = partial.at("loss_sum").get<double>();
+  c.cursor.mse_sum = partial.at("mse_sum").get<double>();
+  c.cursor.kl_sum = partial.at("kl_sum").get<double>();
+  c.cursor.seconds = partial.at("seconds").get<double>();
+  c.model_path = (run / kModelFile).string();
+  c.optimizer_path = (run / kOldOptimizerFile).string();
+  return c;
+}
+
 }  // namespace
 
+std::string serialize_model(SparseAutoencoder& model) {
+  // Into memory, not a file: the archive's inner folder is then always "archive" (from a file it
+  // takes the file's name), and a full disk fails in our checked writer, not in LibTorch's.
+  std::ostringstream out;
+  torch::save(model, out);
+  return out.str();
+}
+
 void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
-                     torch::optim::Adam& optimizer, const CheckpointInfo& info) {
-  const fs::path dir(run_dir);
-  const BlockStopSignals block;  // the three files are one checkpoint: no Ctrl-C between them
-  write_atomically((dir / "model.pt").string(),
-                   [&](const std::string& tmp) { torch::save(model, tmp); });
-  write_atomically((dir / "optimizer.pt").string(),
-                   [&](const std::string& tmp) { torch::save(optimizer, tmp); });
-  const auto& p = info.partial;
-  const nlohmann::json json = {
-      {"format", kFormatVersion},
-      {"architecture", "sae-conv-64"},
-      {"epoch", info.epoch},
-      {"partial_epoch",
-       {{"batches", p.batches},
-        {"images", p.images},
-        {"loss_sum", p.loss_sum},
-        {"mse_sum", p.mse_sum},
-        {"kl_sum", p.kl_sum},
-        {"seconds", p.seconds}}},
-      {"beta", info.beta},
-      {"rho", info.rho},
-      {"penalty", info.penalty},
-      {"lr", info.lr},
-      {"batch_size", info.batch_size},
-      {"seed", info.seed},
-      {"data_dir", info.data_dir},
+                     torch::optim::Adam& optimizer, const RunConfig& config,
+                     const TrainCursor& cursor) {
+  const fs::path run(run_dir);
+  const std::string model_bytes = serialize_model(model);
+  std::ostringstream optimizer_out;
+  torch::save(optimizer, optimizer_out);
+  const std::string optimizer_bytes = optimizer_out.str();
+  const std::string model_name = step_file_name("model", cursor.steps);
+  const std::string optimizer_name = step_file_name("optimizer", cursor.steps);
+
+  nlohmann::json manifest = {
+      {"format", kFormat},
+      {"architecture", kArchitecture},
+      {"config", config},
+      {"cursor", cursor},
+      {"files",
+       {{"model", describe_file(model_name, model_bytes)},
+        {"optimizer", describe_file(optimizer_name, optimizer_bytes)}}},
   };
-  write_text_atomically((dir / "checkpoint.json").string(), json.dump(2) + '\n');
+  const CommitSection commit;  // a second Ctrl-C waits until the commit is complete
+  // Same step, same state: a commit that names these files is already on disk, and rewriting
+  // them in place would briefly break it.
+  const auto committed = find_checkpoint(run_dir);
+  if (!committed || committed->model_path != (run / model_name).string()) {
+    write_file_atomically((run / model_name).string(), model_bytes);
+    write_file_atomically((run / optimizer_name).string(), optimizer_bytes);
+  }
+  write_file_atomically((run / kManifestFile).string(), manifest.dump(2) + '\n');
+  write_file_atomically((run / kModelFile).string(), model_bytes);
+  remove_stale_checkpoint_files(run_dir);
+}
+
+std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verify_files) {
+  const fs::path run(run_dir);
+  const std::string manifest = (run / kManifestFile).string();
+  std::error_code ec;
+  if (!fs::exists(manifest, ec)) return std::nullopt;
+  try {
+    const auto json = nlohmann::json::parse(read_file(manifest));
+    const int format = json.at("format").get<int>();
+    if (format < kOldestFormat || format > kFormat) {
+      throw CheckpointError(fmt::format(
+          "{}: format {}, but this sae reads formats {} to {}: use the sae that wrote it", manifest,
+          format, kOldestFormat, kFormat));
+    }
+    if (json.at("architecture").get<std::string>() != kArchitecture) {
+      throw CheckpointError(fmt::format("{}: architecture '{}', expected '{}'", manifest,
+                                        json.at("architecture").get<std::string>(),
+                                        kArchitecture));
+    }
+    Checkpoint c;
+    if (format == 1) {
+      c = read_format_1(json, run);
+    } else {
+      c.config = json.at("config").get<RunConfig>();
+      c.cursor = json.at("cursor").get<TrainCursor>();
+      const auto& files = json.at("files");
+      for (auto [path, key] : {std::pair{&c.model_path, "model"}, {&c.optimizer_path, "optimizer"}}) {
+        *path = verify_files ? verified_file(run, files.at(key), manifest)
+                             : (run / files.at(key).at("name").get<std::string>()).string();
+      }
+    }
+    validate(c.cursor, c.config, manifest);
+    return c;
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {  // JSON errors, out-of-range values, unreadable files
+    throw CheckpointError(fmt::format("{}: {}", manifest, first_line(e.what())));
+  }
+}
+
+Checkpoint read_checkpoint(const std::string& run_dir, bool verify_files) {
+  auto checkpoint = find_checkpoint(run_dir, verify_files);
+  if (!checkpoint) {
+    throw CheckpointError(fmt::format(
+        "{}: no checkpoint ({} is missing); pass a run folder or its model.pt, e.g. "
+        "runs/<date-time>/model.pt",
+        run_dir, kManifestFile));
+  }
+  return *checkpoint;
+}
+
+std::string run_dir_of(const std::string& checkpoint_argument) {
+  std::error_code ec;
+  if (fs::is_directory(checkpoint_argument, ec)) return checkpoint_argument;
+  if (!fs::exists(checkpoint_argument, ec)) {
+    throw CheckpointError(fmt::format(
+        "{}: no such file or folder; pass a run folder or its model.pt, e.g. "
+        "runs/<date-time>/model.pt",
+        checkpoint_argument));
+  }
+  const fs::path parent = fs::path(checkpoint_argument).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+void remove_stale_checkpoint_files(const std::string& run_dir) {
+  const auto committed = find_checkpoint(run_dir);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool named = committed && (entry.path().string() == committed->model_path ||
+                                     entry.path().string() == committed->optimizer_path);
+    if ((is_step_file_name(name) && !named) || is_temporary_file_name(name)) {
+      fs::remove(entry.path(), ec);
+    }
+  }
 }
 
 SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device) {
-  require_file(model_path, "checkpoint");
+  std::error_code ec;
+  if (!fs::is_regular_file(model_path, ec)) {
+    throw CheckpointError(fmt::format("{}: no such model file", model_path));
+  }
   SparseAutoencoder model;
-  // torch::load silently reshapes parameters to whatever the file holds, so remember the seed's
-  // shapes and compare afterwards: a checkpoint of another architecture must fail here.
+  // torch::load silently reshapes parameters to whatever the file holds, so remember the
+  // expected shapes and compare afterwards: a checkpoint of another architecture must fail here.
   std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
   for (const auto& p : model->named_parameters()) {
     expected.emplace_back(p.key(), p.value().sizes().vec());
@@ -80,7 +237,7 @@ SparseAutoencoder load_model(const std::string& model_path, const torch::Device&
     // Onto the CPU first: a checkpoint saved from a GPU must load where there is none.
     torch::load(model, model_path, torch::Device(torch::kCPU));
   } catch (const c10::Error& e) {
-    throw CheckpointError(fmt::format("{}: not a readable sae checkpoint: {}", model_path,
+    throw CheckpointError(fmt::format("{}: not a readable sae model: {}", model_path,
                                       first_line(e.what_without_backtrace())));
   }
   const auto loaded = model->named_parameters();
@@ -96,50 +253,12 @@ SparseAutoencoder load_model(const std::string& model_path, const torch::Device&
   return model;
 }
 
-void load_optimizer(const std::string& model_path, torch::optim::Adam& optimizer) {
-  const std::string path = (fs::path(model_path).parent_path() / "optimizer.pt").string();
-  require_file(path, "optimizer state");
+void load_optimizer(const std::string& optimizer_path, torch::optim::Adam& optimizer) {
   try {
-    torch::load(optimizer, path);
+    torch::load(optimizer, optimizer_path);
   } catch (const c10::Error& e) {
-    throw CheckpointError(fmt::format("{}: not a readable optimizer state: {}", path,
+    throw CheckpointError(fmt::format("{}: not a readable optimizer state: {}", optimizer_path,
                                       first_line(e.what_without_backtrace())));
-  }
-}
-
-OpenedCheckpoint open_checkpoint(const std::string& model_path, const std::string& data_dir,
-                                 const torch::Device& device) {
-  CheckpointInfo info = load_checkpoint_info(model_path);
-  const std::string folder = data_dir.empty() ? info.data_dir : data_dir;
-  return {load_model(model_path, device), std::move(info), folder};
-}
-
-CheckpointInfo load_checkpoint_info(const std::string& model_path) {
-  const std::string path = (fs::path(model_path).parent_path() / "checkpoint.json").string();
-  require_file(path, "checkpoint.json");
-  try {
-    const auto json = nlohmann::json::parse(std::ifstream(path));
-    CheckpointInfo info;
-    info.epoch = json.at("epoch").get<int64_t>();
-    const auto& partial = json.at("partial_epoch");
-    info.partial.batches = partial.at("batches").get<int64_t>();
-    info.partial.images = partial.at("images").get<int64_t>();
-    info.partial.loss_sum = partial.at("loss_sum").get<double>();
-    info.partial.mse_sum = partial.at("mse_sum").get<double>();
-    info.partial.kl_sum = partial.at("kl_sum").get<double>();
-    info.partial.seconds = partial.at("seconds").get<double>();
-    info.beta = json.at("beta").get<double>();
-    info.rho = json.at("rho").get<double>();
-    info.penalty = penalty_name(parse_penalty(json.at("penalty").get<std::string>()));
-    info.lr = json.at("lr").get<double>();
-    info.batch_size = json.at("batch_size").get<int64_t>();
-    info.seed = json.at("seed").get<uint64_t>();
-    info.data_dir = json.at("data_dir").get<std::string>();
-    return info;
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(fmt::format("{}: {}", path, e.what()));
-  } catch (const std::invalid_argument& e) {
-    throw CheckpointError(fmt::format("{}: {}", path, e.what()));
   }
 }
 

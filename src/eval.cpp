@@ -4,13 +4,9 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include "sae/checkpoint.hpp"
-#include "sae/device.hpp"
-#include "sae/probe.hpp"
 
 #include <chrono>
 #include <cmath>
-#include <iostream>
 
 namespace sae {
 namespace {
@@ -22,8 +18,8 @@ std::vector<double> to_vector(const torch::Tensor& t) {
 
 }  // namespace
 
-EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const SparseLoss& loss_fn,
-                     int64_t batch_size, const torch::Device& device) {
+Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseLoss& loss_fn,
+                    int64_t batch_size, const torch::Device& device) {
   TORCH_CHECK(batch_size >= 1, "evaluate: batch_size must be at least 1, got ", batch_size);
   torch::NoGradGuard no_grad;
   model->eval();
@@ -35,12 +31,14 @@ EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const Sparse
   auto code_sum = torch::zeros({kCodeSize}, f64);
   auto code_max = torch::zeros({kCodeSize}, f64);
   auto active = torch::zeros({}, f64);
-  auto pixel_sum = torch::zeros({28 * 28}, f64);  // for the mean image
+  auto pixel_sum = torch::zeros({kImageSide * kImageSide}, f64);  // for the mean image
   auto pixel_square_sum = torch::zeros({}, f64);
+  std::vector<torch::Tensor> codes;
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, n);
     const auto images = to_float_batch(data.images.slice(0, begin, end)).to(device);  // (B,1,28,28)
     const auto out = model->forward(images);
+    codes.push_back(out.code.to(torch::kCPU));        // (B, 64)
     const auto code = out.code.to(torch::kFloat64);  // (B, 64)
     squared_error += (out.reconstruction - images).to(torch::kFloat64).pow(2).sum();
     code_sum += code.sum(/*dim=*/0);
@@ -59,7 +57,7 @@ EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const Sparse
 
   EvalMetrics m;
   m.images = n;
-  m.mse = sse / (count * 28 * 28);
+  m.mse = sse / (count * kImageSide * kImageSide);
   m.kl = kl_sparsity(rho_hat, rho).item<double>();
   m.l1 = rho_hat.sum().item<double>();
   m.loss = m.mse + loss_fn.beta() * loss_fn.penalty(rho_hat).item<double>();
@@ -74,7 +72,7 @@ EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const Sparse
   m.max_activation = to_vector(code_max);
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.images_per_s = count / std::max(m.seconds, 1e-9);
-  return m;
+  return {m, codes.empty() ? torch::zeros({0, kCodeSize}) : torch::cat(codes)};
 }
 
 nlohmann::json to_json(const EvalMetrics& m) {
@@ -110,64 +108,6 @@ torch::Tensor encode_all(SparseAutoencoder& model, const Dataset& data, int64_t 
     codes.push_back(model->encode(images).to(torch::kCPU));  // (B, 64)
   }
   return torch::cat(codes);  // (N, 64)
-}
-
-int run_eval(const EvalOptions& options) {
-  if (options.batch_size < 1) {
-    throw std::invalid_argument(
-        fmt::format("--batch-size must be at least 1, got {}", options.batch_size));
-  }
-  const torch::Device device = resolve_device(options.device);
-  set_threads(options.threads);
-  auto [model, info, data_dir] = open_checkpoint(options.checkpoint, options.data_dir, device);
-  const SparseLoss loss_fn(options.beta.value_or(info.beta), options.rho.value_or(info.rho),
-                           parse_penalty(info.penalty));
-  const Dataset test = load_split(data_dir, Split::kTest);
-  const EvalMetrics m = evaluate(model, test, loss_fn, options.batch_size, device);
-  std::optional<ProbeResult> probe;
-  if (options.probe) {
-    const Dataset train = load_split(data_dir, Split::kTrain);
-    probe = linear_probe(encode_all(model, train, options.batch_size, device), train.labels,
-                         encode_all(model, test, options.batch_size, device), test.labels);
-  }
-
-  if (options.json) {
-    nlohmann::json json = to_json(m);
-    json["checkpoint"] = options.checkpoint;
-    json["data_dir"] = data_dir;
-    json["penalty"] = penalty_name(loss_fn.penalty_kind());
-    json["beta"] = loss_fn.beta();
-    json["rho"] = loss_fn.rho();
-    if (probe) {
-      json["probe_accuracy"] = probe->test_accuracy;
-      json["probe_train_accuracy"] = probe->train_accuracy;
-    }
-    std::cout << json.dump() << std::endl;
-    return 0;
-  }
-  fmt::print("checkpoint          {} (epoch {})\n", options.checkpoint, info.epoch);
-  fmt::print("data                {}, test split, {} images\n", data_dir, m.images);
-  fmt::print("penalty, beta, rho  {}, {}, {}\n", penalty_name(loss_fn.penalty_kind()),
-             loss_fn.beta(), loss_fn.rho());
-  fmt::print("mse                 {:.6f}\n", m.mse);
-  fmt::print("kl                  {:.6f}\n", m.kl);
-  fmt::print("loss                {:.6f}   (mse + beta * {})\n", m.loss,
-             penalty_name(loss_fn.penalty_kind()));
-  fmt::print("psnr                {:.2f} dB\n", m.psnr);
-  fmt::print("explained variance  {:.4f}\n", m.explained_variance);
-  fmt::print("mean rho_hat        {:.5f}   (target rho {})\n", m.mean_rho_hat, loss_fn.rho());
-  fmt::print("dead units          {} of {}   (never above {} on any test image)\n", m.dead_units,
-             kCodeSize, kActiveThreshold);
-  fmt::print("far units           {} of {}   (rho_hat > {} * rho)\n", m.far_units, kCodeSize,
-             kFarFactor);
-  fmt::print("mean L0             {:.2f}   (units above {} per image)\n", m.mean_l0,
-             kActiveThreshold);
-  if (probe) {
-    fmt::print("linear probe        {:.2f}% test accuracy ({:.2f}% train, {:.1f} s)\n",
-               100 * probe->test_accuracy, 100 * probe->train_accuracy, probe->seconds);
-  }
-  fmt::print("speed               {:.0f} images/s ({:.2f} s)\n", m.images_per_s, m.seconds);
-  return 0;
 }
 
 }  // namespace sae

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "sae/atomic_file.hpp"
+#include "sae/idx_file.hpp"
 
 namespace sae {
 namespace {
@@ -29,18 +30,24 @@ void write_png(const std::string& path, const GrayImage& image) {
     fail(path, "bad image " + std::to_string(image.width) + "x" + std::to_string(image.height) +
                    " with " + std::to_string(image.pixels.size()) + " pixels");
   }
-  write_atomically(path, [&](const std::string& tmp_path) {
-    png_image png{};
-    png.version = PNG_IMAGE_VERSION;
-    png.width = static_cast<png_uint_32>(image.width);
-    png.height = static_cast<png_uint_32>(image.height);
-    png.format = PNG_FORMAT_GRAY;
-    if (!png_image_write_to_file(&png, tmp_path.c_str(), 0, image.pixels.data(), 0, nullptr)) {
-      const std::string message = png.message;
-      png_image_free(&png);
-      fail(path, "cannot write: " + message);
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  png.width = static_cast<png_uint_32>(image.width);
+  png.height = static_cast<png_uint_32>(image.height);
+  png.format = PNG_FORMAT_GRAY;
+  // Into memory, then through the checked atomic writer: a full disk fails there, cleanly.
+  png_alloc_size_t size = 0;
+  if (png_image_write_get_memory_size(png, size, 0, image.pixels.data(), 0, nullptr)) {
+    std::string bytes(size, '\0');
+    if (png_image_write_to_memory(&png, bytes.data(), &size, 0, image.pixels.data(), 0, nullptr)) {
+      bytes.resize(size);
+      write_file_atomically(path, bytes);
+      return;
     }
-  });
+  }
+  const std::string message = png.message;
+  png_image_free(&png);
+  fail(path, "cannot encode: " + message);
 }
 
 GrayImage read_png(const std::string& path) {
@@ -106,6 +113,16 @@ GrayImage tile_grid(const std::vector<GrayImage>& tiles, int columns, int paddin
     }
   }
   return grid;
+}
+
+GrayImage to_gray_image(const torch::Tensor& image) {
+  auto bytes = image.detach().to(torch::kCPU).reshape({kImageSide, kImageSide});
+  if (bytes.dtype() != torch::kUInt8)
+    bytes = bytes.mul(255.0).round().clamp(0, 255).to(torch::kUInt8);
+  bytes = bytes.contiguous();
+  GrayImage out{kImageSide, kImageSide, {}};
+  out.pixels.assign(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel());
+  return out;
 }
 
 }  // namespace sae

@@ -1,13 +1,10 @@
 #include "sae/inspect.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
-#include "sae/checkpoint.hpp"
-#include "sae/device.hpp"
-#include "sae/loss.hpp"
 #include "sae/plot.hpp"
 #include "sae/reconstruct.hpp"
+#include "sae/run_folder.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -24,9 +21,11 @@ constexpr int kTopBlocks = 4;  // 64 units as 4 blocks of 16 rows keeps top.png 
 constexpr int kScale = 2;
 constexpr int kPadding = 2;
 constexpr int kHistogramBins = 50;
+constexpr int kPanelWidth = 700;  // pixels; two panels side by side
+constexpr int64_t kReconstructionImages = 16;
 
 GrayImage blank_tile(uint8_t value) {
-  return {28, 28, std::vector<uint8_t>(28 * 28, value)};
+  return {kImageSide, kImageSide, std::vector<uint8_t>(kImageSide * kImageSide, value)};
 }
 
 }  // namespace
@@ -64,49 +63,36 @@ GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int p
   return tile_grid(tiles, columns, kPadding, kScale);
 }
 
-void write_inspection(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
-                      const EvalMetrics& metrics, const torch::Tensor& codes, double rho,
-                      const torch::Device& device) {
+void write_pictures(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
+                    const Evaluation& evaluation, double rho, const torch::Device& device) {
   const fs::path out(dir);
+  const EvalMetrics& metrics = evaluation.metrics;
+  const torch::Tensor& codes = evaluation.codes;
+  write_png((out / kReconstructionsFile).string(),
+            reconstruction_grid(model, data, kReconstructionImages, device));
   std::vector<double> sorted = metrics.rho_hat;
   std::sort(sorted.begin(), sorted.end(), std::greater<>());
-  plot_bars((out / "units.png").string(), "Mean activation rho_hat of each code unit, sorted",
-            "unit (sorted by rho_hat)", "rho_hat", sorted, rho, fmt::format("rho = {}", rho),
-            /*log_y=*/true);
+  const PlotSpec units_spec{"Mean activation rho_hat of each code unit, sorted",
+                            {"unit (sorted by rho_hat)"},
+                            {"rho_hat", Scale::kLog10}};
+  plot_bars((out / "units.png").string(), units_spec,
+            {sorted, ReferenceLine{rho, fmt::format("rho = {}", rho)}});
 
   const auto flat = codes.flatten().to(torch::kFloat64).contiguous();
-  Histogram values{"Code values over the test set",
-                   "activation h",
-                   {},
-                   kHistogramBins,
-                   0.0,
-                   1.0,
-                   /*log_counts=*/true};
+  Histogram values;
+  values.spec = {"Code values over the test set", {"activation h"}, {"count", Scale::kLog10}};
+  values.spec.width = kPanelWidth;
   values.values.assign(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
-  Histogram units{"rho_hat over the 64 units", "rho_hat", metrics.rho_hat, kHistogramBins, 0.0, 1.0,
-                  /*log_counts=*/false};
+  values.bins = kHistogramBins;
+  Histogram units;
+  units.spec = {"rho_hat over the 64 units", {"rho_hat"}, {"count"}};
+  units.spec.width = kPanelWidth;
+  units.values = metrics.rho_hat;
+  units.bins = kHistogramBins;
   plot_histograms((out / "activations.png").string(), {values, units});
 
   write_png((out / "atoms.png").string(), atoms_grid(model, device));
   write_png((out / "top.png").string(), top_images_grid(codes, data, kTopPerUnit));
-}
-
-int run_inspect(const InspectOptions& o) {
-  if (o.batch_size < 1) {
-    throw std::invalid_argument(
-        fmt::format("--batch-size must be at least 1, got {}", o.batch_size));
-  }
-  const torch::Device device = resolve_device(o.device);
-  set_threads(o.threads);
-  auto [model, info, data_dir] = open_checkpoint(o.checkpoint, o.data_dir, device);
-  const Dataset test = load_split(data_dir, Split::kTest);
-  const SparseLoss loss_fn(info.beta, info.rho, parse_penalty(info.penalty));
-  const EvalMetrics metrics = evaluate(model, test, loss_fn, o.batch_size, device);
-  fs::create_directories(o.out);
-  write_inspection(o.out, model, test, metrics, encode_all(model, test, o.batch_size, device),
-                   info.rho, device);
-  spdlog::info("wrote units.png, activations.png, atoms.png and top.png to {}", o.out);
-  return 0;
 }
 
 }  // namespace sae

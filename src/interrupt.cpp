@@ -2,45 +2,88 @@
 
 #include <pthread.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <thread>
 
 namespace sae {
 namespace {
 
-volatile std::sig_atomic_t g_received = 0;
+std::mutex g_mutex;
+std::condition_variable g_commit_done;
+int g_stop_scopes = 0;     // live StopRequests
+int g_commit_sections = 0;  // live CommitSections
+std::atomic<int> g_received{0};
 
-extern "C" void record_signal(int signal) {
-  g_received = signal;
-  std::signal(signal, SIG_DFL);  // a second Ctrl-C ends the process at once
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+/// Ends the process by `signal`, as if it had never been blocked, so the parent sees the signal.
+[[noreturn]] void die_by(int signal) {
+  std::signal(signal, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, signal);
+  pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+  raise(signal);
+  std::_Exit(128 + signal);  // not reached: the default action ends the process
+}
+
+void receive_signals() {
+  const sigset_t set = stop_signals();
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&set, &signal) != 0) continue;
+    std::unique_lock<std::mutex> lock(g_mutex);
+    if (g_stop_scopes > 0 && g_received == 0) {
+      g_received = signal;  // the training loop stops at the next batch boundary
+      continue;
+    }
+    g_commit_done.wait(lock, [] { return g_commit_sections == 0; });
+    die_by(signal);
+  }
 }
 
 }  // namespace
 
-StopOnSignal::StopOnSignal() {
-  g_received = 0;
-  std::signal(SIGINT, record_signal);
-  std::signal(SIGTERM, record_signal);
+void install_signal_thread() {
+  const sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread(receive_signals).detach();
 }
 
-StopOnSignal::~StopOnSignal() {
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
-int StopOnSignal::received() {
+int stop_signal() {
   return g_received;
 }
 
-BlockStopSignals::BlockStopSignals() {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, &previous_);
+StopRequests::StopRequests() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  ++g_stop_scopes;
 }
 
-BlockStopSignals::~BlockStopSignals() {
-  pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+StopRequests::~StopRequests() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  --g_stop_scopes;
+}
+
+CommitSection::CommitSection() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  ++g_commit_sections;
+}
+
+CommitSection::~CommitSection() {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    --g_commit_sections;
+  }
+  g_commit_done.notify_all();
 }
 
 }  // namespace sae

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <stdexcept>
+#include "sae/errors.hpp"
+
+#include <cmath>
 
 namespace sae {
 
@@ -10,7 +12,7 @@ Penalty parse_penalty(const std::string& name) {
   if (name == "kl") return Penalty::kKl;
   if (name == "l1") return Penalty::kL1;
   if (name == "none") return Penalty::kNone;
-  throw std::invalid_argument(fmt::format("unknown penalty '{}': use kl, l1 or none", name));
+  throw UsageError(fmt::format("unknown penalty '{}': use kl, l1 or none", name));
 }
 
 std::string penalty_name(Penalty penalty) {
@@ -26,11 +28,14 @@ std::string penalty_name(Penalty penalty) {
 }
 
 void check_sparsity_params(double beta, double rho) {
-  if (!(rho > 0.0 && rho < 1.0)) {
-    throw std::invalid_argument(fmt::format("rho must lie strictly between 0 and 1, got {}", rho));
+  // In float32, where the loss is computed, rho must still lie strictly inside (0, 1).
+  const auto rho32 = static_cast<float>(rho);
+  if (!(rho32 > 0.0f && rho32 < 1.0f)) {
+    throw UsageError(
+        fmt::format("rho must lie strictly between 0 and 1 (in float32), got {}", rho));
   }
-  if (!(beta >= 0.0)) {
-    throw std::invalid_argument(fmt::format("beta must be >= 0, got {}", beta));
+  if (!(beta >= 0.0 && std::isfinite(beta))) {
+    throw UsageError(fmt::format("beta must be a finite number >= 0, got {}", beta));
   }
 }
 

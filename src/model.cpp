@@ -1,5 +1,7 @@
 #include "sae/model.hpp"
 
+#include "sae/idx_file.hpp"
+
 #include "sae/fast_layers.hpp"
 
 namespace sae {
@@ -26,7 +28,7 @@ SparseAutoencoderImpl::SparseAutoencoderImpl()
 
 torch::Tensor SparseAutoencoderImpl::encode_with(const torch::Tensor& images, bool fast) {
   TORCH_CHECK(
-      images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 && images.size(3) == 28,
+      images.dim() == 4 && images.size(1) == 1 && images.size(2) == kImageSide && images.size(3) == kImageSide,
       "SparseAutoencoder expects images of shape (B, 1, 28, 28), got ", images.sizes());
   auto x = torch::relu(enc1(images));                                  // (B, 16, 14, 14)
   x = torch::relu(enc2(x));                                            // (B, 32, 7, 7)

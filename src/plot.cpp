@@ -1,17 +1,29 @@
 #include "sae/plot.hpp"
 
 #include <plplot.h>
+#include <stdlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "sae/atomic_file.hpp"
+#include "sae/plot_geometry.hpp"
 
 namespace sae {
 namespace {
+
+// Polylines go to PLplot as they are.
+static_assert(std::is_same_v<PLFLT, double>, "PLplot must be built with double precision");
 
 // Colour map 0: background, axes and text, the series (Tableau 10), and last the grid.
 constexpr PLINT kRed[] = {255, 0, 31, 255, 44, 214, 148, 140, 227, 127, 188, 23, 200};
@@ -21,24 +33,135 @@ constexpr PLINT kColours = sizeof(kRed) / sizeof(kRed[0]);
 constexpr PLINT kBackground = 0, kInk = 1, kFirstSeries = 2, kGrid = kColours - 1;
 constexpr PLFLT kTextScale = 0.9, kTitleScale = 1.2, kMarkerScale = 1.8, kLabelScale = 0.75,
                 kLineWidth = 2.0;
-// The most decades a log axis labels one by one.
-constexpr double kMaxDecades = 8;
 // pllsty line styles.
 constexpr PLINT kSolid = 1, kDashed = 3;
-// Pixels; a histogram panel is narrower than a page, as panels come side by side.
-constexpr PLINT kPageWidth = 800, kPageHeight = 600, kPanelWidth = 700;
 constexpr const char* kMarker = "•";  // cairo draws it with a system font, centred on the point
+
+// Text and ticks are sized for this page; larger pages scale them down to look the same.
+constexpr int kDefaultWidth = 800, kDefaultHeight = 600;
+// Below this nothing fits around the frame; above it cairo's surface gets huge.
+constexpr int kMinPixels = 100, kMaxPixels = 10000;
+// Far more bins than a panel has pixels would draw as a smear.
+constexpr int kMaxBins = 100000;
+
+// Fractions of a range added at each end so that lines and markers keep off the frame; labelled
+// points get more, as their labels need room beside the points near it.
+constexpr double kMargin = 0.04, kLabelMargin = 0.08;
+// The most decades a log axis labels one by one.
+constexpr double kMaxDecades = 8;
+// Linear integer ticks one apart up to this span; PLplot's own step beyond.
+constexpr double kMaxUnitTicks = 12;
+// Bars are this wide, of the 1 between neighbours.
+constexpr double kBarHalfWidth = 0.4;
+
+// Rough legend size as a fraction of the axes, measured on rendered plots.
+constexpr double kLegendWidth = 0.18, kLegendWidthPerChar = 0.014, kLegendHeight = 0.04,
+                 kLegendHeightPerEntry = 0.045;
+// Points sampled on each segment of a line, to find how much of it a legend would cover.
+constexpr int kLegendSamples = 10;
+
+// Label placement, in character heights: a marker's half-width, a label's half-height, a
+// character's width (measured on digit-heavy labels), and the two gaps tried between a point and
+// its label.
+constexpr double kMarkerRadius = 0.6, kLabelHalfHeight = 0.75, kCharWidth = 0.78, kNearGap = 0.8,
+                 kFarGap = 2.5;
+// The directions tried, from the point to the label box; right first.
+constexpr double kPlacements[][2] = {{1, 0}, {-1, 0}, {0, 1},  {0, -1},
+                                     {1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
+
+constexpr std::string_view kPngSignature("\x89PNG\r\n\x1a\n", 8);
+// Bytes of a PNG chunk beside its data: length and type before it, CRC after.
+constexpr std::size_t kChunkOverhead = 12;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("plot " + path + ": " + what);
 }
 
-PLINT series_colour(int i) {
-  return kFirstSeries + i % (kGrid - kFirstSeries);
+}  // namespace
+
+namespace plot_geometry {
+
+double to_world(double value, const Axis& axis) {
+  if (!std::isfinite(value)) return std::numeric_limits<double>::quiet_NaN();
+  if (axis.scale == Scale::kLinear) return value;
+  return std::log10(std::max(value, axis.floor));  // -inf or NaN for what stays <= 0
 }
 
-// PLplot treats '#' as the start of an escape sequence ("#u" = superscript, ...).
-std::string escape(const std::string& text) {
+std::optional<Range> extent(const std::vector<double>& values) {
+  std::optional<Range> r;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    if (!r) r = Range{v, v};
+    r->lo = std::min(r->lo, v);
+    r->hi = std::max(r->hi, v);
+  }
+  return r;
+}
+
+Range pad(Range r, double min_half, double margin) {
+  if (r.hi - r.lo < 1e-12 * std::max(1.0, std::abs(r.hi))) {
+    const double half = std::max(min_half, r.lo == 0 ? 1.0 : 0.1 * std::abs(r.lo));
+    return {r.lo - half, r.hi + half};
+  }
+  const double extra = margin * (r.hi - r.lo);
+  return {r.lo - extra, r.hi + extra};
+}
+
+Range decade_range(Range r) {
+  // PLplot labels only whole decades on a log axis.
+  r = pad(r, 0.0, kMargin);
+  return {std::floor(r.lo), std::ceil(r.hi)};
+}
+
+Range bar_range(Range heights, Scale scale) {
+  if (scale == Scale::kLog10) return decade_range(heights);
+  const bool above_zero = heights.lo >= 0;
+  Range r = pad({std::min(heights.lo, 0.0), std::max(heights.hi, 0.0)}, 0.0, kMargin);
+  if (above_zero) r.lo = 0;  // bars stand on the frame
+  return r;
+}
+
+std::optional<std::string> window_problem(const Window& w) {
+  // plwind calls exit() on an empty window, huge values can pad out to infinity, and PLplot's
+  // world-to-device scale overflows on spans near the smallest doubles (nothing gets drawn).
+  const double x_span = w.x.hi - w.x.lo, y_span = w.y.hi - w.y.lo;
+  if (!std::isfinite(x_span) || !std::isfinite(y_span)) return "values too large to plot";
+  if (!(x_span > 1e-250 && y_span > 1e-250)) return "values too close to zero to plot";
+  return std::nullopt;
+}
+
+double nice_step(double x) {
+  if (!(x > 1)) return 1;  // also ends the loop below for NaN
+  for (double decade = 1;; decade *= 10) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      if (m * decade >= x) return m * decade;
+    }
+  }
+}
+
+Ticks axis_ticks(Range r, Scale scale, bool integers) {
+  Ticks t;
+  if (scale == Scale::kLinear) {
+    // PLplot's automatic ticks are integers on wide ranges only.
+    if (integers && r.hi - r.lo <= kMaxUnitTicks) t.step = t.minor = 1;
+    return t;
+  }
+  // PLplot's log axis labels every decade, and over many decades the labels overlap; there the
+  // axis is drawn as a linear one in log10 units with our own labels every `step` decades.
+  t.step = nice_step((r.hi - r.lo) / kMaxDecades);
+  t.decade_labels = t.step > 1;
+  t.log = !t.decade_labels;
+  // A minor tick per decade, where they do not crowd.
+  if (t.decade_labels && t.step <= 10) t.minor = static_cast<int>(t.step);
+  return t;
+}
+
+std::size_t text_length(std::string_view text) {
+  // UTF-8 continuation bytes are 10xxxxxx.
+  return std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
+}
+
+std::string escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     out += c;
@@ -47,156 +170,210 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-// Characters rather than bytes, for estimating how wide a UTF-8 label is drawn.
-std::size_t text_length(const std::string& text) {
-  return std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
-}
-
-// Running minimum and maximum of the values added; empty until one is.
-struct Extent {
-  double lo = std::numeric_limits<double>::infinity();
-  double hi = -std::numeric_limits<double>::infinity();
-  void add(double v) {
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
-  bool empty() const { return !(lo <= hi); }
-};
-
-// Widens [lo, hi] by `margin` of its width so lines and markers do not sit on the frame, and a
-// single value still spans some range, at least `min_half` either side.
-void pad_range(double& lo, double& hi, double min_half, double margin = 0.04) {
-  if (hi - lo < 1e-12 * std::max(1.0, std::abs(hi))) {
-    const double half = std::max(min_half, lo == 0 ? 1.0 : 0.1 * std::abs(lo));
-    lo -= half;
-    hi += half;
-  } else {
-    const double pad = margin * (hi - lo);
-    lo -= pad;
-    hi += pad;
-  }
-}
-
-// Pads a range of log10 values out to whole decades: PLplot labels only those, so this shows at
-// least one decade boundary at each end.
-void pad_log_range(double& lo, double& hi) {
-  pad_range(lo, hi, 0.0);
-  lo = std::floor(lo);
-  hi = std::ceil(hi);
-}
-
-// The axes' extent in world coordinates (log10 of the value on a logarithmic axis).
-struct Window {
-  double x_lo = 0, x_hi = 0, y_lo = 0, y_hi = 0;
-};
-
-// plwind calls exit() on an empty window, huge values can pad out to infinity, and PLplot's
-// world-to-device scale overflows on spans near the smallest doubles (nothing gets drawn).
-void check_window(const std::string& path, const Window& w) {
-  const double x_span = w.x_hi - w.x_lo, y_span = w.y_hi - w.y_lo;
-  if (!std::isfinite(x_span) || !std::isfinite(y_span)) fail(path, "values too large to plot");
-  if (!(x_span > 1e-250 && y_span > 1e-250)) fail(path, "values too close to zero to plot");
-}
-
-// A polyline in world coordinates.
-struct Points {
-  std::vector<PLFLT> x, y;
-};
-
-// The finite points of a series, with y already in log10 when the axis is logarithmic.
-Points finite_points(const Series& s, bool log_y) {
-  Points p;
-  for (std::size_t i = 0; i < s.x.size(); ++i) {
-    const double y = log_y ? std::log10(s.y[i]) : s.y[i];  // log10 of y <= 0 is not finite
-    if (std::isfinite(s.x[i]) && std::isfinite(y)) {
-      p.x.push_back(s.x[i]);
-      p.y.push_back(y);
-    }
-  }
-  return p;
-}
-
-// One legend row: a line in `colour` and pllsty `style`, with a marker on it if `marker`.
-struct LegendEntry {
-  std::string label;
-  PLINT colour = kInk;
-  PLINT style = kSolid;
-  bool marker = false;
-};
-
-// Picks the corner for the legend whose box covers the least of `lines`, sampling along them; top
-// right (where falling loss curves leave room) wins ties.
-PLINT legend_corner(const std::vector<LegendEntry>& entries, const std::vector<Points>& lines,
-                    const Window& w) {
+Size legend_size(const std::vector<std::string>& labels) {
   std::size_t longest = 0;
-  for (const LegendEntry& e : entries) longest = std::max(longest, text_length(e.label));
-  // Rough legend size as a fraction of the axes, measured on rendered plots.
-  const double box_w = 0.18 + 0.014 * longest, box_h = 0.04 + 0.045 * entries.size();
-  const PLINT corners[] = {PL_POSITION_TOP | PL_POSITION_RIGHT, PL_POSITION_TOP | PL_POSITION_LEFT,
-                           PL_POSITION_BOTTOM | PL_POSITION_RIGHT,
-                           PL_POSITION_BOTTOM | PL_POSITION_LEFT};
+  for (const std::string& label : labels) longest = std::max(longest, text_length(label));
+  return {kLegendWidth + kLegendWidthPerChar * longest,
+          kLegendHeight + kLegendHeightPerEntry * labels.size()};
+}
+
+Corner legend_corner(const Size& size, const std::vector<Polyline>& lines, const Window& w) {
+  constexpr Corner kCorners[] = {Corner::kTopRight, Corner::kTopLeft, Corner::kBottomRight,
+                                 Corner::kBottomLeft};
   int covered[4] = {};
-  constexpr int kSamples = 10;
-  for (const Points& p : lines) {
+  for (const Polyline& p : lines) {
     for (std::size_t i = 0; i < p.x.size(); ++i) {
       const std::size_t next = std::min(i + 1, p.x.size() - 1);
-      for (int k = 0; k < kSamples; ++k) {
-        const double t = static_cast<double>(k) / kSamples;
-        const double u = ((1 - t) * p.x[i] + t * p.x[next] - w.x_lo) / (w.x_hi - w.x_lo);
-        const double v = ((1 - t) * p.y[i] + t * p.y[next] - w.y_lo) / (w.y_hi - w.y_lo);
+      for (int k = 0; k < kLegendSamples; ++k) {
+        const double t = static_cast<double>(k) / kLegendSamples;
+        const double u = ((1 - t) * p.x[i] + t * p.x[next] - w.x.lo) / (w.x.hi - w.x.lo);
+        const double v = ((1 - t) * p.y[i] + t * p.y[next] - w.y.lo) / (w.y.hi - w.y.lo);
         for (int c = 0; c < 4; ++c) {
-          const bool right = corners[c] & PL_POSITION_RIGHT, top = corners[c] & PL_POSITION_TOP;
-          if ((right ? u > 1 - box_w : u < box_w) && (top ? v > 1 - box_h : v < box_h)) {
+          const bool right =
+              kCorners[c] == Corner::kTopRight || kCorners[c] == Corner::kBottomRight;
+          const bool top = kCorners[c] == Corner::kTopRight || kCorners[c] == Corner::kTopLeft;
+          if ((right ? u > 1 - size.width : u < size.width) &&
+              (top ? v > 1 - size.height : v < size.height)) {
             ++covered[c];
           }
         }
       }
     }
   }
-  return corners[std::min_element(covered, covered + 4) - covered];
+  // min_element takes the first of equals: top right, where falling loss curves leave room.
+  return kCorners[std::min_element(covered, covered + 4) - covered];
 }
 
-// Draws the legend in the corner where it hides the least of `lines`.
-void draw_legend(const std::vector<LegendEntry>& entries, const std::vector<Points>& lines,
-                 const Window& w) {
-  const int n = static_cast<int>(entries.size());
-  std::vector<std::string> labels;
-  std::vector<const char*> texts, symbols(n, kMarker);
-  std::vector<PLINT> options(n), colours(n), styles(n), symbol_numbers(n, 3), text_colours(n, kInk);
-  std::vector<PLFLT> widths(n, kLineWidth), symbol_scales(n, kMarkerScale);
-  for (const LegendEntry& e : entries) labels.push_back(escape(e.label));
-  for (int i = 0; i < n; ++i) {
-    texts.push_back(labels[i].c_str());
-    options[i] = PL_LEGEND_LINE | (entries[i].marker ? PL_LEGEND_SYMBOL : 0);
-    colours[i] = entries[i].colour;
-    styles[i] = entries[i].style;
+namespace {
+
+double overlap_area(const Box& a, const Box& b) {
+  return std::max(0.0, std::min(a.x1, b.x1) - std::max(a.x0, b.x0)) *
+         std::max(0.0, std::min(a.y1, b.y1) - std::max(a.y0, b.y0));
+}
+
+}  // namespace
+
+std::vector<std::optional<Box>> place_labels(const std::vector<Mark>& marks, double width,
+                                             double height, double char_height) {
+  std::vector<Box> taken;
+  for (const Mark& m : marks) {
+    const double r = kMarkerRadius * char_height;
+    taken.push_back({m.x - r, m.x + r, m.y - r, m.y + r});
   }
-  PLFLT width = 0, height = 0;
-  pllegend(&width, &height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-           legend_corner(entries, lines, w) | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, kBackground,
-           kInk, 1, 0, 0, n, options.data(), 1.0, 1.0, 2.0, 0.0, text_colours.data(), texts.data(),
-           nullptr, nullptr, nullptr, nullptr, colours.data(), styles.data(), widths.data(),
-           colours.data(), symbol_scales.data(), symbol_numbers.data(), symbols.data());
-  pllsty(kSolid);
+  const Box frame{0, width, 0, height};
+  std::vector<std::optional<Box>> placed;
+  for (const Mark& m : marks) {
+    if (m.label_chars == 0) {
+      placed.emplace_back();
+      continue;
+    }
+    const double half_w = 0.5 * kCharWidth * char_height * m.label_chars;
+    const double half_h = kLabelHalfHeight * char_height;
+    const double area = 4 * half_w * half_h;
+    Box best;
+    double best_cost = std::numeric_limits<double>::infinity();
+    for (double gap : {kNearGap * char_height, kFarGap * char_height}) {
+      for (const auto& [dx, dy] : kPlacements) {
+        const double cx = m.x + dx * (half_w + gap), cy = m.y + dy * (half_h + 0.5 * gap);
+        const Box box{cx - half_w, cx + half_w, cy - half_h, cy + half_h};
+        // Each thing hidden counts fully, however little of it, and leaving the frame counts
+        // twice; the area hidden breaks ties, and the far gap loses to an equal near one.
+        double cost = gap > kNearGap * char_height ? 0.5 : 0.0;
+        const double outside = area - overlap_area(box, frame);
+        if (outside > 0) cost += 2 + outside / area;
+        for (const Box& t : taken) {
+          const double hidden = overlap_area(box, t);
+          if (hidden > 0) cost += 1 + hidden / area;
+        }
+        if (cost < best_cost) {
+          best_cost = cost;
+          best = box;
+        }
+      }
+    }
+    taken.push_back(best);
+    placed.push_back(best);
+  }
+  return placed;
 }
 
-// A fresh PLplot stream drawing `panels` side by side into the PNG `file`, `width` pixels wide;
-// ending it (plend1 writes the PNG) happens even when we throw.
+std::vector<double> bin_counts(const std::vector<double>& values, int bins, double lo, double hi) {
+  if (bins < 1 || !(lo < hi) || !std::isfinite(hi - lo)) {
+    throw std::invalid_argument("bin_counts needs bins >= 1 and a finite range with lo < hi");
+  }
+  std::vector<double> counts(bins, 0.0);
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    // Clamped as a double first: the bin of a huge value may not fit in an int.
+    const double bin = std::floor((v - lo) / (hi - lo) * bins);
+    ++counts[static_cast<std::size_t>(std::clamp(bin, 0.0, bins - 1.0))];
+  }
+  return counts;
+}
+
+bool is_complete_png(std::string_view bytes) {
+  if (bytes.substr(0, kPngSignature.size()) != kPngSignature) return false;
+  std::size_t at = kPngSignature.size();
+  while (bytes.size() - at >= kChunkOverhead) {
+    std::uint32_t length = 0;
+    for (std::size_t i = 0; i < 4; ++i)
+      length = length << 8 | static_cast<unsigned char>(bytes[at + i]);
+    const std::string_view type = bytes.substr(at + 4, 4);
+    if (length > bytes.size() - at - kChunkOverhead) return false;  // cut short inside the chunk
+    at += kChunkOverhead + length;
+    if (type == "IEND") return length == 0 && at == bytes.size();
+  }
+  return false;
+}
+
+}  // namespace plot_geometry
+
+namespace {
+
+using namespace plot_geometry;
+
+PLINT series_colour(int i) {
+  return kFirstSeries + i % (kGrid - kFirstSeries);
+}
+
+// Refuses what PLplot would draw wrong or not at all, before anything is drawn.
+void check_spec(const std::string& path, const PlotSpec& spec, const std::string& what = "") {
+  const std::string prefix = what.empty() ? "" : what + ": ";
+  if (spec.width < kMinPixels || spec.width > kMaxPixels || spec.height < kMinPixels ||
+      spec.height > kMaxPixels) {
+    fail(path, prefix + "width and height must be " + std::to_string(kMinPixels) + " to " +
+                   std::to_string(kMaxPixels) + " pixels, got " + std::to_string(spec.width) + "x" +
+                   std::to_string(spec.height));
+  }
+  for (const auto& [name, axis] : {std::pair{"x", &spec.x}, std::pair{"y", &spec.y}}) {
+    if (!std::isfinite(axis->floor) || axis->floor < 0) {
+      fail(path, prefix + "the " + name + " axis floor must be finite and >= 0");
+    }
+    if (axis->floor > 0 && axis->scale != Scale::kLog10) {
+      fail(path, prefix + "a floor on the " + name + " axis needs a log scale");
+    }
+  }
+}
+
+// The message when no point can be drawn: on a log axis without a floor, values <= 0 cannot.
+std::string no_points(const PlotSpec& spec) {
+  const auto drops_non_positive = [](const Axis& a) {
+    return a.scale == Scale::kLog10 && a.floor == 0;
+  };
+  return drops_non_positive(spec.x) || drops_non_positive(spec.y) ? "no finite positive points"
+                                                                  : "no finite points";
+}
+
+void check_window(const std::string& path, const Window& w) {
+  if (const auto problem = window_problem(w)) fail(path, *problem);
+}
+
+// A private folder under $TMPDIR (or /tmp) for PLplot to render into, removed with its content
+// however we leave. PLplot writes to a file name and reports no error; rendering there first lets
+// us check the whole file before anything reaches the user's path.
+class TempFolder {
+ public:
+  explicit TempFolder(const std::string& for_path) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/sae-plot-XXXXXX";
+    if (!::mkdtemp(pattern.data())) {
+      throw std::runtime_error("cannot write " + for_path +
+                               ": cannot make a folder to render in (" + pattern +
+                               "): " + std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~TempFolder() {
+    std::error_code ignored;  // a leftover in the temp folder is not worth failing for
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempFolder(const TempFolder&) = delete;
+  TempFolder& operator=(const TempFolder&) = delete;
+  /// A path inside the folder.
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A fresh PLplot stream drawing `panels` side by side into the PNG `file`, each `width` x `height`
+// pixels; ending it (plend1 writes the PNG) happens even when we throw.
 class Page {
  public:
-  Page(const std::string& file, PLINT width = kPageWidth, PLINT panels = 1) {
+  Page(const std::string& file, int width, int height, int panels) {
     plmkstrm(&id_);
     plsdev("pngcairo");
     plsfnam(file.c_str());
-    plspage(0, 0, width, kPageHeight, 0, 0);
+    plspage(0, 0, width * panels, height, 0, 0);
     plscmap0(kRed, kGreen, kBlue, kColours);
     plssub(panels, 1);
     plinit();
     // PLplot sizes text and ticks by the page's width plus height; keep them as on a default page
-    // however wide this one is.
-    const PLFLT scale = static_cast<PLFLT>(kPageWidth + kPageHeight) / (width + kPageHeight);
-    PLFLT default_height = 0, height = 0;
-    plgchr(&default_height, &height);
+    // however large this one is.
+    const PLFLT scale =
+        static_cast<PLFLT>(kDefaultWidth + kDefaultHeight) / (width * panels + height);
+    PLFLT default_height = 0, height_now = 0;
+    plgchr(&default_height, &height_now);
     plschr(default_height * scale, 1.0);
     plsmaj(0, scale);
     plsmin(0, scale);
@@ -212,14 +389,28 @@ class Page {
   PLINT id_ = 0;
 };
 
-// The smallest of 1, 2, 5, 10, 20, 50, ... that is at least `x`.
-double nice_step(double x) {
-  if (!(x > 1)) return 1;  // also ends the loop below for NaN
-  for (double decade = 1;; decade *= 10) {
-    for (double m : {1.0, 2.0, 5.0}) {
-      if (m * decade >= x) return m * decade;
-    }
+// Renders `draw` on a fresh page in a private folder and publishes the PNG at `path` only when
+// PLplot wrote it whole: a full disk or a file size limit must not leave a cut-off picture.
+void render(const std::string& path, const PlotSpec& spec, int panels,
+            const std::function<void()>& draw) {
+  const TempFolder folder(path);
+  const std::string file = folder / "plot.png";
+  {
+    Page page(file, spec.width, spec.height, panels);
+    draw();
   }
+  const std::string incomplete = "cannot write " + path + ": the plot could not be rendered";
+  std::string bytes;
+  try {
+    bytes = read_file(file);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(incomplete + " (" + e.what() + ")");
+  }
+  if (!is_complete_png(bytes)) {
+    throw std::runtime_error(incomplete + " completely (PLplot wrote " +
+                             std::to_string(bytes.size()) + " bytes, not a whole PNG)");
+  }
+  write_file_atomically(path, bytes);
 }
 
 // Labels a tick at log10 value `value` as a power of ten.
@@ -227,10 +418,18 @@ void decade_label(PLINT, PLFLT value, char* label, PLINT length, PLPointer) {
   std::snprintf(label, length, "10#u%d#d", static_cast<int>(std::lround(value)));
 }
 
+// plbox's options for an axis with ticks `t`: the grid's, and the frame's with its labels.
+std::string grid_options(const Ticks& t) {
+  return t.log ? "ghl" : "g";
+}
+std::string frame_options(const Ticks& t, bool vertical) {
+  return std::string("bcnst") + (vertical ? "v" : "") + (t.log ? "l" : "") +
+         (t.decade_labels ? "o" : "");
+}
+
 // Advances to the next panel and draws its grid, frame, ticks, axis labels and title over `w`;
 // `integer_x` keeps x ticks off fractions, for bar indices.
-void draw_axes(const Window& w, const std::string& title, const std::string& x_label,
-               const std::string& y_label, bool log_y, bool integer_x = false, bool log_x = false) {
+void draw_axes(const Window& w, const PlotSpec& spec, bool integer_x = false) {
   pladv(0);
   plwidth(1);
   plschr(0, kTextScale);
@@ -238,31 +437,20 @@ void draw_axes(const Window& w, const std::string& title, const std::string& x_l
   plsxax(6, 0);
   plsyax(6, 0);
   plvsta();
-  plwind(w.x_lo, w.x_hi, w.y_lo, w.y_hi);
-  // PLplot's automatic ticks are integers on wide ranges only.
-  const bool unit_x = integer_x && w.x_hi - w.x_lo <= 12;
-  const double x_step = unit_x ? 1 : 0;
-  const PLINT x_sub = unit_x ? 1 : 0;
-  // PLplot's log axis labels every decade, and over many decades the labels overlap; there the axis
-  // is drawn as a linear one in log10 units with our own labels every `y_step` decades.
-  const double y_step = log_y ? nice_step((w.y_hi - w.y_lo) / kMaxDecades) : 0;
-  const bool many = y_step > 1;
-  // A minor tick per decade, where they do not crowd.
-  const PLINT y_sub = many && y_step <= 10 ? static_cast<PLINT>(y_step) : 0;
-  if (many) plslabelfunc(decade_label, nullptr);
+  plwind(w.x.lo, w.x.hi, w.y.lo, w.y.hi);
+  const Ticks x = axis_ticks(w.x, spec.x.scale, integer_x);
+  const Ticks y = axis_ticks(w.y, spec.y.scale, false);
+  if (x.decade_labels || y.decade_labels) plslabelfunc(decade_label, nullptr);
   plcol0(kGrid);
-  plbox(log_x ? "ghl" : "g", x_step, x_sub, log_y && !many ? "ghl" : "g", y_step, y_sub);
+  plbox(grid_options(x).c_str(), x.step, x.minor, grid_options(y).c_str(), y.step, y.minor);
   plcol0(kInk);
-  plbox(log_x ? "bcnstl" : "bcnst", x_step, x_sub,
-        !log_y ? "bcnstv"
-        : many ? "bcnstvo"
-               : "bcnstvl",
-        y_step, y_sub);
-  plmtex("b", 3.2, 0.5, 0.5, escape(x_label).c_str());
+  plbox(frame_options(x, false).c_str(), x.step, x.minor, frame_options(y, true).c_str(), y.step,
+        y.minor);
+  plmtex("b", 3.2, 0.5, 0.5, escape(spec.x.label).c_str());
   // Further out than pllab's y label, which touches 5-digit tick labels.
-  plmtex("l", 6.2, 0.5, 0.5, escape(y_label).c_str());
+  plmtex("l", 6.2, 0.5, 0.5, escape(spec.y.label).c_str());
   plschr(0, kTitleScale);
-  plmtex("t", 1.5, 0.5, 0.5, escape(title).c_str());
+  plmtex("t", 1.5, 0.5, 0.5, escape(spec.title).c_str());
   plschr(0, kTextScale);
   plwidth(kLineWidth);
 }
@@ -281,125 +469,126 @@ void fill_bar(double x0, double x1, double y0, double y1) {
   plfill(4, x, y);
 }
 
-// The y window for bars of heights `y` that stand on zero, or on the axis bottom when `log_y`.
-void bar_y_range(Extent y, bool log_y, Window& w) {
-  if (log_y) {
-    pad_log_range(y.lo, y.hi);
-  } else {
-    const bool above_zero = y.lo >= 0;
-    y.add(0);
-    pad_range(y.lo, y.hi, 0.0);
-    if (above_zero) y.lo = 0;  // bars stand on the frame
+// One legend row: a line in `colour` and pllsty `style`, with a marker on it if `marker`.
+struct LegendEntry {
+  std::string label;
+  PLINT colour = kInk;
+  PLINT style = kSolid;
+  bool marker = false;
+};
+
+PLINT legend_position(Corner corner) {
+  switch (corner) {
+    case Corner::kTopRight:
+      return PL_POSITION_TOP | PL_POSITION_RIGHT;
+    case Corner::kTopLeft:
+      return PL_POSITION_TOP | PL_POSITION_LEFT;
+    case Corner::kBottomRight:
+      return PL_POSITION_BOTTOM | PL_POSITION_RIGHT;
+    case Corner::kBottomLeft:
+      break;
   }
-  w.y_lo = y.lo;
-  w.y_hi = y.hi;
+  return PL_POSITION_BOTTOM | PL_POSITION_LEFT;
 }
 
-// The label positions tried, as directions from the point to the label box; right first.
-constexpr double kPlacements[][2] = {{1, 0}, {-1, 0}, {0, 1},  {0, -1},
-                                     {1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
+// Draws the legend in the corner where it hides the least of `lines`.
+void draw_legend(const std::vector<LegendEntry>& entries, const std::vector<Polyline>& lines,
+                 const Window& w) {
+  const int n = static_cast<int>(entries.size());
+  std::vector<std::string> labels, escaped;
+  std::vector<const char*> texts, symbols(n, kMarker);
+  std::vector<PLINT> options(n), colours(n), styles(n), symbol_numbers(n, 3), text_colours(n, kInk);
+  std::vector<PLFLT> widths(n, kLineWidth), symbol_scales(n, kMarkerScale);
+  for (const LegendEntry& e : entries) {
+    labels.push_back(e.label);
+    escaped.push_back(escape(e.label));
+  }
+  for (int i = 0; i < n; ++i) {
+    texts.push_back(escaped[i].c_str());
+    options[i] = PL_LEGEND_LINE | (entries[i].marker ? PL_LEGEND_SYMBOL : 0);
+    colours[i] = entries[i].colour;
+    styles[i] = entries[i].style;
+  }
+  const PLINT corner = legend_position(legend_corner(legend_size(labels), lines, w));
+  PLFLT width = 0, height = 0;
+  pllegend(&width, &height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+           corner | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, kBackground, kInk, 1, 0, 0, n,
+           options.data(), 1.0, 1.0, 2.0, 0.0, text_colours.data(), texts.data(), nullptr, nullptr,
+           nullptr, nullptr, colours.data(), styles.data(), widths.data(), colours.data(),
+           symbol_scales.data(), symbol_numbers.data(), symbols.data());
+  pllsty(kSolid);
+}
 
-// Draws each label next to its point, choosing per label the placement that hides the fewest
-// markers and earlier labels and stays inside the frame, moving it further out in a crowd.
+// Draws each label next to its point (points in world coordinates), where place_labels puts it.
 void draw_labels(const std::vector<LabelledPoint>& points, const Window& w) {
   plschr(0, kLabelScale);
-  // Work in millimetres on the page, where text sizes are known.
+  // Placement works in millimetres on the page, where text sizes are known.
   PLFLT page_x0, page_x1, page_y0, page_y1, vp_x0, vp_x1, vp_y0, vp_y1, unused, char_h;
   plgspa(&page_x0, &page_x1, &page_y0, &page_y1);
   plgvpd(&vp_x0, &vp_x1, &vp_y0, &vp_y1);
   plgchr(&unused, &char_h);
   const double width_mm = (vp_x1 - vp_x0) * (page_x1 - page_x0);
   const double height_mm = (vp_y1 - vp_y0) * (page_y1 - page_y0);
-  auto to_mm_x = [&](double x) { return (x - w.x_lo) / (w.x_hi - w.x_lo) * width_mm; };
-  auto to_mm_y = [&](double y) { return (y - w.y_lo) / (w.y_hi - w.y_lo) * height_mm; };
-
-  struct Box {
-    double x0, x1, y0, y1;
-  };
-  auto overlap = [](const Box& a, const Box& b) {
-    return std::max(0.0, std::min(a.x1, b.x1) - std::max(a.x0, b.x0)) *
-           std::max(0.0, std::min(a.y1, b.y1) - std::max(a.y0, b.y0));
-  };
-  // Markers are about a character wide; a character of text about 0.78 of the character height
-  // (measured on digit-heavy labels).
-  std::vector<Box> taken;
+  std::vector<Mark> marks;
   for (const LabelledPoint& p : points) {
-    const double x = to_mm_x(p.x), y = to_mm_y(p.y), r = 0.6 * char_h;
-    taken.push_back({x - r, x + r, y - r, y + r});
+    marks.push_back({(p.x - w.x.lo) / (w.x.hi - w.x.lo) * width_mm,
+                     (p.y - w.y.lo) / (w.y.hi - w.y.lo) * height_mm, text_length(p.label)});
   }
-  const Box frame{0, width_mm, 0, height_mm};
-  for (const LabelledPoint& p : points) {
-    if (p.label.empty()) continue;
-    const double x = to_mm_x(p.x), y = to_mm_y(p.y);
-    const double half_w = 0.39 * char_h * text_length(p.label), half_h = 0.75 * char_h;
-    const double area = 4 * half_w * half_h;
-    Box best{};
-    double best_cost = std::numeric_limits<double>::infinity();
-    for (double gap : {0.8 * char_h, 2.5 * char_h}) {
-      for (const auto& [dx, dy] : kPlacements) {
-        const double cx = x + dx * (half_w + gap), cy = y + dy * (half_h + 0.5 * gap);
-        const Box box{cx - half_w, cx + half_w, cy - half_h, cy + half_h};
-        // Each thing hidden counts fully, however little of it; the area hidden breaks ties.
-        double cost = gap > char_h ? 0.5 : 0.0;
-        const double outside = area - overlap(box, frame);
-        if (outside > 0) cost += 2 + outside / area;
-        for (const Box& t : taken) {
-          const double hidden = overlap(box, t);
-          if (hidden > 0) cost += 1 + hidden / area;
-        }
-        if (cost < best_cost) {
-          best_cost = cost;
-          best = box;
-        }
-      }
-    }
-    taken.push_back(best);
-    const double tx = w.x_lo + best.x0 / width_mm * (w.x_hi - w.x_lo);
-    const double ty = w.y_lo + 0.5 * (best.y0 + best.y1) / height_mm * (w.y_hi - w.y_lo);
-    plptex(tx, ty, 1, 0, 0, escape(p.label).c_str());
+  const std::vector<std::optional<Box>> boxes = place_labels(marks, width_mm, height_mm, char_h);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (!boxes[i]) continue;
+    // Left-aligned at the box's left edge, centred on its middle.
+    const double tx = w.x.lo + boxes[i]->x0 / width_mm * (w.x.hi - w.x.lo);
+    const double ty = w.y.lo + 0.5 * (boxes[i]->y0 + boxes[i]->y1) / height_mm * (w.y.hi - w.y.lo);
+    plptex(tx, ty, 1, 0, 0, escape(points[i].label).c_str());
   }
   plschr(0, kTextScale);
 }
 
+// The range of a line axis: whole decades on a log axis, and a lone value on a linear one gets
+// at least `min_half` either side.
+Range line_range(Range r, Scale scale, double min_half) {
+  return scale == Scale::kLog10 ? decade_range(r) : pad(r, min_half, kMargin);
+}
+
 }  // namespace
 
-void plot_lines(const std::string& path, const std::string& title, const std::string& x_label,
-                const std::string& y_label, const std::vector<Series>& series, bool log_y) {
+void plot_lines(const std::string& path, const PlotSpec& spec, const std::vector<Series>& series) {
+  check_spec(path, spec);
   if (series.empty()) fail(path, "no series");
 
-  std::vector<Points> points;
-  Extent x, y;
+  std::vector<Polyline> lines;
+  std::vector<double> all_x, all_y;
   for (const Series& s : series) {
     if (s.x.empty() || s.x.size() != s.y.size()) {
       fail(path, "series '" + s.label + "' is empty or has different numbers of x and y values");
     }
-    points.push_back(finite_points(s, log_y));
-    for (std::size_t i = 0; i < points.back().x.size(); ++i) {
-      x.add(points.back().x[i]);
-      y.add(points.back().y[i]);
+    Polyline p;
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      const double x = to_world(s.x[i], spec.x), y = to_world(s.y[i], spec.y);
+      if (std::isfinite(x) && std::isfinite(y)) {
+        p.x.push_back(x);
+        p.y.push_back(y);
+      }
     }
+    all_x.insert(all_x.end(), p.x.begin(), p.x.end());
+    all_y.insert(all_y.end(), p.y.begin(), p.y.end());
+    lines.push_back(std::move(p));
   }
-  if (x.empty()) fail(path, log_y ? "no finite positive points" : "no finite points");
-
-  Window w{x.lo, x.hi, y.lo, y.hi};
+  const std::optional<Range> x = extent(all_x), y = extent(all_y);
+  if (!x || !y) fail(path, no_points(spec));
   // x is usually an epoch or step: one point gets a range of +-1 around it.
-  pad_range(w.x_lo, w.x_hi, 1.0);
-  if (log_y) {
-    pad_log_range(w.y_lo, w.y_hi);
-  } else {
-    pad_range(w.y_lo, w.y_hi, 0.0);
-  }
+  const Window w{line_range(*x, spec.x.scale, 1.0), line_range(*y, spec.y.scale, 0.0)};
   check_window(path, w);
 
   std::vector<LegendEntry> legend;
   for (std::size_t i = 0; i < series.size(); ++i) {
     legend.push_back({series[i].label, series_colour(static_cast<int>(i)), kSolid, true});
   }
-  write_atomically(path, [&](const std::string& tmp_path) {
-    Page page(tmp_path);
-    draw_axes(w, title, x_label, y_label, log_y);
-    for (std::size_t i = 0; i < series.size(); ++i) {
-      const Points& p = points[i];
+  render(path, spec, 1, [&] {
+    draw_axes(w, spec);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const Polyline& p = lines[i];
       const PLINT n = static_cast<PLINT>(p.x.size());
       plcol0(series_colour(static_cast<int>(i)));
       plline(n, p.x.data(), p.y.data());
@@ -407,53 +596,59 @@ void plot_lines(const std::string& path, const std::string& title, const std::st
       plstring(n, p.x.data(), p.y.data(), kMarker);
       plschr(0, kTextScale);
     }
-    draw_legend(legend, points, w);
+    draw_legend(legend, lines, w);
   });
 }
 
-void plot_bars(const std::string& path, const std::string& title, const std::string& x_label,
-               const std::string& y_label, const std::vector<double>& values, double reference,
-               const std::string& reference_label, bool log_y) {
-  if (values.empty()) fail(path, "no values");
-  const double ref = log_y ? std::log10(reference) : reference;
-  if (!std::isfinite(ref)) {
-    fail(path, std::string("the reference must be finite") + (log_y ? " and positive" : ""));
+void plot_bars(const std::string& path, const PlotSpec& spec, const Bars& bars) {
+  check_spec(path, spec);
+  if (spec.x.scale != Scale::kLinear) fail(path, "bars need a linear x axis");
+  if (bars.heights.empty()) fail(path, "no values");
+  std::vector<double> drawable;
+  std::optional<double> ref;
+  if (bars.reference) {
+    ref = to_world(bars.reference->y, spec.y);
+    if (!std::isfinite(*ref)) {
+      fail(path, std::string("the reference must be finite") +
+                     (spec.y.scale == Scale::kLog10 ? " and positive" : ""));
+    }
+    drawable.push_back(*ref);
   }
   // Bars that cannot be drawn (not finite, or <= 0 on a log axis) are left as gaps.
   std::vector<double> heights;
-  Extent y;
-  y.add(ref);
-  for (double v : values) {
-    heights.push_back(log_y ? std::log10(v) : v);
-    if (std::isfinite(heights.back())) y.add(heights.back());
-  }
-  const double n = static_cast<double>(values.size());
-  Window w{-0.5, n - 0.5};
-  bar_y_range(y, log_y, w);
+  for (double v : bars.heights) heights.push_back(to_world(v, spec.y));
+  drawable.insert(drawable.end(), heights.begin(), heights.end());
+  const std::optional<Range> y = extent(drawable);
+  if (!y)
+    fail(path, spec.y.scale == Scale::kLog10 ? "no finite positive values" : "no finite values");
+  const double n = static_cast<double>(heights.size());
+  const Window w{{-0.5, n - 0.5}, bar_range(*y, spec.y.scale)};
   check_window(path, w);
-  const double base = log_y ? w.y_lo : 0.0;
+  const double base = spec.y.scale == Scale::kLog10 ? w.y.lo : 0.0;
 
   // Each bar is a vertical segment for the legend to avoid, as is the reference line.
-  std::vector<Points> lines{{{w.x_lo, w.x_hi}, {ref, ref}}};
+  std::vector<Polyline> lines;
+  if (ref) lines.push_back({{w.x.lo, w.x.hi}, {*ref, *ref}});
   for (std::size_t i = 0; i < heights.size(); ++i) {
-    const double h = heights[i];
-    if (std::isfinite(h))
-      lines.push_back({{static_cast<double>(i), static_cast<double>(i)}, {base, h}});
+    const double h = heights[i], x = static_cast<double>(i);
+    if (std::isfinite(h)) lines.push_back({{x, x}, {base, h}});
   }
-  write_atomically(path, [&](const std::string& tmp_path) {
-    Page page(tmp_path);
-    draw_axes(w, title, x_label, y_label, log_y, true);
+  render(path, spec, 1, [&] {
+    draw_axes(w, spec, /*integer_x=*/true);
     plcol0(series_colour(0));
     for (std::size_t i = 0; i < heights.size(); ++i) {
-      if (std::isfinite(heights[i])) fill_bar(i - 0.4, i + 0.4, base, heights[i]);
+      const double x = static_cast<double>(i);
+      if (std::isfinite(heights[i]))
+        fill_bar(x - kBarHalfWidth, x + kBarHalfWidth, base, heights[i]);
     }
     redraw_frame();
+    if (!ref) return;
     plcol0(series_colour(1));
     pllsty(kDashed);
     plline(2, lines[0].x.data(), lines[0].y.data());
     pllsty(kSolid);
-    if (!reference_label.empty()) {
-      draw_legend({{reference_label, series_colour(1), kDashed, false}}, lines, w);
+    if (!bars.reference->label.empty()) {
+      draw_legend({{bars.reference->label, series_colour(1), kDashed, false}}, lines, w);
     }
   });
 }
@@ -463,42 +658,36 @@ void plot_histograms(const std::string& path, const std::vector<Histogram>& pane
   std::vector<std::vector<double>> heights;  // per bin: count, or log10 count (-inf when empty)
   std::vector<Window> windows;
   for (const Histogram& h : panels) {
-    const std::string name = "histogram '" + h.title + "'";
-    if (h.bins < 1 || h.bins > 100000) fail(path, name + " needs 1 to 100000 bins");
+    const std::string name = "histogram '" + h.spec.title + "'";
+    check_spec(path, h.spec, name);
+    if (h.spec.width != panels[0].spec.width || h.spec.height != panels[0].spec.height) {
+      fail(path, name + " is not the size of the first panel, as panels side by side must be");
+    }
+    if (h.spec.x.scale != Scale::kLinear) fail(path, name + " needs a linear x axis");
+    if (h.bins < 1 || h.bins > kMaxBins) {
+      fail(path, name + " needs 1 to " + std::to_string(kMaxBins) + " bins");
+    }
     if (!(h.lo < h.hi) || !std::isfinite(h.hi - h.lo)) {
       fail(path, name + " needs a finite range with lo < hi");
     }
-    std::vector<double> counts(h.bins, 0.0);
-    for (double v : h.values) {
-      if (!std::isfinite(v)) continue;
-      // Clamped as a double first: the bin of a huge value may not fit in an int.
-      const double bin = std::floor((v - h.lo) / (h.hi - h.lo) * h.bins);
-      ++counts[static_cast<int>(std::clamp(bin, 0.0, h.bins - 1.0))];
-    }
+    std::vector<double> counts = bin_counts(h.values, h.bins, h.lo, h.hi);
     if (std::none_of(counts.begin(), counts.end(), [](double c) { return c > 0; })) {
       fail(path, name + " has no finite values");
     }
-    Extent y;
-    for (double& c : counts) {
-      if (h.log_counts) c = std::log10(c);
-      if (std::isfinite(c)) y.add(c);
-    }
-    Window w{h.lo, h.hi};
-    pad_range(w.x_lo, w.x_hi, 0.0);
-    bar_y_range(y, h.log_counts, w);
+    for (double& c : counts) c = to_world(c, h.spec.y);
+    const Window w{pad({h.lo, h.hi}, 0.0, kMargin), bar_range(*extent(counts), h.spec.y.scale)};
     check_window(path, w);
     heights.push_back(std::move(counts));
     windows.push_back(w);
   }
 
-  write_atomically(path, [&](const std::string& tmp_path) {
-    const PLINT n = static_cast<PLINT>(panels.size());
-    Page page(tmp_path, n * kPanelWidth, n);
+  render(path, panels[0].spec, static_cast<int>(panels.size()), [&] {
     for (std::size_t p = 0; p < panels.size(); ++p) {
       const Histogram& h = panels[p];
       const Window& w = windows[p];
-      draw_axes(w, h.title, h.x_label, "count", h.log_counts);
-      const double base = h.log_counts ? w.y_lo : 0.0, bin_width = (h.hi - h.lo) / h.bins;
+      draw_axes(w, h.spec);
+      const double base = h.spec.y.scale == Scale::kLog10 ? w.y.lo : 0.0;
+      const double bin_width = (h.hi - h.lo) / h.bins;
       for (int i = 0; i < h.bins; ++i) {
         const double y = heights[p][i];
         if (!std::isfinite(y) || y <= base) continue;  // empty bin
@@ -517,39 +706,29 @@ void plot_histograms(const std::string& path, const std::vector<Histogram>& pane
   });
 }
 
-void plot_labelled_points(const std::string& path, const std::string& title,
-                          const std::string& x_label, const std::string& y_label,
-                          const std::vector<LabelledPoint>& points, double log_x_floor) {
+void plot_labelled_points(const std::string& path, const PlotSpec& spec,
+                          const std::vector<LabelledPoint>& points) {
+  check_spec(path, spec);
   if (points.empty()) fail(path, "no points");
-  const bool log_x = log_x_floor > 0;
-  if (log_x && !std::isfinite(log_x_floor)) fail(path, "the log x floor must be finite");
-  std::vector<LabelledPoint> shown;
-  Extent x, y;
+  std::vector<LabelledPoint> shown;  // in world coordinates
+  std::vector<double> xs, ys;
   for (LabelledPoint p : points) {
+    p.x = to_world(p.x, spec.x);
+    p.y = to_world(p.y, spec.y);
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
-    if (log_x) p.x = std::log10(std::max(p.x, log_x_floor));  // PLplot's log axes take log10 data
-    shown.push_back(p);
-    x.add(p.x);
-    y.add(p.y);
+    xs.push_back(p.x);
+    ys.push_back(p.y);
+    shown.push_back(std::move(p));
   }
-  if (shown.empty()) fail(path, "no finite points");
-  Window w{x.lo, x.hi, y.lo, y.hi};
-  // Wider margins leave room for the labels of points near the frame.
-  pad_range(w.x_lo, w.x_hi, 0.0, 0.08);
-  pad_range(w.y_lo, w.y_hi, 0.0, 0.08);
+  if (shown.empty()) fail(path, no_points(spec));
+  const Window w{pad(*extent(xs), 0.0, kLabelMargin), pad(*extent(ys), 0.0, kLabelMargin)};
   check_window(path, w);
 
-  Points markers;
-  for (const LabelledPoint& p : shown) {
-    markers.x.push_back(p.x);
-    markers.y.push_back(p.y);
-  }
-  write_atomically(path, [&](const std::string& tmp_path) {
-    Page page(tmp_path);
-    draw_axes(w, title, x_label, y_label, /*log_y=*/false, /*integer_x=*/false, log_x);
+  render(path, spec, 1, [&] {
+    draw_axes(w, spec);
     plcol0(series_colour(0));
     plschr(0, kMarkerScale);
-    plstring(static_cast<PLINT>(markers.x.size()), markers.x.data(), markers.y.data(), kMarker);
+    plstring(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), kMarker);
     plcol0(kInk);
     draw_labels(shown, w);
   });

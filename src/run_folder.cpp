@@ -1,104 +1,213 @@
 #include "sae/run_folder.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
-
-#include "sae/atomic_file.hpp"
-#include "sae/plot.hpp"
-
 #include <nlohmann/json.hpp>
 
+#include "sae/atomic_file.hpp"
+#include "sae/errors.hpp"
+#include "sae/plot.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
-#include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <variant>
 
 namespace sae {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kMetricsHeader =
-    "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,test_explained_variance,"
-    "test_mean_rho_hat,test_dead_units,test_far_units,test_l0,seconds,images_per_s";
-constexpr size_t kMetricsColumns = 14;
+constexpr const char* kRunsFolder = "runs";
+constexpr int kMaxRunDirSuffix = 1000;
+
+/// One column of metrics.csv: its header, the field it holds and how it is printed.
+struct Column {
+  const char* name;
+  std::variant<int64_t EpochMetrics::*, double EpochMetrics::*> field;
+  const char* format;
+};
+
+const Column kColumns[] = {
+    {"epoch", &EpochMetrics::epoch, "{}"},
+    {"train_loss", &EpochMetrics::train_loss, "{:.8g}"},
+    {"train_mse", &EpochMetrics::train_mse, "{:.8g}"},
+    {"train_kl", &EpochMetrics::train_kl, "{:.8g}"},
+    {"test_loss", &EpochMetrics::test_loss, "{:.8g}"},
+    {"test_mse", &EpochMetrics::test_mse, "{:.8g}"},
+    {"test_kl", &EpochMetrics::test_kl, "{:.8g}"},
+    {"test_explained_variance", &EpochMetrics::test_explained_variance, "{:.8g}"},
+    {"test_mean_rho_hat", &EpochMetrics::test_mean_rho_hat, "{:.8g}"},
+    {"test_dead_units", &EpochMetrics::test_dead_units, "{}"},
+    {"test_far_units", &EpochMetrics::test_far_units, "{}"},
+    {"test_l0", &EpochMetrics::test_l0, "{:.8g}"},
+    {"seconds", &EpochMetrics::seconds, "{:.3f}"},
+    {"images_per_s", &EpochMetrics::images_per_s, "{:.1f}"},
+};
+
+std::string metrics_header() {
+  std::string header;
+  for (const auto& column : kColumns) header += (header.empty() ? "" : ",") + std::string(column.name);
+  return header;
+}
+
+/// True for the files a run writes, which --force may remove.
+bool is_run_file(const std::string& name) {
+  static const std::regex step_or_pair(R"((model|optimizer)-[0-9]{8,}\.pt|pair_[0-9]+\.png)");
+  for (const char* run_file : {kConfigFile, kManifestFile, kModelFile, kOldOptimizerFile,
+                               kMetricsFile, kLossPlotFile, kSummaryFile, kReconstructionsFile}) {
+    if (name == run_file) return true;
+  }
+  for (const char* picture : kInspectionFiles) {
+    if (name == picture) return true;
+  }
+  return std::regex_match(name, step_or_pair) || is_temporary_file_name(name);
+}
 
 }  // namespace
 
-void prepare_run_dir(const std::string& dir, bool force) {
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
-    throw std::invalid_argument(fmt::format("--out {}: exists and is not a folder", dir));
+RunLock::RunLock(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / kLockFile).string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    throw std::runtime_error(fmt::format("cannot lock {}: {}", run_dir, std::strerror(errno)));
   }
-  if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec) && !force) {
-    throw std::invalid_argument(fmt::format(
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    std::string holder;
+    try {
+      holder = read_file(path);
+    } catch (const std::exception&) {
+    }
+    ::close(fd_);
+    fd_ = -1;
+    if (error != EWOULDBLOCK) {
+      throw std::runtime_error(fmt::format("cannot lock {}: {}", run_dir, std::strerror(error)));
+    }
+    while (!holder.empty() && std::isspace(static_cast<unsigned char>(holder.back()))) {
+      holder.pop_back();
+    }
+    throw std::runtime_error(fmt::format(
+        "{} is in use by another sae ({}); wait for it to end, or stop it first", run_dir,
+        holder.empty() ? "pid unknown" : holder));
+  }
+  // Who holds it, for the message above; the lock itself is the flock, not this text.
+  const std::string holder = fmt::format("pid {}", ::getpid());
+  if (::ftruncate(fd_, 0) == 0) {
+    [[maybe_unused]] const auto written = ::pwrite(fd_, holder.data(), holder.size(), 0);
+  }
+}
+
+RunLock::RunLock(RunLock&& other) noexcept : fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+std::string claim_default_run_dir() {
+  std::error_code ec;
+  fs::create_directories(kRunsFolder, ec);
+  const std::string stamp =
+      fmt::format("{}/{:%Y%m%d-%H%M%S}", kRunsFolder, fmt::localtime(std::time(nullptr)));
+  for (int suffix = 1; suffix <= kMaxRunDirSuffix; ++suffix) {
+    const std::string dir = suffix == 1 ? stamp : fmt::format("{}-{}", stamp, suffix);
+    if (fs::create_directory(dir, ec)) return dir;  // false when it exists: another run has it
+    if (ec) throw std::runtime_error(fmt::format("cannot create {}: {}", dir, ec.message()));
+  }
+  throw std::runtime_error(fmt::format("cannot find a free run folder name for {}", stamp));
+}
+
+void prepare_new_run_dir(const std::string& dir, bool force) {
+  std::error_code ec;
+  std::vector<fs::path> run_files;
+  bool other_files = false;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == kLockFile) continue;
+    if (is_run_file(name)) {
+      run_files.push_back(entry.path());
+    } else {
+      other_files = true;
+    }
+  }
+  if (run_files.empty() && !other_files) return;
+  if (!force) {
+    throw UsageError(fmt::format(
         "--out {}: the folder already holds files; pass --resume {} to continue it, --force to "
-        "overwrite it, or choose another --out",
+        "start it over, or choose another --out",
         dir, dir));
   }
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(fmt::format("--out {}: cannot create: {}", dir, ec.message()));
-  // A forced run starts clean: an old checkpoint or summary must not pass for this run's.
-  for (const char* name :
-       {"model.pt", "optimizer.pt", "checkpoint.json", "summary.json", "metrics.csv"}) {
-    fs::remove(fs::path(dir) / name, ec);
+  if (run_files.empty()) {
+    throw UsageError(fmt::format(
+        "--out {}: --force starts over a run folder, but this folder holds no run; choose "
+        "another --out",
+        dir));
+  }
+  // A forced run starts clean: an old checkpoint, summary or picture must not pass for this one's.
+  for (const auto& path : run_files) {
+    if (!fs::remove(path, ec) && ec) {
+      throw std::runtime_error(fmt::format("cannot remove {}: {}", path.string(), ec.message()));
+    }
   }
 }
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows) {
-  std::string text = std::string(kMetricsHeader) + '\n';
-  for (const auto& r : rows) {
-    text += fmt::format(
-        "{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{},{},{:.8g},{:.3f},{:.1f}\n",
-        r.epoch, r.train_loss, r.train_mse, r.train_kl, r.test_loss, r.test_mse, r.test_kl,
-        r.test_explained_variance, r.test_mean_rho_hat, r.test_dead_units, r.test_far_units,
-        r.test_l0, r.seconds, r.images_per_s);
+  std::string text = metrics_header() + '\n';
+  for (const auto& row : rows) {
+    std::string line;
+    for (const auto& column : kColumns) {
+      if (!line.empty()) line += ',';
+      std::visit([&](auto field) { line += fmt::format(fmt::runtime(column.format), row.*field); },
+                 column.field);
+    }
+    text += line + '\n';
   }
-  write_text_atomically(path, text);
+  write_file_atomically(path, text);
 }
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open", path));
+  std::istringstream in(read_file(path));
+  const std::string header = metrics_header();
   std::string line;
-  if (!std::getline(in, line) || line != kMetricsHeader) {
-    throw std::runtime_error(
-        fmt::format("{}: line 1: expected the header '{}'", path, kMetricsHeader));
+  if (!std::getline(in, line) || line != header) {
+    throw std::runtime_error(fmt::format("{}: line 1: expected the header '{}'", path, header));
   }
   std::vector<EpochMetrics> rows;
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
     // strtod, not operator>>, so that "nan" (explained variance of a constant test set) reads.
-    std::vector<double> v;
+    std::vector<double> values;
     std::istringstream fields(line);
     for (std::string field; std::getline(fields, field, ',');) {
       char* end = nullptr;
       const double value = std::strtod(field.c_str(), &end);
-      if (field.empty() || *end != '\0') {
-        v.clear();
-        break;
-      }
-      v.push_back(value);
+      if (field.empty() || *end != '\0') break;
+      values.push_back(value);
     }
-    if (v.size() != kMetricsColumns) {
+    if (values.size() != std::size(kColumns) ||
+        static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1 != std::size(kColumns)) {
       throw std::runtime_error(fmt::format("{}: line {}: expected {} numbers, found '{}'", path,
-                                           number, kMetricsColumns, line));
+                                           number, std::size(kColumns), line));
     }
-    EpochMetrics r;
-    r.epoch = static_cast<int64_t>(v[0]);
-    r.train_loss = v[1];
-    r.train_mse = v[2];
-    r.train_kl = v[3];
-    r.test_loss = v[4];
-    r.test_mse = v[5];
-    r.test_kl = v[6];
-    r.test_explained_variance = v[7];
-    r.test_mean_rho_hat = v[8];
-    r.test_dead_units = static_cast<int64_t>(v[9]);
-    r.test_far_units = static_cast<int64_t>(v[10]);
-    r.test_l0 = v[11];
-    r.seconds = v[12];
-    r.images_per_s = v[13];
-    rows.push_back(r);
+    EpochMetrics row;
+    for (size_t i = 0; i < values.size(); ++i) {
+      std::visit(
+          [&](auto field) {
+            using T = std::remove_reference_t<decltype(row.*field)>;
+            row.*field = static_cast<T>(values[i]);
+          },
+          kColumns[i].field);
+    }
+    rows.push_back(row);
   }
   return rows;
 }
@@ -110,12 +219,12 @@ void write_summary_json(const std::string& path, const RunSummary& summary) {
       {"probe_train_accuracy", summary.probe.train_accuracy},
       {"seconds", summary.seconds},
   };
-  write_text_atomically(path, json.dump(2) + '\n');
+  write_file_atomically(path, json.dump(2) + '\n');
 }
 
 RunSummary read_summary_json(const std::string& path) {
   try {
-    const auto json = nlohmann::json::parse(std::ifstream(path));
+    const auto json = nlohmann::json::parse(read_file(path));
     const auto& test = json.at("test");
     RunSummary s;
     s.test.images = test.at("images").get<int64_t>();
@@ -142,7 +251,8 @@ void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& r
     test.x.push_back(static_cast<double>(r.epoch));
     test.y.push_back(r.test_loss);
   }
-  plot_lines(path, "Sparse autoencoder: MSE + beta * penalty", "epoch", "loss", {train, test});
+  plot_lines(path, {"Sparse autoencoder: MSE + beta * penalty", {"epoch"}, {"loss"}},
+             {train, test});
 }
 
 }  // namespace sae

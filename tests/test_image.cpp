@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include "sae/image.hpp"
-#include "sae/plot.hpp"
 #include "test_util.hpp"
 
 #include <fstream>
@@ -43,27 +42,6 @@ TEST(Image, TileGridPlacesScaledTilesWithPadding) {
   EXPECT_EQ(at(6, 1), 255);  // second tile
   EXPECT_EQ(at(1, 6), 255);  // third tile, second row
   EXPECT_EQ(at(6, 6), 128);  // no fourth tile
-}
-
-TEST(Plot, WritesAPng) {
-  test::TempDir dir;
-  plot_lines(dir / "loss.png", "loss", "epoch", "loss",
-             {{"train", {1, 2, 3}, {0.3, 0.2, 0.1}}, {"test", {1, 2, 3}, {0.35, 0.25, 0.2}}});
-  EXPECT_EQ(png_signature(dir / "loss.png"), "\x89PNG\r\n\x1a\n");
-  // A single epoch still makes a plot.
-  plot_lines(dir / "one.png", "loss", "epoch", "loss", {{"train", {1}, {0.3}}});
-  EXPECT_EQ(png_signature(dir / "one.png"), "\x89PNG\r\n\x1a\n");
-  EXPECT_THROW(plot_lines(dir / "none.png", "t", "x", "y", {}), std::runtime_error);
-}
-
-TEST(Plot, LabelledPointsOnALogAxisWithAFloor) {
-  test::TempDir dir;
-  // Zero and negative x sit at the floor instead of breaking the log axis.
-  plot_labelled_points(dir / "sweep.png", "t", "mean L0", "mse",
-                       {{0.0, 0.02, "a"}, {0.5, 0.015, "b"}, {64, 0.07, "c"}, {-1, 0.01, "d"}},
-                       /*log_x_floor=*/1e-3);
-  EXPECT_EQ(png_signature(dir / "sweep.png"), "\x89PNG\r\n\x1a\n");
-  EXPECT_THROW(plot_labelled_points(dir / "none.png", "t", "x", "y", {}), std::runtime_error);
 }
 
 }  // namespace

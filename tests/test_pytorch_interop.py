@@ -2,16 +2,17 @@
 """A model.pt written by `sae` works in plain PyTorch, and gives the numbers `sae eval` gives.
 
 README's "Loading model.pt in Python" promises that the TorchScript archive `sae` writes loads,
-by its state_dict(), into the seed's plain PyTorch module (nn.Conv2d / nn.ConvTranspose2d named
-enc1..enc3, dec1..dec3), and that this module then reproduces `sae eval`. This test checks that
+by its state_dict(), into the reference model's plain PyTorch module (nn.Conv2d /
+nn.ConvTranspose2d named enc1..enc3, dec1..dec3; scripts/sae_reference.py's SparseAutoencoder,
+the module README shows), and that this module then reproduces `sae eval`. This test checks that
 promise end to end, through the real binary:
 
   1. it writes a tiny synthetic IDX data set (300 train / 97 test images of random strokes,
      deterministic) into a temporary folder. 97 is deliberately not a multiple of 600, sae's
      eval batch size, so a last partial batch is part of the test;
   2. `sae train --epochs 1` on it, then `sae eval --json` on the resulting model.pt;
-  3. the archive's state_dict() must hold exactly the seed's 12 parameter names, with the seed's
-     shapes, and load into the plain module below with strict=True;
+  3. the archive's state_dict() must hold exactly the reference model's 12 parameter names,
+     with its shapes, and load into the plain module with strict=True;
   4. this test reads the test IDX file itself and computes, by README's definitions,
        mse = sum of squared errors / (N * 784)             x = uint8 / 255 as float32
        kl  = sum_j rho*log(rho/p_j) + (1-rho)*log((1-rho)/(1-p_j)),
@@ -46,54 +47,21 @@ import time
 
 try:
     import torch
-    from torch import nn
 except ImportError:
     print("SKIP: python3-torch is not installed")
     sys.exit(77)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from sae_reference import (IMAGES_MAGIC, LABELS_MAGIC, PARAMETER_SHAPES, SIDE,  # noqa: E402
+                           TEST_IMAGES, SparseAutoencoder, kl_sparsity, read_idx_images, to_float)
+
 MSE_TOL_ABS = 1e-7  # real differences are ~1e-9; this still catches a one-pixel shift
 KL_TOL_REL = 1e-5
-RHO_HAT_EPS = 1e-6
 
 N_TRAIN = 300
 N_TEST = 97  # not a multiple of 600 (sae eval's batch size), on purpose
-SIDE = 28
 DATA_SEED = 20240613
 SAE_TIMEOUT_S = 600
-
-# The seed's parameters, in the seed module's order, with their shapes.
-SEED_PARAMETERS = {
-    "enc1.weight": (16, 1, 3, 3),
-    "enc1.bias": (16,),
-    "enc2.weight": (32, 16, 3, 3),
-    "enc2.bias": (32,),
-    "enc3.weight": (64, 32, 7, 7),
-    "enc3.bias": (64,),
-    "dec1.weight": (64, 32, 7, 7),  # ConvTranspose2d weights are (in, out, kH, kW)
-    "dec1.bias": (32,),
-    "dec2.weight": (32, 16, 3, 3),
-    "dec2.bias": (16,),
-    "dec3.weight": (16, 1, 3, 3),
-    "dec3.bias": (1,),
-}
-
-
-class SparseAutoencoder(nn.Module):
-    """The seed's module, exactly as in README's "Loading model.pt in Python"."""
-
-    def __init__(self):
-        super().__init__()
-        self.enc1 = nn.Conv2d(1, 16, 3, stride=2, padding=1)
-        self.enc2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
-        self.enc3 = nn.Conv2d(32, 64, 7)
-        self.dec1 = nn.ConvTranspose2d(64, 32, 7)
-        self.dec2 = nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1)
-        self.dec3 = nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1)
-
-    def forward(self, x):  # x: (B, 1, 28, 28) in [0, 1]
-        h = torch.sigmoid(self.enc3(torch.relu(self.enc2(torch.relu(self.enc1(x))))))
-        x = torch.relu(self.dec2(torch.relu(self.dec1(h))))
-        return torch.sigmoid(self.dec3(x)), h.flatten(1)
 
 
 # ---------------------------------------------------------------------------- synthetic data
@@ -123,19 +91,9 @@ def write_idx_pair(data_dir, prefix, count, rng):
     images = b"".join(stroke_image(rng) for _ in range(count))
     labels = bytes(rng.randrange(10) for _ in range(count))
     with gzip.open(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"), "wb") as f:
-        f.write(struct.pack(">IIII", 0x00000803, count, SIDE, SIDE) + images)
+        f.write(struct.pack(">IIII", IMAGES_MAGIC, count, SIDE, SIDE) + images)
     with gzip.open(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz"), "wb") as f:
-        f.write(struct.pack(">II", 0x00000801, count) + labels)
-
-
-def read_idx_images(path):
-    """Reads a gzip IDX3 image file back into a float32 tensor (N, 1, 28, 28) of uint8 / 255."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
-    assert (magic, rows, cols) == (0x00000803, SIDE, SIDE) and len(raw) == 16 + n * rows * cols
-    pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).reshape(n, 1, rows, cols)
-    return pixels.to(torch.float32) / 255
+        f.write(struct.pack(">II", LABELS_MAGIC, count) + labels)
 
 
 # ---------------------------------------------------------------------------- running sae
@@ -157,14 +115,15 @@ def fail(message):
 # ---------------------------------------------------------------------------- the checks
 
 def check_state_dict(state):
-    """The archive's parameters must be exactly the seed's 12 names, with the seed's shapes."""
+    """The archive's parameters must be exactly the reference model's 12 names, with its shapes."""
     names = list(state.keys())
-    if sorted(names) != sorted(SEED_PARAMETERS):
-        fail(f"model.pt's state_dict() names are {names},\n      expected {list(SEED_PARAMETERS)}")
+    if sorted(names) != sorted(PARAMETER_SHAPES):
+        fail(f"model.pt's state_dict() names are {names},\n      expected {list(PARAMETER_SHAPES)}")
     wrong = [f"{name}: {tuple(state[name].shape)}, expected {shape}"
-             for name, shape in SEED_PARAMETERS.items() if tuple(state[name].shape) != shape]
+             for name, shape in PARAMETER_SHAPES.items() if tuple(state[name].shape) != shape]
     if wrong:
-        fail("model.pt's parameter shapes differ from the seed's:\n  " + "\n  ".join(wrong))
+        fail("model.pt's parameter shapes differ from the reference model's:\n  "
+             + "\n  ".join(wrong))
 
 
 def python_metrics(model, images, rho):
@@ -174,8 +133,7 @@ def python_metrics(model, images, rho):
     n = images.shape[0]
     squared_error = (reconstruction.double() - images.double()).pow(2).sum().item()
     mse = squared_error / (n * SIDE * SIDE)
-    p = code.double().mean(dim=0).clamp(RHO_HAT_EPS, 1 - RHO_HAT_EPS)  # rho_hat, (64,)
-    kl = (rho * torch.log(rho / p) + (1 - rho) * torch.log((1 - rho) / (1 - p))).sum().item()
+    kl = kl_sparsity(code.double().mean(dim=0), rho).item()  # rho_hat (64,) is clamped there
     return mse, kl
 
 
@@ -214,7 +172,7 @@ def main():
         model.load_state_dict(state, strict=True)
         model.eval()
 
-        images = read_idx_images(os.path.join(data_dir, "t10k-images-idx3-ubyte.gz"))
+        images = to_float(read_idx_images(os.path.join(data_dir, TEST_IMAGES + ".gz")))
         mse, kl = python_metrics(model, images, float(result["rho"]))
 
     d_mse = abs(mse - result["mse"])
@@ -234,7 +192,7 @@ def main():
         problems.append(f"kl differs by {d_kl:.3g} > {kl_tol:.3g}")
     if problems:
         fail("the plain PyTorch module does not reproduce `sae eval`: " + "; ".join(problems))
-    print("PASS: model.pt loads into the seed's PyTorch module and reproduces sae eval")
+    print("PASS: model.pt loads into the reference model's PyTorch module and reproduces sae eval")
     return 0
 
 

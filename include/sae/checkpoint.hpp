@@ -1,61 +1,62 @@
 #pragma once
-// A checkpoint is a run folder's model.pt plus what evaluating and resuming need beside it.
+// A checkpoint: model and optimizer files under step-tagged names, committed together by one
+// manifest, checkpoint.json, that names them with their sizes and CRC-32s. A crash at any moment
+// leaves the previous commit or the new one, never a mix.
 
 #include <torch/torch.h>
 
 #include "sae/model.hpp"
+#include "sae/run_config.hpp"
 
-#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 namespace sae {
 
-/// A checkpoint that cannot be read; the message names the file and what is wrong.
+/// A checkpoint that cannot be read; the message names the file, what is wrong and what to do.
 class CheckpointError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-/// How far an epoch got: enough to continue it exactly where an interruption stopped it.
-struct EpochProgress {
-  int64_t batches = 0;  // batches done, in the order epoch_order(seed, epoch) gives
-  int64_t images = 0;   // images seen
-  double loss_sum = 0.0, mse_sum = 0.0, kl_sum = 0.0;  // image-weighted sums of the batch losses
-  double seconds = 0.0;                                // training time spent on it
+/// A committed checkpoint, as its manifest describes it.
+struct Checkpoint {
+  RunConfig config;
+  TrainCursor cursor;
+  std::string model_path;      ///< the model file the manifest names (verified)
+  std::string optimizer_path;  ///< the optimizer file the manifest names (verified)
 };
 
-/// What is stored in checkpoint.json beside model.pt.
-struct CheckpointInfo {
-  int64_t epoch = 0;      // epochs completed
-  EpochProgress partial;  // of epoch + 1, when training was interrupted inside it
-  double beta = 0.0;
-  double rho = 0.0;
-  std::string penalty = "kl";  // what beta weighs: kl, l1 or none
-  double lr = 0.0;
-  int64_t batch_size = 0;
-  uint64_t seed = 0;
-  std::string data_dir;  // the folder it was trained on
-};
-
-/// Writes model.pt, optimizer.pt and checkpoint.json into `run_dir`, each atomically.
+/// Commits model, optimizer, config and cursor into `run_dir` as one unit: writes
+/// model-STEP.pt and optimizer-STEP.pt, then checkpoint.json by atomic rename, then model.pt
+/// (the latest model, for other tools), and only then removes the files of older commits.
 void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
-                     torch::optim::Adam& optimizer, const CheckpointInfo& info);
-/// Loads the optimizer.pt beside `model_path` into `optimizer`.
-void load_optimizer(const std::string& model_path, torch::optim::Adam& optimizer);
-/// Loads model.pt onto `device`, checking every parameter's name and shape against the seed's.
-SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device);
-/// Reads the checkpoint.json that stands beside `model_path`.
-CheckpointInfo load_checkpoint_info(const std::string& model_path);
+                     torch::optim::Adam& optimizer, const RunConfig& config,
+                     const TrainCursor& cursor);
 
-/// A checkpoint opened for eval, reconstruct and inspect.
-struct OpenedCheckpoint {
-  SparseAutoencoder model;  // on the requested device
-  CheckpointInfo info;
-  std::string data_dir;  // the override if given, else the folder it was trained on
-};
-/// Loads model.pt and checkpoint.json; `data_dir` (if not empty) replaces the stored data folder.
-OpenedCheckpoint open_checkpoint(const std::string& model_path, const std::string& data_dir,
-                                 const torch::Device& device);
+/// Reads the checkpoint committed in `run_dir`, verifying the files it names unless told not to;
+/// nullopt when none was committed yet. Reads the older format 1 (model.pt, optimizer.pt, flat
+/// checkpoint.json) too.
+std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verify_files = true);
+
+/// find_checkpoint, but a missing checkpoint is a CheckpointError too.
+Checkpoint read_checkpoint(const std::string& run_dir, bool verify_files = true);
+
+/// The run folder that a --checkpoint argument means: RUN itself, or the folder of RUN/model.pt.
+std::string run_dir_of(const std::string& checkpoint_argument);
+
+/// Removes the files of older commits that a crash left behind (step files the manifest does not
+/// name, temporary files); call with the run folder locked.
+void remove_stale_checkpoint_files(const std::string& run_dir);
+
+/// Loads a model file onto `device`, checking every parameter's name and shape.
+SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device);
+/// Loads an optimizer file into `optimizer`.
+void load_optimizer(const std::string& optimizer_path, torch::optim::Adam& optimizer);
+
+/// The model's bytes as torch::save writes them; the archive's inner name is fixed, so identical
+/// models give identical bytes.
+std::string serialize_model(SparseAutoencoder& model);
 
 }  // namespace sae

@@ -1,4 +1,5 @@
 #pragma once
+// Where the tensors live and how many CPU threads work on them: chosen once per command.
 
 #include <torch/torch.h>
 
@@ -6,10 +7,18 @@
 
 namespace sae {
 
+/// The compute flags every command shares.
+struct ComputeOptions {
+  std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
+  int threads = 0;              ///< CPU threads; 0: one per core
+};
+
 /// Resolves "auto", "cpu", "cuda" or "cuda:N" to a device. auto picks CUDA when LibTorch has it;
-/// asking for CUDA where there is none throws std::invalid_argument, never falls back silently.
+/// asking for CUDA where there is none throws UsageError, never falls back silently.
 torch::Device resolve_device(const std::string& spec);
-/// Sets LibTorch's CPU thread count; 0 means one per core; negative throws std::invalid_argument.
+/// Sets LibTorch's CPU thread count; 0 means one per core.
 void set_threads(int threads);
+/// Applies `options`: sets the threads and returns the device.
+torch::Device apply(const ComputeOptions& options);
 
 }  // namespace sae

@@ -8,7 +8,6 @@
 #include "sae/loss.hpp"
 #include "sae/model.hpp"
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,31 +38,21 @@ struct EvalMetrics {
   double images_per_s = 0.0;
 };
 
-/// Evaluates `model` on every image of `data` (in eval mode, without gradients).
-EvalMetrics evaluate(SparseAutoencoder& model, const Dataset& data, const SparseLoss& loss_fn,
-                     int64_t batch_size, const torch::Device& device);
+/// What one pass over a dataset gives: its metrics and every image's code.
+struct Evaluation {
+  EvalMetrics metrics;
+  torch::Tensor codes;  // (N, 64) float, on the CPU, in the dataset's order
+};
+
+/// Evaluates `model` on every image of `data` (in eval mode, without gradients), in one pass.
+Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseLoss& loss_fn,
+                    int64_t batch_size, const torch::Device& device);
 
 /// The metrics as JSON, with the names README documents (mse, kl, loss, psnr, ...).
 nlohmann::json to_json(const EvalMetrics& metrics);
 
-/// The codes of every image of `data`, in order (eval mode, no gradients).
+/// The codes of every image of `data`, in order (eval mode, no gradients), without decoding.
 torch::Tensor encode_all(SparseAutoencoder& model, const Dataset& data, int64_t batch_size,
                          const torch::Device& device);  // (N, 64) float, on the CPU
-
-/// Options of `sae eval`.
-struct EvalOptions {
-  std::string checkpoint;       ///< a run's model.pt
-  std::string data_dir;         ///< empty: the folder the checkpoint was trained on
-  std::optional<double> beta;   ///< default: the checkpoint's
-  std::optional<double> rho;    ///< default: the checkpoint's
-  int64_t batch_size = 600;     ///< images per forward pass
-  bool probe = true;            ///< also train and score the linear probe
-  std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
-  int threads = 0;              ///< CPU threads; 0: one per core
-  bool json = false;            ///< one JSON object on stdout instead of a table
-};
-
-/// Runs `sae eval`; returns the process exit code.
-int run_eval(const EvalOptions& options);
 
 }  // namespace sae

@@ -1,5 +1,5 @@
 #pragma once
-// The seed's layers rewritten as the operations LibTorch's CPU backend runs fastest: the same
+// The original model's layers rewritten as the operations LibTorch's CPU backend runs fastest: the same
 // arithmetic (to float rounding), the same parameters, autograd as usual.
 //
 // LibTorch 1.13 runs ConvTranspose2d on the CPU through slow_conv_transpose2d (im2col + GEMM +

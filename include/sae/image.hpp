@@ -1,4 +1,7 @@
 #pragma once
+// 8-bit gray pictures: from tensors, laid out on grids, to and from PNG.
+
+#include <torch/torch.h>
 
 #include <cstdint>
 #include <string>
@@ -25,5 +28,8 @@ GrayImage read_png(const std::string& path);
 /// scale (nearest neighbour) so 28x28 digits are readable.
 GrayImage tile_grid(const std::vector<GrayImage>& tiles, int columns, int padding = 2,
                     int scale = 1, std::uint8_t background = 128);
+
+/// Converts one image (28, 28) or (1, 28, 28), uint8 or float in [0, 1], to 8-bit gray.
+GrayImage to_gray_image(const torch::Tensor& image);
 
 }  // namespace sae

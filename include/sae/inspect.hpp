@@ -1,5 +1,5 @@
 #pragma once
-// `sae inspect`: pictures of what the sparse code learned.
+// Pictures of what the sparse code learned: `sae inspect` and the end of every training run.
 
 #include <torch/torch.h>
 
@@ -20,23 +20,9 @@ GrayImage atoms_grid(SparseAutoencoder& model, const torch::Device& device);
 /// (N, 64): units 0..63 in 4 blocks of 16 rows, left to right, one row per unit.
 GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int per_unit);
 
-/// Writes units.png, activations.png, atoms.png and top.png into `dir`, given the metrics of
-/// `data` and its codes (N, 64) from encode_all.
-void write_inspection(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
-                      const EvalMetrics& metrics, const torch::Tensor& codes, double rho,
-                      const torch::Device& device);
-
-/// Options of `sae inspect`.
-struct InspectOptions {
-  std::string checkpoint;       ///< a run's model.pt
-  std::string out;              ///< folder for the PNGs
-  std::string data_dir;         ///< empty: the folder the checkpoint was trained on
-  int64_t batch_size = 600;     ///< images per forward pass
-  std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
-  int threads = 0;              ///< CPU threads; 0: one per core
-};
-
-/// Runs `sae inspect`; returns the process exit code.
-int run_inspect(const InspectOptions& options);
+/// Writes reconstructions.png, units.png, activations.png, atoms.png and top.png into `dir`,
+/// given one evaluation pass over `data` (its metrics and codes).
+void write_pictures(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
+                    const Evaluation& evaluation, double rho, const torch::Device& device);
 
 }  // namespace sae

@@ -1,34 +1,37 @@
 #pragma once
-// Ctrl-C during training: finish the batch, save, say how to resume.
-
-#include <csignal>
+// Ctrl-C and SIGTERM: during training, finish the batch, commit a checkpoint, say how to resume;
+// never end the process in the middle of a checkpoint commit.
 
 namespace sae {
 
-/// While alive, SIGINT and SIGTERM only record that a stop was asked for, so training can end at
-/// the next batch boundary and save a checkpoint. A second signal terminates as usual.
-class StopOnSignal {
- public:
-  StopOnSignal();
-  ~StopOnSignal();
-  StopOnSignal(const StopOnSignal&) = delete;
-  StopOnSignal& operator=(const StopOnSignal&) = delete;
+/// Blocks SIGINT and SIGTERM in the calling thread and starts one thread that receives them with
+/// sigwait. Call it first thing in main(), before LibTorch starts its thread pools: threads
+/// inherit the mask, so no other thread can be the one a signal interrupts. Without a
+/// StopRequests scope, or on a second signal, the process ends by that signal, but only once no
+/// CommitSection is alive.
+void install_signal_thread();
 
-  /// The signal received since construction (SIGINT or SIGTERM), or 0.
-  static int received();
+/// The stop signal received while a StopRequests scope was alive (SIGINT or SIGTERM), else 0.
+/// Stays set for the rest of the process, so a sweep's next grid point sees it too.
+int stop_signal();
+
+/// While alive, the first SIGINT/SIGTERM only asks for a stop (stop_signal() reports it).
+class StopRequests {
+ public:
+  StopRequests();
+  ~StopRequests();
+  StopRequests(const StopRequests&) = delete;
+  StopRequests& operator=(const StopRequests&) = delete;
 };
 
-/// While alive, SIGINT and SIGTERM wait (they are delivered when it ends), so that a second
-/// Ctrl-C cannot kill the process between the files of one checkpoint.
-class BlockStopSignals {
+/// While alive, a signal that ends the process waits until the section is over: the files of a
+/// checkpoint are committed together or not at all.
+class CommitSection {
  public:
-  BlockStopSignals();
-  ~BlockStopSignals();
-  BlockStopSignals(const BlockStopSignals&) = delete;
-  BlockStopSignals& operator=(const BlockStopSignals&) = delete;
-
- private:
-  sigset_t previous_;
+  CommitSection();
+  ~CommitSection();
+  CommitSection(const CommitSection&) = delete;
+  CommitSection& operator=(const CommitSection&) = delete;
 };
 
 }  // namespace sae

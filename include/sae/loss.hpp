@@ -1,5 +1,5 @@
 #pragma once
-// The seed's loss: MSE + beta * sum_j KL(rho || rho_hat_j), and its L1 / no-penalty siblings.
+// The original model's loss: MSE + beta * sum_j KL(rho || rho_hat_j), and its L1 / no-penalty siblings.
 
 #include <torch/torch.h>
 
@@ -9,12 +9,12 @@ namespace sae {
 
 /// Which sparsity penalty beta weighs.
 enum class Penalty {
-  kKl,    // sum_j KL(rho || rho_hat_j): the seed's
-  kL1,    // sum_j mean_i |h_ij|: the L1 variant (SAELens, the seed's sibling repository)
+  kKl,    // sum_j KL(rho || rho_hat_j): the original model's
+  kL1,    // sum_j mean_i |h_ij|: the L1 variant (as SAELens uses)
   kNone,  // a plain autoencoder, for comparison
 };
 
-/// "kl", "l1" or "none" -> Penalty; throws std::invalid_argument otherwise.
+/// "kl", "l1" or "none" -> Penalty; throws UsageError otherwise.
 Penalty parse_penalty(const std::string& name);
 /// Penalty -> "kl", "l1" or "none".
 std::string penalty_name(Penalty penalty);
@@ -34,13 +34,13 @@ constexpr double kRhoHatEps = 1e-6;
 torch::Tensor kl_sparsity(const torch::Tensor& rho_hat, double rho);  // (S) -> ()
 /// Per-unit KL(rho || rho_hat_j), the terms kl_sparsity sums.
 torch::Tensor kl_per_unit(const torch::Tensor& rho_hat, double rho);  // (S) -> (S)
-/// Checks beta >= 0 and 0 < rho < 1, throwing std::invalid_argument that says which is wrong.
+/// Checks beta >= 0 and 0 < rho < 1, throwing UsageError that says which is wrong.
 void check_sparsity_params(double beta, double rho);
 
 /// MSE(reconstruction, input) + beta * a sparsity penalty on the code.
 class SparseLoss {
  public:
-  /// Throws std::invalid_argument unless beta >= 0 and 0 < rho < 1.
+  /// Throws UsageError unless beta >= 0 and 0 < rho < 1.
   SparseLoss(double beta, double rho, Penalty penalty = Penalty::kKl);
 
   /// Loss terms for one batch: reconstruction and input (B, 1, 28, 28), code (B, 64).

@@ -1,5 +1,5 @@
 #pragma once
-// The seed's convolutional sparse autoencoder, with the seed's layer names.
+// The original model's convolutional sparse autoencoder, with its layer names.
 
 #include <torch/torch.h>
 
@@ -15,7 +15,7 @@ struct AutoencoderOutput {
 };
 
 /// enc1..enc3 convolutions down to a 64-unit sigmoid code, dec1..dec3 transposed convolutions
-/// back up to a 28x28 sigmoid image. Parameter names match the seed's PyTorch module. On the CPU,
+/// back up to a 28x28 sigmoid image. Parameter names match the original PyTorch module's. On the CPU,
 /// enc3 and dec1..dec3 run through fast_layers.hpp; elsewhere through the torch::nn layers.
 class SparseAutoencoderImpl : public torch::nn::Module {
  public:

@@ -1,55 +1,85 @@
 #pragma once
+// Line charts, bar charts, histograms and labelled scatter plots as PNG files, drawn headless by
+// PLplot's pngcairo device. Each picture is rendered whole in a private temporary folder and only
+// then published atomically: a failed render leaves the previous file in place and throws.
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace sae {
 
-/// One named line on a plot.
-struct Series {
-  std::string label;
-  std::vector<double> x;
-  std::vector<double> y;
+/// How an axis spaces its values.
+enum class Scale {
+  kLinear,  ///< equal steps of value
+  kLog10,   ///< equal steps of decade; values <= 0 need Axis::floor to be drawn
 };
 
-/// Draws `series` as lines with point markers on one set of axes, with a legend, to a PNG (PLplot's
-/// pngcairo device, headless), atomically.
-void plot_lines(const std::string& path, const std::string& title, const std::string& x_label,
-                const std::string& y_label, const std::vector<Series>& series, bool log_y = false);
+/// One axis of a frame.
+struct Axis {
+  std::string label;             ///< written along the axis
+  Scale scale = Scale::kLinear;  ///< linear or log10
+  double floor = 0.0;            ///< log axes only: values below it are drawn at it; 0: left out
+};
 
-/// Bars of `values` in the given order (x = 0..n-1), with a dashed horizontal line at `reference`
-/// labelled in the legend with `reference_label`; log10 y axis when `log_y`.
-void plot_bars(const std::string& path, const std::string& title, const std::string& x_label,
-               const std::string& y_label, const std::vector<double>& values, double reference,
-               const std::string& reference_label, bool log_y = false);
+/// What every picture has: its title, its two axes and its size.
+struct PlotSpec {
+  std::string title;  ///< above the frame
+  Axis x;             ///< the horizontal axis
+  Axis y;             ///< the vertical axis
+  int width = 800;    ///< pixels; for histograms, of each panel
+  int height = 600;   ///< pixels
+};
+
+/// One named line on a plot.
+struct Series {
+  std::string label;      ///< its legend entry
+  std::vector<double> x;  ///< as many as y; points that cannot be drawn are skipped
+  std::vector<double> y;  ///< as many as x
+};
+
+/// Draws `series` as lines with point markers on one set of axes, with a legend placed where it
+/// hides the least of them; a lone point still gets a range around it.
+void plot_lines(const std::string& path, const PlotSpec& spec, const std::vector<Series>& series);
+
+/// A dashed horizontal line across a bar chart, named in the legend.
+struct ReferenceLine {
+  double y = 0.0;     ///< its height; must be drawable on the y axis
+  std::string label;  ///< its legend entry; empty: no legend
+};
+
+/// Bars at x = 0, 1, ..., n-1, standing on zero (on the frame's bottom on a log y axis).
+struct Bars {
+  std::vector<double> heights;             ///< in order; ones that cannot be drawn are gaps
+  std::optional<ReferenceLine> reference;  ///< none: no line
+};
+
+/// Draws `bars` as a bar chart; spec.x must be linear (x is the bars' index).
+void plot_bars(const std::string& path, const PlotSpec& spec, const Bars& bars);
 
 /// One histogram panel.
 struct Histogram {
-  std::string title;
-  std::string x_label;
-  // Binned into `bins` equal bins over [lo, hi]; values outside are clamped into the end bins.
-  std::vector<double> values;
-  int bins = 50;
-  double lo = 0.0;
-  double hi = 1.0;
-  bool log_counts = false;  // log10 count axis (empty bins drawn as nothing)
+  PlotSpec spec;               ///< title, axes (y counts; log10 y draws empty bins as nothing)
+  std::vector<double> values;  ///< non-finite ones are skipped, ones outside [lo, hi] clamped in
+  int bins = 50;               ///< equal bins over [lo, hi], 1 to 100000
+  double lo = 0.0;             ///< left edge of the first bin
+  double hi = 1.0;             ///< right edge of the last bin
 };
 
-/// Draws the panels side by side in one PNG (e.g. 1400x600 for two).
+/// Draws the panels side by side in one picture (each spec.width x spec.height, all the same
+/// size); each spec.x must be linear.
 void plot_histograms(const std::string& path, const std::vector<Histogram>& panels);
 
 /// A point with a text label drawn beside it.
 struct LabelledPoint {
-  double x = 0.0;
-  double y = 0.0;
-  std::string label;
+  double x = 0.0;     ///< position on the x axis
+  double y = 0.0;     ///< position on the y axis
+  std::string label;  ///< small text beside the point; empty: none
 };
 
-/// Scatter plot of labelled points (each label written next to its point, small font, readable),
-/// e.g. test MSE against mean L0 for a sweep. A positive `log_x_floor` puts x on a log10 axis,
-/// with x values below the floor drawn at it.
-void plot_labelled_points(const std::string& path, const std::string& title,
-                          const std::string& x_label, const std::string& y_label,
-                          const std::vector<LabelledPoint>& points, double log_x_floor = 0.0);
+/// Scatter plot of `points`, each label placed beside its point where it stays inside the frame
+/// and clear of the other points and labels; e.g. test MSE against mean L0 for a sweep.
+void plot_labelled_points(const std::string& path, const PlotSpec& spec,
+                          const std::vector<LabelledPoint>& points);
 
 }  // namespace sae

@@ -1,5 +1,6 @@
 #pragma once
-// The files of a run folder that are not the checkpoint: metrics.csv, loss.png, summary.json.
+// A run folder: the names of its files, its lock, and the files beside the checkpoint
+// (metrics.csv, summary.json, loss.png).
 
 #include "sae/eval.hpp"
 #include "sae/probe.hpp"
@@ -10,32 +11,66 @@
 
 namespace sae {
 
+/// The files of a run folder.
+inline constexpr const char* kConfigFile = "config.toml";      ///< settings, human-editable
+inline constexpr const char* kManifestFile = "checkpoint.json";  ///< the committed checkpoint
+inline constexpr const char* kModelFile = "model.pt";          ///< the latest committed model
+inline constexpr const char* kOldOptimizerFile = "optimizer.pt";  ///< format 1 only
+inline constexpr const char* kMetricsFile = "metrics.csv";
+inline constexpr const char* kLossPlotFile = "loss.png";
+inline constexpr const char* kSummaryFile = "summary.json";
+inline constexpr const char* kReconstructionsFile = "reconstructions.png";
+inline constexpr const char* kLockFile = ".lock";
+/// The pictures `sae inspect` draws (and training writes at the end).
+inline constexpr const char* kInspectionFiles[] = {"units.png", "activations.png", "atoms.png",
+                                                   "top.png"};
+
+/// An exclusive lock (flock) on a run folder's lock file, held while alive. A second process that
+/// wants it gets a std::runtime_error naming the process that holds it.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& run_dir);
+  ~RunLock();
+  RunLock(RunLock&& other) noexcept;
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+/// Creates a new folder runs/<date-time> (with -2, -3, ... when that name is taken), atomically.
+std::string claim_default_run_dir();
+
+/// Readies `dir` for a new run (it must be locked): creates it; refuses (UsageError) a folder that
+/// already holds a run's files unless `force`, which removes them.
+void prepare_new_run_dir(const std::string& dir, bool force);
+
 /// One row of metrics.csv: one epoch.
 struct EpochMetrics {
   int64_t epoch = 0;
-  double train_loss = 0, train_mse = 0, train_kl = 0;  // image-weighted means over the epoch
-  double test_loss = 0, test_mse = 0, test_kl = 0;     // over the whole test set, as `sae eval`
+  double train_loss = 0, train_mse = 0, train_kl = 0;  ///< image-weighted means over the epoch
+  double test_loss = 0, test_mse = 0, test_kl = 0;     ///< over the whole test set, as `sae eval`
   double test_explained_variance = 0;
   double test_mean_rho_hat = 0;
   int64_t test_dead_units = 0;
   int64_t test_far_units = 0;
-  double test_l0 = 0;       // mean units active per test image
-  double seconds = 0;       // the epoch, evaluation included
-  double images_per_s = 0;  // training images per second
+  double test_l0 = 0;       ///< mean units active per test image
+  double seconds = 0;       ///< the epoch, evaluation included
+  double images_per_s = 0;  ///< training images per second
 };
 
-/// Creates `dir`; refuses (std::invalid_argument) a folder that already holds files unless
-/// `force`.
-void prepare_run_dir(const std::string& dir, bool force);
 /// Writes metrics.csv (header and one row per epoch) atomically.
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows);
 /// Reads a metrics.csv written by write_metrics_csv; throws std::runtime_error naming the line.
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path);
+
 /// What a finished run reached, for `sae sweep`.
 struct RunSummary {
   EvalMetrics test;
   ProbeResult probe;
-  double seconds = 0.0;  // the whole run
+  double seconds = 0.0;  ///< the whole run
 };
 /// Writes summary.json: the final test metrics, the linear probe and the run's duration.
 void write_summary_json(const std::string& path, const RunSummary& summary);

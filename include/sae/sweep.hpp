@@ -1,26 +1,33 @@
 #pragma once
-// `sae sweep`: one run per (beta, rho), and the sparsity/quality trade-off at a glance.
+// Sweeps: one run per (beta, rho), and the sparsity/quality trade-off at a glance.
 
-#include "sae/train.hpp"
+#include "sae/run_config.hpp"
+#include "sae/run_folder.hpp"
 
 #include <string>
 #include <vector>
 
 namespace sae {
 
-/// Options of `sae sweep`.
-struct SweepOptions {
-  TrainOptions base;          ///< everything but beta, rho and the run folder
-  std::vector<double> betas;  ///< the grid's beta values
-  std::vector<double> rhos;   ///< the grid's rho values
-  std::string out;            ///< holds one run folder per grid point, sweep.csv and sweep.png
+/// One grid point: its run's settings and its folder's name.
+struct SweepPoint {
+  RunConfig config;
+  std::string name;  ///< e.g. "beta=0.005_rho=0.01"
 };
 
-/// The run folder name of one grid point, e.g. "beta=0.005_rho=0.01".
-std::string sweep_run_name(double beta, double rho);
+/// The grid of `betas` x `rhos` over `base`, each point validated; equal values are merged.
+/// Throws UsageError for an empty or invalid grid.
+std::vector<SweepPoint> sweep_grid(const RunConfig& base, std::vector<double> betas,
+                                   std::vector<double> rhos);
 
-/// Runs `sae sweep`: trains every grid point not finished yet (resuming interrupted ones), then
-/// writes sweep.csv and sweep.png; returns the process exit code.
-int run_sweep(const SweepOptions& options);
+/// One row of sweep.csv: a grid point and what its run reached.
+struct SweepRow {
+  double beta = 0.0;
+  double rho = 0.0;
+  RunSummary summary;
+};
+
+/// Writes sweep.csv and sweep.png (test MSE against mean L0, one labelled point per run) to `dir`.
+void write_sweep_results(const std::string& dir, const std::vector<SweepRow>& rows);
 
 }  // namespace sae

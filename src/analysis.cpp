@@ -1,0 +1,21 @@
+#include "sae/analysis.hpp"
+
+#include <filesystem>
+
+namespace sae {
+
+OpenedModel open_model(const CheckpointSource& source, const ComputeOptions& compute) {
+  const torch::Device device = apply(compute);
+  // A folder means its committed model; a file means that file, with its folder's settings.
+  std::error_code ec;
+  const bool file_given = std::filesystem::is_regular_file(source.checkpoint, ec);
+  Checkpoint checkpoint = read_checkpoint(run_dir_of(source.checkpoint), !file_given);
+  if (file_given) checkpoint.model_path = source.checkpoint;
+  SparseAutoencoder model = load_model(checkpoint.model_path, device);
+  const RunConfig& c = checkpoint.config;
+  SparseLoss loss(c.beta, c.rho, c.penalty);
+  std::string data_dir = source.data_dir.empty() ? c.data_dir : source.data_dir;
+  return {device, std::move(model), std::move(checkpoint), loss, std::move(data_dir)};
+}
+
+}  // namespace sae

@@ -1,0 +1,68 @@
+#include "options.hpp"
+
+#include <map>
+#include <type_traits>
+
+namespace sae::commands {
+
+const CLI::Validator kNonEmpty(
+    [](std::string& value) { return value.empty() ? std::string("a value is required") : ""; },
+    "", "non-empty");
+
+namespace {
+
+/// Refuses a sign on an unsigned value, which strtoull would silently wrap (-1 -> 2^64 - 1).
+const CLI::Validator kUnsigned(
+    [](std::string& value) {
+      return value.find('-') != std::string::npos ? std::string("must not be negative") : "";
+    },
+    "", "unsigned");
+
+const std::map<std::string, Penalty> kPenalties = {
+    {"kl", Penalty::kKl}, {"l1", Penalty::kL1}, {"none", Penalty::kNone}};
+
+}  // namespace
+
+void add_common_options(CLI::App& cmd, CommonOptions& common) {
+  cmd.add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str()
+      ->configurable(false);
+  cmd.add_flag("-q,--quiet", common.quiet, "warnings and errors only, no progress")
+      ->configurable(false);
+}
+
+void add_compute_options(CLI::App& cmd, ComputeOptions& compute) {
+  cmd.add_option("--device", compute.device,
+                 "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
+      ->check(kNonEmpty)
+      ->capture_default_str();
+  cmd.add_option("--threads", compute.threads, "CPU threads (0: one per core)")
+      ->check(kNonEmpty)
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+void add_source_options(CLI::App& cmd, CheckpointSource& source) {
+  cmd.add_option("--checkpoint", source.checkpoint, "a run folder, or its model.pt")->required();
+  cmd.add_option("--data-dir", source.data_dir,
+                 "folder with the IDX files (default: the one it was trained on)");
+}
+
+void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std::string>& skip) {
+  for_each_field(config, [&](const char* key, auto& value, const char* help) {
+    if (skip.count(key) > 0) return;
+    using T = std::decay_t<decltype(value)>;
+    CLI::Option* option = cmd.add_option(std::string("--") + key, value, help);
+    option->capture_default_str();
+    if constexpr (std::is_same_v<T, Penalty>) {
+      option->transform(CLI::CheckedTransformer(kPenalties, CLI::ignore_case));
+      option->default_str("kl");
+    } else {
+      option->check(kNonEmpty);
+    }
+    if constexpr (std::is_unsigned_v<T>) option->check(kUnsigned);
+  });
+}
+
+}  // namespace sae::commands

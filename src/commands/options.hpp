@@ -1,0 +1,38 @@
+#pragma once
+// The flags several commands share, bound to their options structs in one place.
+
+#include <CLI/CLI.hpp>
+
+#include "sae/analysis.hpp"
+#include "sae/device.hpp"
+#include "sae/run_config.hpp"
+
+#include <functional>
+#include <set>
+#include <string>
+
+namespace sae::commands {
+
+/// A subcommand, set up on the app, and what runs it once it was parsed.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+/// Flags every subcommand has.
+struct CommonOptions {
+  std::string log_level = "info";
+  bool quiet = false;
+};
+
+void add_common_options(CLI::App& cmd, CommonOptions& common);
+void add_compute_options(CLI::App& cmd, ComputeOptions& compute);
+/// --checkpoint (required) and --data-dir.
+void add_source_options(CLI::App& cmd, CheckpointSource& source);
+/// One flag per RunConfig field, from its one table of fields, except the keys in `skip`.
+void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std::string>& skip);
+
+/// Refuses an empty value, which CLI11 would otherwise read as 0.
+extern const CLI::Validator kNonEmpty;
+
+}  // namespace sae::commands

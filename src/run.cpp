@@ -1,0 +1,251 @@
+#include "sae/run.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sae/atomic_file.hpp"
+#include "sae/checkpoint.hpp"
+#include "sae/errors.hpp"
+#include "sae/inspect.hpp"
+#include "sae/interrupt.hpp"
+#include "sae/probe.hpp"
+#include "sae/train.hpp"
+
+#include <cmath>
+#include <filesystem>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// The initial weights: drawn from the run's seed, so a run is reproducible from its config.
+SparseAutoencoder initial_model(uint64_t seed, const torch::Device& device) {
+  torch::manual_seed(seed);
+  SparseAutoencoder model;
+  model->to(device);
+  return model;
+}
+
+/// Copies the parameters of the model file into `model`, whose optimizer already holds them.
+void load_parameters(SparseAutoencoder& model, const std::string& path,
+                     const torch::Device& device) {
+  SparseAutoencoder loaded = load_model(path, device);
+  torch::NoGradGuard no_grad;
+  const auto source = loaded->named_parameters();
+  for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
+}
+
+/// A resume may change the settings only where the interrupted epoch does not depend on them.
+void check_resumable(const Checkpoint& checkpoint, const RunConfig& requested,
+                     const std::string& dir) {
+  const RunConfig& was = checkpoint.config;
+  const int64_t epoch = checkpoint.cursor.epoch + 1;
+  if (checkpoint.cursor.batches > 0) {
+    const auto refuse = [&](const char* flag, const auto& before, const auto& now) {
+      throw UsageError(fmt::format(
+          "--resume {}: epoch {} was interrupted with --{} {}, not {}; resume it with the same "
+          "--{} (other settings may change), or start a new run",
+          dir, epoch, flag, before, now, flag));
+    };
+    if (requested.batch_size != was.batch_size) {
+      refuse("batch-size", was.batch_size, requested.batch_size);
+    }
+    if (requested.seed != was.seed) refuse("seed", was.seed, requested.seed);
+    if (requested.data_dir != was.data_dir) refuse("data-dir", was.data_dir, requested.data_dir);
+  }
+  if (checkpoint.cursor.epoch >= requested.epochs && fs::exists(fs::path(dir) / kSummaryFile)) {
+    throw UsageError(fmt::format(
+        "--resume {}: the run already finished {} of {} epochs; pass a larger --epochs to train "
+        "further",
+        dir, checkpoint.cursor.epoch, requested.epochs));
+  }
+}
+
+}  // namespace
+
+Run::Run(std::string dir, RunLock lock, const RunConfig& config, const torch::Device& device)
+    : dir_(std::move(dir)),
+      lock_(std::move(lock)),
+      config_(config),
+      device_(device),
+      model_(initial_model(config.seed, device)),
+      optimizer_(make_optimizer(model_, config.lr, config.weight_decay)) {}
+
+std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool force,
+                                 const torch::Device& device) {
+  validate(config);
+  std::error_code ec;
+  if (dir.empty()) {
+    dir = claim_default_run_dir();
+  } else if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw UsageError(fmt::format("--out {}: exists and is not a folder", dir));
+  } else if (fs::create_directories(dir, ec); ec) {
+    throw std::runtime_error(fmt::format("--out {}: cannot create: {}", dir, ec.message()));
+  }
+  RunLock lock(dir);
+  prepare_new_run_dir(dir, force);
+  auto run = std::make_unique<Run>(dir, std::move(lock), config, device);
+  write_file_atomically(run->path(kConfigFile), to_toml(config));
+  write_metrics_csv(run->path(kMetricsFile), {});  // a resume reads it
+  return run;
+}
+
+std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config,
+                                 const torch::Device& device) {
+  validate(config);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw UsageError(fmt::format("--resume {}: no such run folder", dir));
+  }
+  RunLock lock(dir);
+  remove_stale_checkpoint_files(dir);
+  const std::optional<Checkpoint> checkpoint = find_checkpoint(dir);
+  if (!checkpoint) {
+    if (!fs::exists(fs::path(dir) / kConfigFile)) {
+      throw UsageError(fmt::format("--resume {}: not a run folder (no {}, no {})", dir,
+                                   kConfigFile, kManifestFile));
+    }
+    // Killed before its first commit: nothing to continue, so the run starts over, as it was.
+    spdlog::warn("{} has no committed checkpoint yet; training it from the start", dir);
+    prepare_new_run_dir(dir, /*force=*/true);
+    auto run = std::make_unique<Run>(dir, std::move(lock), config, device);
+    write_file_atomically(run->path(kConfigFile), to_toml(config));
+    write_metrics_csv(run->path(kMetricsFile), {});
+    return run;
+  }
+  check_resumable(*checkpoint, config, dir);
+  auto run = std::make_unique<Run>(dir, std::move(lock), config, device);
+  load_parameters(run->model_, checkpoint->model_path, device);
+  load_optimizer(checkpoint->optimizer_path, run->optimizer_);
+  run->cursor_ = checkpoint->cursor;
+  run->history_ = read_metrics_csv(run->path(kMetricsFile));
+  // Rows past the checkpoint (written just before a crash) are trained again.
+  while (!run->history_.empty() && run->history_.back().epoch > run->cursor_.epoch) {
+    run->history_.pop_back();
+  }
+  write_file_atomically(run->path(kConfigFile), to_toml(config));
+  return run;
+}
+
+std::string Run::path(const char* file) const {
+  return (fs::path(dir_) / file).string();
+}
+
+bool Run::train_epoch(const Dataset& train, ProgressStyle style,
+                      const std::function<bool()>& should_stop) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    const bool complete = sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_,
+                                           style, should_stop);
+    epoch_seconds_ += seconds_since(start);
+    return complete;
+  } catch (const NonFiniteLoss& e) {
+    const std::string kept =
+        cursor_.epoch > 0
+            ? fmt::format(" ({} keeps the checkpoint of epoch {})", dir_, cursor_.epoch)
+            : std::string();
+    throw NonFiniteLoss(fmt::format("{}; try a smaller --lr or --beta{}", e.what(), kept));
+  }
+}
+
+const EpochMetrics& Run::finish_epoch(const Dataset& test) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t epoch = cursor_.epoch + 1;
+  const Evaluation& te =
+      last_test_.emplace(evaluate(model_, test, SparseLoss(config_.beta, config_.rho,
+                                                           config_.penalty),
+                                  config_.test_batch_size, device_));
+  // A step can blow up the weights without a non-finite loss before it: check before committing.
+  if (!all_finite(model_) || !std::isfinite(te.metrics.loss)) {
+    throw NonFiniteLoss(fmt::format(
+        "the weights became non-finite in epoch {} (test loss {}); try a smaller --lr or --beta{}",
+        epoch, te.metrics.loss,
+        cursor_.epoch > 0
+            ? fmt::format(" ({} keeps the checkpoint of epoch {})", dir_, cursor_.epoch)
+            : std::string()));
+  }
+  const auto n = static_cast<double>(cursor_.images);
+  EpochMetrics row;
+  row.epoch = epoch;
+  row.train_loss = cursor_.loss_sum / n;
+  row.train_mse = cursor_.mse_sum / n;
+  row.train_kl = cursor_.kl_sum / n;
+  row.test_loss = te.metrics.loss;
+  row.test_mse = te.metrics.mse;
+  row.test_kl = te.metrics.kl;
+  row.test_explained_variance = te.metrics.explained_variance;
+  row.test_mean_rho_hat = te.metrics.mean_rho_hat;
+  row.test_dead_units = te.metrics.dead_units;
+  row.test_far_units = te.metrics.far_units;
+  row.test_l0 = te.metrics.mean_l0;
+  row.seconds = epoch_seconds_ + seconds_since(start);
+  row.images_per_s = n / std::max(cursor_.seconds, 1e-9);
+  history_.push_back(row);
+  cursor_ = cursor_.next_epoch();
+  epoch_seconds_ = 0.0;
+
+  write_metrics_csv(path(kMetricsFile), history_);
+  save();
+  plot_loss_curve(path(kLossPlotFile), history_);
+  return history_.back();
+}
+
+void Run::save() {
+  save_checkpoint(dir_, model_, optimizer_, config_, cursor_);
+}
+
+RunSummary Run::write_report(const Dataset& train, const Dataset& test) {
+  // The last epoch's test pass, unless a resume came only to finish this stage.
+  if (!last_test_) {
+    last_test_ = evaluate(model_, test, SparseLoss(config_.beta, config_.rho, config_.penalty),
+                          config_.test_batch_size, device_);
+  }
+  write_pictures(dir_, model_, test, *last_test_, config_.rho, device_);
+  RunSummary summary;
+  summary.test = last_test_->metrics;
+  summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
+                               train.labels, last_test_->codes, test.labels);
+  summary.seconds = seconds_since(start_);
+  write_summary_json(path(kSummaryFile), summary);
+  return summary;
+}
+
+int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressStyle style) {
+  const RunConfig& c = run.config();
+  spdlog::info("training on {} ({} train / {} test images), epochs {}..{}, {} threads",
+               c.data_dir, train.size(), test.size(), run.cursor().epoch + 1, c.epochs,
+               torch::get_num_threads());
+  const StopRequests stop;  // before the log line that tells a watcher training has begun
+  spdlog::info("run folder {}", run.dir());
+  const auto should_stop = [] { return stop_signal() != 0; };
+  while (!run.trained() && !should_stop()) {
+    if (!run.train_epoch(train, style, should_stop)) break;
+    const EpochMetrics& row = run.finish_epoch(test);
+    spdlog::info(
+        "epoch {:>{}}/{}  train loss {:.5f} mse {:.5f} kl {:.3f} | test loss {:.5f} mse {:.5f} "
+        "kl {:.3f} L0 {:.1f} dead {} | {:.0f} img/s  {:.1f} s",
+        row.epoch, std::to_string(c.epochs).size(), c.epochs, row.train_loss, row.train_mse,
+        row.train_kl, row.test_loss, row.test_mse, row.test_kl, row.test_l0, row.test_dead_units,
+        row.images_per_s, row.seconds);
+  }
+  if (should_stop() && !run.trained()) {
+    run.save();
+    const TrainCursor& at = run.cursor();
+    spdlog::warn("interrupted in epoch {} after batch {}; checkpoint saved in {}", at.epoch + 1,
+                 at.batches, run.dir());
+    spdlog::warn("continue with: sae train --resume {}", run.dir());
+    return kExitSignalBase + stop_signal();
+  }
+  const RunSummary summary = run.write_report(train, test);
+  spdlog::info("linear probe on the code: {:.2f}% test accuracy", 100 * summary.probe.test_accuracy);
+  spdlog::info("done: {}/{}; evaluate it with `sae eval --checkpoint {}`", run.dir(), kModelFile,
+               run.dir());
+  return 0;
+}
+
+}  // namespace sae

@@ -1,0 +1,123 @@
+#include "sae/run_config.hpp"
+
+#include <fmt/format.h>
+
+#include "sae/errors.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <type_traits>
+
+namespace sae {
+namespace {
+
+template <typename T>
+void require(bool ok, const char* flag, const char* rule, const T& value) {
+  if (!ok) throw UsageError(fmt::format("--{} must be {}, got {}", flag, rule, value));
+}
+
+/// TOML's basic strings escape like JSON's.
+std::string quoted(const std::string& text) {
+  return nlohmann::json(text).dump();
+}
+
+}  // namespace
+
+void validate(const RunConfig& c) {
+  require(c.epochs >= 1, "epochs", "at least 1", c.epochs);
+  // In float32, where the loss is computed, rho must still lie strictly inside (0, 1).
+  const auto rho32 = static_cast<float>(c.rho);
+  require(rho32 > 0.0f && rho32 < 1.0f, "rho", "strictly between 0 and 1 (in float32)", c.rho);
+  require(c.beta >= 0 && std::isfinite(c.beta), "beta", "a finite number >= 0", c.beta);
+  require(c.beta_warmup >= 0, "beta-warmup", ">= 0", c.beta_warmup);
+  require(c.lr > 0 && std::isfinite(c.lr), "lr", "a positive number", c.lr);
+  require(c.weight_decay >= 0 && std::isfinite(c.weight_decay), "weight-decay",
+          "a finite number >= 0", c.weight_decay);
+  require(c.batch_size >= 1, "batch-size", "at least 1", c.batch_size);
+  require(c.test_batch_size >= 1, "test-batch-size", "at least 1", c.test_batch_size);
+  require(!c.data_dir.empty(), "data-dir", "a folder", "''");
+  require(c.threads >= 0, "threads", "0 (one per core) or more", c.threads);
+}
+
+std::string to_toml(const RunConfig& config) {
+  std::string out = "[train]\n";
+  for_each_field(config, [&](const char* key, const auto& value, const char*) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, std::string>) {
+      out += fmt::format("{} = {}\n", key, quoted(value));
+    } else if constexpr (std::is_same_v<T, Penalty>) {
+      out += fmt::format("{} = {}\n", key, quoted(penalty_name(value)));
+    } else {
+      out += fmt::format("{} = {}\n", key, value);  // doubles in their shortest exact form
+    }
+  });
+  return out;
+}
+
+TrainCursor TrainCursor::next_epoch() const {
+  TrainCursor next;
+  next.epoch = epoch + 1;
+  next.steps = steps;
+  return next;
+}
+
+void validate(const TrainCursor& c, const RunConfig& config, const std::string& where) {
+  const auto fail = [&](const std::string& what) {
+    throw std::runtime_error(fmt::format("{}: {}", where, what));
+  };
+  if (c.epoch < 0 || c.batches < 0 || c.steps < 0 || c.images < 0) {
+    fail(fmt::format("negative counts (epoch {}, batches {}, steps {}, images {})", c.epoch,
+                     c.batches, c.steps, c.images));
+  }
+  if (c.images > c.batches * config.batch_size || c.images < c.batches) {
+    fail(fmt::format("{} images cannot come from {} batches of at most {}", c.images, c.batches,
+                     config.batch_size));
+  }
+  if (c.steps < c.batches) fail(fmt::format("{} steps but {} batches", c.steps, c.batches));
+  for (const double v : {c.loss_sum, c.mse_sum, c.kl_sum, c.seconds}) {
+    if (!std::isfinite(v) || v < 0) fail(fmt::format("a running sum is {}", v));
+  }
+}
+
+void to_json(nlohmann::json& json, const RunConfig& config) {
+  json = nlohmann::json::object();
+  for_each_field(config, [&](const char* key, const auto& value, const char*) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, Penalty>) {
+      json[key] = penalty_name(value);
+    } else {
+      json[key] = value;
+    }
+  });
+}
+
+void from_json(const nlohmann::json& json, RunConfig& config) {
+  for_each_field(config, [&](const char* key, auto& value, const char*) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, Penalty>) {
+      value = parse_penalty(json.at(key).get<std::string>());
+    } else {
+      value = json.at(key).get<T>();
+    }
+  });
+  validate(config);
+}
+
+void to_json(nlohmann::json& json, const TrainCursor& c) {
+  json = {{"epoch", c.epoch},       {"batches", c.batches}, {"steps", c.steps},
+          {"images", c.images},     {"loss_sum", c.loss_sum}, {"mse_sum", c.mse_sum},
+          {"kl_sum", c.kl_sum},     {"seconds", c.seconds}};
+}
+
+void from_json(const nlohmann::json& json, TrainCursor& c) {
+  json.at("epoch").get_to(c.epoch);
+  json.at("batches").get_to(c.batches);
+  json.at("steps").get_to(c.steps);
+  json.at("images").get_to(c.images);
+  json.at("loss_sum").get_to(c.loss_sum);
+  json.at("mse_sum").get_to(c.mse_sum);
+  json.at("kl_sum").get_to(c.kl_sum);
+  json.at("seconds").get_to(c.seconds);
+}
+
+}  // namespace sae

@@ -1,0 +1,505 @@
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include "sae/atomic_file.hpp"
+#include "sae/plot.hpp"
+#include "sae/plot_geometry.hpp"
+#include "test_util.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sae {
+namespace {
+
+using namespace plot_geometry;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
+
+// Ranges come out of a few floating-point operations: equal up to rounding.
+::testing::AssertionResult RangeIs(const Range& r, double lo, double hi) {
+  if (std::abs(r.lo - lo) < 1e-12 && std::abs(r.hi - hi) < 1e-12) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "range [" << r.lo << ", " << r.hi << "], expected [" << lo << ", " << hi << "]";
+}
+
+bool inside(const Box& b, double width, double height) {
+  return b.x0 >= 0 && b.x1 <= width && b.y0 >= 0 && b.y1 <= height;
+}
+
+bool overlap(const Box& a, const Box& b) {
+  return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+// The big-endian 32-bit number at `at`, as in a PNG header.
+uint32_t be32(const std::string& bytes, std::size_t at) {
+  uint32_t v = 0;
+  for (std::size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<unsigned char>(bytes.at(at + i));
+  return v;
+}
+
+// The names of the files in `dir`, to catch temporary files left behind.
+std::vector<std::string> files_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A loss curve like the one training draws after each epoch.
+std::vector<Series> loss_curves() {
+  return {{"train loss", {1, 2, 3}, {0.3, 0.2, 0.1}}, {"test loss", {1, 2, 3}, {0.35, 0.25, 0.2}}};
+}
+
+const PlotSpec kLossSpec{"loss", {"epoch"}, {"loss"}};
+
+// Sets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// Caps the size of any file this process writes, as a full disk would, for one scope; writes
+// past the cap fail with EFBIG instead of killing the process with SIGXFSZ.
+class ScopedFileSizeLimit {
+ public:
+  explicit ScopedFileSizeLimit(rlim_t bytes) {
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit capped = old_;
+    capped.rlim_cur = bytes;
+    ok_ = ::setrlimit(RLIMIT_FSIZE, &capped) == 0;
+  }
+  ~ScopedFileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  ScopedFileSizeLimit(const ScopedFileSizeLimit&) = delete;
+  ScopedFileSizeLimit& operator=(const ScopedFileSizeLimit&) = delete;
+  /// Whether the cap is in force.
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = SIG_DFL;
+  bool ok_ = false;
+};
+
+// --- Axes ---
+
+TEST(PlotGeometry, ALogAxisDrawsValuesBelowItsFloorAtTheFloor) {
+  const Axis floored{"", Scale::kLog10, 1e-3};
+  EXPECT_DOUBLE_EQ(to_world(0.0, floored), -3.0);
+  EXPECT_DOUBLE_EQ(to_world(-1.0, floored), -3.0);
+  EXPECT_DOUBLE_EQ(to_world(1e-5, floored), -3.0);
+  EXPECT_DOUBLE_EQ(to_world(100.0, floored), 2.0);
+  EXPECT_FALSE(std::isfinite(to_world(kNaN, floored)));
+  EXPECT_FALSE(std::isfinite(to_world(-kInf, floored)));  // not drawn at the floor either
+
+  const Axis log{"", Scale::kLog10, 0.0};
+  EXPECT_FALSE(std::isfinite(to_world(0.0, log)));
+  EXPECT_FALSE(std::isfinite(to_world(-1.0, log)));
+  EXPECT_DOUBLE_EQ(to_world(1e-5, log), -5.0);
+
+  const Axis linear{};
+  EXPECT_DOUBLE_EQ(to_world(-1.5, linear), -1.5);
+  EXPECT_FALSE(std::isfinite(to_world(kInf, linear)));
+}
+
+TEST(PlotGeometry, ExtentSkipsValuesThatAreNotFinite) {
+  const std::optional<Range> r = extent({3, kNaN, -1, kInf, 2, -kInf});
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(RangeIs(*r, -1, 3));
+  EXPECT_FALSE(extent({}));
+  EXPECT_FALSE(extent({kNaN, kInf}));
+}
+
+TEST(PlotGeometry, PadWidensARangeByItsMargin) {
+  EXPECT_TRUE(RangeIs(pad({0, 10}, 0.0, 0.04), -0.4, 10.4));
+  EXPECT_TRUE(RangeIs(pad({0, 10}, 0.0, 0.08), -0.8, 10.8));
+  EXPECT_TRUE(RangeIs(pad({-3, -1}, 5.0, 0.5), -4, 0));  // min_half is for single values only
+}
+
+TEST(PlotGeometry, ASingleValueStillGetsARange) {
+  EXPECT_TRUE(RangeIs(pad({5, 5}, 1.0, 0.04), 4, 6));      // one epoch: +-1
+  EXPECT_TRUE(RangeIs(pad({5, 5}, 0.0, 0.04), 4.5, 5.5));  // 10% of the value
+  EXPECT_TRUE(RangeIs(pad({-20, -20}, 0.0, 0.04), -22, -18));
+  EXPECT_TRUE(RangeIs(pad({0, 0}, 0.0, 0.04), -1, 1));
+  EXPECT_TRUE(RangeIs(pad({0.3, 0.3}, 1.0, 0.04), -0.7, 1.3));
+  const Range tiny = pad({1e-300, 1e-300}, 0.0, 0.04);
+  EXPECT_LT(tiny.lo, tiny.hi);
+}
+
+TEST(PlotGeometry, ALogRangeReachesWholeDecades) {
+  EXPECT_TRUE(RangeIs(decade_range({-2.3, -0.7}), -3, 0));
+  // Values on a decade still get the next decade out: a labelled tick at each end.
+  EXPECT_TRUE(RangeIs(decade_range({-2, 0}), -3, 1));
+  EXPECT_TRUE(RangeIs(decade_range({-2, -2}), -3, -1));
+  EXPECT_TRUE(RangeIs(decade_range({0, 0}), -1, 1));
+}
+
+TEST(PlotGeometry, BarsStandOnZeroOrOnTheFramesBottom) {
+  EXPECT_TRUE(RangeIs(bar_range({1, 3}, Scale::kLinear), 0, 3.12));
+  EXPECT_TRUE(RangeIs(bar_range({-2, 3}, Scale::kLinear), -2.2, 3.2));
+  EXPECT_TRUE(RangeIs(bar_range({-3, -1}, Scale::kLinear), -3.12, 0.12));
+  EXPECT_TRUE(RangeIs(bar_range({-4, -0.5}, Scale::kLog10), -5, 0));
+}
+
+TEST(PlotGeometry, WindowsPlplotCannotDrawAreRefused) {
+  EXPECT_FALSE(window_problem({{0, 1}, {0, 1}}));
+  EXPECT_EQ(window_problem({{0, 0}, {0, 1}}), "values too close to zero to plot");
+  EXPECT_EQ(window_problem({{0, 1}, {0, 1e-300}}), "values too close to zero to plot");
+  EXPECT_EQ(window_problem({{-1e308, 1e308}, {0, 1}}), "values too large to plot");
+}
+
+TEST(PlotGeometry, NiceStepRoundsUpTo125) {
+  EXPECT_EQ(nice_step(0.5), 1);
+  EXPECT_EQ(nice_step(1), 1);
+  EXPECT_EQ(nice_step(1.5), 2);
+  EXPECT_EQ(nice_step(2.5), 5);
+  EXPECT_EQ(nice_step(7), 10);
+  EXPECT_EQ(nice_step(11), 20);
+  EXPECT_EQ(nice_step(kNaN), 1);
+}
+
+TEST(PlotGeometry, TicksOfLinearAxes) {
+  const Ticks units = axis_ticks({-0.5, 11.5}, Scale::kLinear, /*integers=*/true);
+  EXPECT_EQ(units.step, 1);
+  EXPECT_EQ(units.minor, 1);
+  EXPECT_FALSE(units.log || units.decade_labels);
+  // Wide integer ranges and fractional ones: PLplot's own choice.
+  EXPECT_EQ(axis_ticks({-0.5, 63.5}, Scale::kLinear, true).step, 0);
+  EXPECT_EQ(axis_ticks({0, 5}, Scale::kLinear, false).step, 0);
+}
+
+TEST(PlotGeometry, ALogAxisLabelsEveryDecadeUntilTheyWouldCrowd) {
+  const Ticks few = axis_ticks({-5, 1}, Scale::kLog10, false);
+  EXPECT_TRUE(few.log);
+  EXPECT_FALSE(few.decade_labels);
+  EXPECT_EQ(few.step, 1);
+
+  const Ticks many = axis_ticks({-21, 4}, Scale::kLog10, false);  // 25 decades: every 5th
+  EXPECT_FALSE(many.log);
+  EXPECT_TRUE(many.decade_labels);
+  EXPECT_EQ(many.step, 5);
+  EXPECT_EQ(many.minor, 5);  // a minor tick per decade
+
+  const Ticks lots = axis_ticks({-300, 300}, Scale::kLog10, false);
+  EXPECT_EQ(lots.step, 100);
+  EXPECT_EQ(lots.minor, 0);  // 100 minor ticks per step would be a smear
+}
+
+// --- Text ---
+
+TEST(PlotGeometry, TextLengthCountsCharactersNotBytes) {
+  EXPECT_EQ(text_length("rho = 0.01"), 10u);
+  EXPECT_EQ(text_length("\xcf\x81 = 0.01"), 8u);  // "ρ = 0.01"
+  EXPECT_EQ(text_length(""), 0u);
+}
+
+TEST(PlotGeometry, EscapeKeepsHashesLiteral) {
+  EXPECT_EQ(escape("run #3"), "run ##3");
+  EXPECT_EQ(escape("##"), "####");
+  EXPECT_EQ(escape("plain"), "plain");
+}
+
+// --- Legend ---
+
+TEST(PlotGeometry, LegendSizeGrowsWithTheLongestLabelAndTheEntries) {
+  const Size one = legend_size({"ab"});
+  const Size two = legend_size({"train loss", "test loss"});
+  EXPECT_DOUBLE_EQ(one.width, 0.18 + 0.014 * 2);
+  EXPECT_DOUBLE_EQ(one.height, 0.04 + 0.045);
+  EXPECT_DOUBLE_EQ(two.width, 0.18 + 0.014 * 10);
+  EXPECT_DOUBLE_EQ(two.height, 0.04 + 0.045 * 2);
+}
+
+TEST(PlotGeometry, TheLegendGoesWhereItHidesTheLeast) {
+  const Window w{{0, 10}, {0, 1}};
+  const Size size{0.3, 0.2};
+  EXPECT_EQ(legend_corner(size, {}, w), Corner::kTopRight);
+  // A falling loss curve leaves the top right free.
+  EXPECT_EQ(legend_corner(size, {{{0, 10}, {0.95, 0.05}}}, w), Corner::kTopRight);
+  // A rising one fills it: top left, the next free corner.
+  EXPECT_EQ(legend_corner(size, {{{0, 10}, {0.05, 0.95}}}, w), Corner::kTopLeft);
+  // A line along the top: the bottom, right before left.
+  EXPECT_EQ(legend_corner(size, {{{0, 10}, {0.9, 0.9}}}, w), Corner::kBottomRight);
+  // Along the top and down the right side: bottom left.
+  EXPECT_EQ(legend_corner(size, {{{0, 10}, {0.9, 0.9}}, {{9.5, 9.5}, {0, 1}}}, w),
+            Corner::kBottomLeft);
+}
+
+// --- Labels ---
+
+constexpr double kFrameW = 150, kFrameH = 100, kCharH = 2.5;  // millimetres
+
+TEST(PlotGeometry, ALabelGoesRightOfItsPointWhenThereIsRoom) {
+  const auto boxes = place_labels({{50, 50, 6}}, kFrameW, kFrameH, kCharH);
+  ASSERT_EQ(boxes.size(), 1u);
+  ASSERT_TRUE(boxes[0]);
+  EXPECT_GT(boxes[0]->x0, 50 + 0.6 * kCharH);  // clear of the marker
+  EXPECT_LT(boxes[0]->x0, 50 + 2 * kCharH);    // but beside it
+  EXPECT_DOUBLE_EQ(0.5 * (boxes[0]->y0 + boxes[0]->y1), 50);
+}
+
+TEST(PlotGeometry, LabelsStayInsideTheFrame) {
+  const std::vector<Mark> edges = {
+      {kFrameW - 1, 50, 12},  {1, 50, 12}, {75, kFrameH - 0.5, 12}, {75, 0.5, 12},
+      {kFrameW, kFrameH, 12}, {0, 0, 12},  {kFrameW - 3, 2, 12},    {2, kFrameH - 1, 12},
+  };
+  for (const Mark& m : edges) {
+    const auto boxes = place_labels({m}, kFrameW, kFrameH, kCharH);
+    ASSERT_TRUE(boxes[0]);
+    EXPECT_TRUE(inside(*boxes[0], kFrameW, kFrameH)) << "point at " << m.x << ", " << m.y;
+  }
+}
+
+TEST(PlotGeometry, LabelsOfClosePointsKeepApart) {
+  // Three points a millimetre apart, as a sweep's runs with nearly equal results are.
+  const std::vector<Mark> marks = {{60, 50, 12}, {61, 51, 12}, {60, 52, 12}};
+  const auto boxes = place_labels(marks, kFrameW, kFrameH, kCharH);
+  ASSERT_EQ(boxes.size(), 3u);
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    ASSERT_TRUE(boxes[i]);
+    EXPECT_TRUE(inside(*boxes[i], kFrameW, kFrameH));
+    for (std::size_t j = 0; j < boxes.size(); ++j) {
+      const double r = 0.6 * kCharH;
+      const Box marker{marks[j].x - r, marks[j].x + r, marks[j].y - r, marks[j].y + r};
+      EXPECT_FALSE(overlap(*boxes[i], marker)) << "label " << i << " hides point " << j;
+      if (j != i) {
+        EXPECT_FALSE(overlap(*boxes[i], *boxes[j])) << "labels " << i << ", " << j;
+      }
+    }
+  }
+}
+
+TEST(PlotGeometry, UnlabelledPointsGetNoLabelButAreStillAvoided) {
+  // The unlabelled point sits where the first label would go, on its right.
+  const auto boxes = place_labels({{50, 50, 6}, {55, 50, 0}}, kFrameW, kFrameH, kCharH);
+  ASSERT_EQ(boxes.size(), 2u);
+  ASSERT_TRUE(boxes[0]);
+  EXPECT_FALSE(boxes[1]);
+  const double r = 0.6 * kCharH;
+  EXPECT_FALSE(overlap(*boxes[0], {55 - r, 55 + r, 50 - r, 50 + r}));
+}
+
+// --- Histograms ---
+
+TEST(PlotGeometry, BinsCountValuesInHalfOpenBinsWithHiInTheLast) {
+  EXPECT_EQ(bin_counts({0.0, 0.25, 0.5, 0.99, 1.0}, 4, 0, 1), (std::vector<double>{1, 1, 1, 2}));
+  EXPECT_EQ(bin_counts({0.2499}, 4, 0, 1), (std::vector<double>{1, 0, 0, 0}));
+  EXPECT_EQ(bin_counts({}, 3, 0, 1), (std::vector<double>{0, 0, 0}));
+  EXPECT_EQ(bin_counts({5, 7}, 1, 5, 6), (std::vector<double>{2}));
+}
+
+TEST(PlotGeometry, BinsClampValuesOutsideTheRangeAndSkipOnesNotFinite) {
+  EXPECT_EQ(bin_counts({-5, 7, 1e300, -1e300, kNaN, kInf, -kInf}, 4, 0, 1),
+            (std::vector<double>{2, 0, 0, 2}));
+}
+
+TEST(PlotGeometry, BinsRefuseRangesTheyCannotSplit) {
+  EXPECT_THROW(bin_counts({1}, 0, 0, 1), std::invalid_argument);
+  EXPECT_THROW(bin_counts({1}, 4, 1, 1), std::invalid_argument);
+  EXPECT_THROW(bin_counts({1}, 4, 1, 0), std::invalid_argument);
+  EXPECT_THROW(bin_counts({1}, 4, -1e308, 1e308), std::invalid_argument);
+  EXPECT_THROW(bin_counts({1}, 4, kNaN, 1), std::invalid_argument);
+}
+
+// --- Whole PNGs ---
+
+TEST(PlotGeometry, AHandMadeMinimalPngIsComplete) {
+  // Signature, then an empty IEND chunk: length 0, type, CRC.
+  const std::string iend("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+  EXPECT_TRUE(is_complete_png(kPngSignature + iend));
+  EXPECT_FALSE(is_complete_png(kPngSignature));
+  EXPECT_FALSE(is_complete_png(""));
+  EXPECT_FALSE(is_complete_png("GIF89a" + iend));
+  // An IEND that claims data, and a chunk longer than the file.
+  EXPECT_FALSE(is_complete_png(kPngSignature + std::string("\0\0\0\1IEND\0\xae\x42\x60\x82", 13)));
+  EXPECT_FALSE(is_complete_png(kPngSignature + std::string("\x7f\0\0\0IDAT", 8) + iend));
+}
+
+TEST(PlotGeometry, ATruncatedPlotIsNotACompletePng) {
+  test::TempDir dir;
+  plot_lines(dir / "loss.png", kLossSpec, loss_curves());
+  const std::string png = read_file(dir / "loss.png");
+  ASSERT_TRUE(is_complete_png(png));
+  // Cut anywhere, as a full disk would; 4096 bytes is where the reported loss.png stopped.
+  for (std::size_t size = 0; size < png.size(); ++size) {
+    ASSERT_FALSE(is_complete_png(std::string_view(png).substr(0, size))) << size << " bytes";
+  }
+  EXPECT_FALSE(is_complete_png(png + "x"));
+}
+
+// --- Pictures, end to end ---
+
+TEST(Plot, LinesWriteAWholePngAndNothingElse) {
+  test::TempDir dir;
+  plot_lines(dir / "loss.png", {"loss", {"epoch"}, {"loss", Scale::kLog10}}, loss_curves());
+  const std::string png = read_file(dir / "loss.png");
+  EXPECT_EQ(png.substr(0, 8), kPngSignature);
+  EXPECT_TRUE(is_complete_png(png));
+  EXPECT_EQ(be32(png, 16), 800u);  // IHDR: the spec's default size
+  EXPECT_EQ(be32(png, 20), 600u);
+  // A single epoch still makes a plot.
+  plot_lines(dir / "one.png", kLossSpec, {{"train", {1}, {0.3}}});
+  EXPECT_TRUE(is_complete_png(read_file(dir / "one.png")));
+  EXPECT_EQ(files_in(dir.path()), (std::vector<std::string>{"loss.png", "one.png"}));
+}
+
+TEST(Plot, LinesRefuseWhatTheyCannotDraw) {
+  test::TempDir dir;
+  EXPECT_THROW(plot_lines(dir / "none.png", kLossSpec, {}), std::runtime_error);
+  EXPECT_THROW(plot_lines(dir / "ragged.png", kLossSpec, {{"a", {1, 2}, {1}}}), std::runtime_error);
+  EXPECT_THROW(plot_lines(dir / "neg.png", {"t", {"x"}, {"y", Scale::kLog10}}, {{"a", {1}, {-1}}}),
+               std::runtime_error);
+  EXPECT_TRUE(files_in(dir.path()).empty());
+}
+
+TEST(Plot, BarsWithAReferenceOnALogAxis) {
+  test::TempDir dir;
+  const PlotSpec spec{"rho_hat", {"unit"}, {"rho_hat", Scale::kLog10}};
+  plot_bars(dir / "units.png", spec, {{0.5, 0.1, 0.01, 0.0, 1e-4}, ReferenceLine{0.01, "rho"}});
+  EXPECT_TRUE(is_complete_png(read_file(dir / "units.png")));
+  plot_bars(dir / "plain.png", {"t", {"i"}, {"v"}}, {{1, -2, 3}, std::nullopt});
+  EXPECT_TRUE(is_complete_png(read_file(dir / "plain.png")));
+
+  EXPECT_THROW(plot_bars(dir / "x.png", spec, {{}, std::nullopt}), std::runtime_error);
+  EXPECT_THROW(plot_bars(dir / "x.png", spec, {{1}, ReferenceLine{0.0, "zero"}}),
+               std::runtime_error);
+  EXPECT_THROW(plot_bars(dir / "x.png", {"t", {"i", Scale::kLog10}, {"v"}}, {{1}, std::nullopt}),
+               std::runtime_error);
+}
+
+TEST(Plot, HistogramPanelsSideBySide) {
+  test::TempDir dir;
+  Histogram values{{"values", {"h"}, {"count", Scale::kLog10}, 700}, {0.1, 0.1, 0.5, 1.0, 7}, 50};
+  Histogram units{{"units", {"rho_hat"}, {"count"}, 700}, {0.01, 0.02, 0.9}, 50};
+  plot_histograms(dir / "activations.png", {values, units});
+  const std::string png = read_file(dir / "activations.png");
+  EXPECT_TRUE(is_complete_png(png));
+  EXPECT_EQ(be32(png, 16), 1400u);
+  EXPECT_EQ(be32(png, 20), 600u);
+
+  EXPECT_THROW(plot_histograms(dir / "x.png", {}), std::runtime_error);
+  Histogram wider = units;
+  wider.spec.width = 800;
+  EXPECT_THROW(plot_histograms(dir / "x.png", {values, wider}), std::runtime_error);
+  Histogram empty = units;
+  empty.values = {kNaN};
+  EXPECT_THROW(plot_histograms(dir / "x.png", {empty}), std::runtime_error);
+  Histogram no_bins = units;
+  no_bins.bins = 0;
+  EXPECT_THROW(plot_histograms(dir / "x.png", {no_bins}), std::runtime_error);
+}
+
+TEST(Plot, LabelledPointsOnALogAxisWithAFloor) {
+  test::TempDir dir;
+  // Zero and negative x sit at the floor instead of breaking the log axis.
+  const PlotSpec spec{"t", {"mean L0", Scale::kLog10, 1e-3}, {"mse"}};
+  plot_labelled_points(dir / "sweep.png", spec,
+                       {{0.0, 0.02, "a"}, {0.5, 0.015, "b"}, {64, 0.07, "c"}, {-1, 0.01, "d"}});
+  EXPECT_TRUE(is_complete_png(read_file(dir / "sweep.png")));
+  EXPECT_THROW(plot_labelled_points(dir / "none.png", spec, {}), std::runtime_error);
+  EXPECT_THROW(plot_labelled_points(dir / "nan.png", spec, {{kNaN, 1, "a"}}), std::runtime_error);
+}
+
+TEST(Plot, SpecsPlplotCannotHonourAreRefused) {
+  test::TempDir dir;
+  const std::vector<Series> lines = loss_curves();
+  PlotSpec tiny = kLossSpec;
+  tiny.width = 10;
+  EXPECT_THROW(plot_lines(dir / "x.png", tiny, lines), std::runtime_error);
+  // A floor means nothing on a linear axis, and must be a usable positive number on a log one.
+  EXPECT_THROW(plot_lines(dir / "x.png", {"t", {"x", Scale::kLinear, 1}, {"y"}}, lines),
+               std::runtime_error);
+  EXPECT_THROW(plot_lines(dir / "x.png", {"t", {"x", Scale::kLog10, -1}, {"y"}}, lines),
+               std::runtime_error);
+  EXPECT_THROW(plot_lines(dir / "x.png", {"t", {"x"}, {"y", Scale::kLog10, kInf}}, lines),
+               std::runtime_error);
+  EXPECT_TRUE(files_in(dir.path()).empty());
+}
+
+// --- Failed writes ---
+
+TEST(Plot, ACutOffRenderKeepsThePreviousPicture) {
+  test::TempDir dir, tmp;
+  const std::string path = dir / "loss.png";
+  write_file_atomically(path, "previous picture");
+  const ScopedEnv env("TMPDIR", tmp.path().string());
+  try {
+    // PLplot ignores the failed write and leaves 4096 bytes, as on the reported full disk.
+    const ScopedFileSizeLimit limit(4096);
+    ASSERT_TRUE(limit.ok());
+    plot_lines(path, kLossSpec, loss_curves());
+    ADD_FAILURE() << "a cut-off picture was published";
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("cannot write " + path + ": ", 0), 0u) << message;
+    EXPECT_NE(message.find("could not be rendered completely"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  EXPECT_EQ(read_file(path), "previous picture");
+  EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"loss.png"});
+  EXPECT_TRUE(files_in(tmp.path()).empty());  // the render folder is gone too
+}
+
+TEST(Plot, NoFolderToRenderInIsAnErrorNamingThePicture) {
+  test::TempDir dir;
+  const std::string path = dir / "loss.png";
+  write_file_atomically(path, "previous picture");
+  const ScopedEnv env("TMPDIR", dir / "missing");
+  try {
+    plot_lines(path, kLossSpec, loss_curves());
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("cannot write " + path + ": ", 0), 0u) << e.what();
+  }
+  EXPECT_EQ(read_file(path), "previous picture");
+}
+
+TEST(Plot, AnUnwritableDestinationIsAnErrorAndLeavesNoRenderFolder) {
+  test::TempDir dir, tmp;
+  const ScopedEnv env("TMPDIR", tmp.path().string());
+  const std::string path = (dir.path() / "missing" / "loss.png").string();
+  try {
+    plot_lines(path, kLossSpec, loss_curves());
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("cannot write " + path + ": ", 0), 0u) << e.what();
+  }
+  EXPECT_TRUE(files_in(tmp.path()).empty());
+}
+
+}  // namespace
+}  // namespace sae
