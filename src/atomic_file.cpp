@@ -47,7 +47,7 @@ void sync_folder(const std::filesystem::path& folder) {
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
   const std::filesystem::path target(path);
-  if (!target.has_filename()) throw std::runtime_error("cannot write '" + path + "': not a file path");
+  if (!target.has_filename()) throw std::runtime_error("cannot write " + path + ": not a file path");
 
   // The extension stays last ("loss.tmpAbC123.png"), so the leftovers still say what they were.
   const std::string extension = target.extension().string();

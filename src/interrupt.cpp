@@ -16,6 +16,7 @@ std::condition_variable g_commit_done;
 int g_stop_scopes = 0;     // live StopRequests
 int g_commit_sections = 0;  // live CommitSections
 std::atomic<int> g_received{0};
+constexpr const char* kThreadName = "sae-signals";
 
 sigset_t stop_signals() {
   sigset_t set;
@@ -37,6 +38,9 @@ sigset_t stop_signals() {
 }
 
 void receive_signals() {
+  // Named, so that a look at /proc/PID/task shows which thread waits for the signals: while it
+  // waits in sigwait, the kernel lists them as unblocked for it alone.
+  pthread_setname_np(pthread_self(), kThreadName);
   const sigset_t set = stop_signals();
   for (;;) {
     int signal = 0;

@@ -11,7 +11,6 @@ namespace {
 
 constexpr int kBarWidth = 30;
 constexpr double kBarRedrawSeconds = 0.1;
-constexpr double kLogEverySeconds = 10.0;
 
 std::string format_duration(double seconds) {
   const auto s = static_cast<int64_t>(seconds + 0.5);
@@ -27,12 +26,13 @@ ProgressStyle default_progress_style(bool quiet) {
 }
 
 Progress::Progress(std::string label, int64_t total_batches, ProgressStyle style,
-                   int64_t first_batch)
+                   int64_t first_batch, double log_every_seconds)
     : label_(std::move(label)),
       total_batches_(total_batches),
       style_(style),
       batches_(first_batch),
       first_batch_(first_batch),
+      log_every_seconds_(log_every_seconds),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
@@ -58,7 +58,7 @@ void Progress::draw(bool force) {
   if (style_ == ProgressStyle::kNone) return;
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
-  const double interval = style_ == ProgressStyle::kBar ? kBarRedrawSeconds : kLogEverySeconds;
+  const double interval = style_ == ProgressStyle::kBar ? kBarRedrawSeconds : log_every_seconds_;
   if (!force && since_draw < interval) return;
   last_draw_ = now;
 

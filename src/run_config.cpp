@@ -5,6 +5,7 @@
 #include "sae/errors.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 
@@ -37,6 +38,9 @@ void validate(const RunConfig& c) {
   require(c.test_batch_size >= 1, "test-batch-size", "at least 1", c.test_batch_size);
   require(!c.data_dir.empty(), "data-dir", "a folder", "''");
   require(c.threads >= 0, "threads", "0 (one per core) or more", c.threads);
+  // TOML integers are signed 64-bit: a larger seed could not be read back from config.toml.
+  require(c.seed <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "seed",
+          "at most 9223372036854775807", c.seed);
 }
 
 std::string to_toml(const RunConfig& config) {
@@ -47,8 +51,13 @@ std::string to_toml(const RunConfig& config) {
       out += fmt::format("{} = {}\n", key, quoted(value));
     } else if constexpr (std::is_same_v<T, Penalty>) {
       out += fmt::format("{} = {}\n", key, quoted(penalty_name(value)));
+    } else if constexpr (std::is_floating_point_v<T>) {
+      // The shortest exact form, kept a TOML float: 2 would read back as an integer.
+      std::string number = fmt::format("{}", value);
+      if (number.find_first_of(".en") == std::string::npos) number += ".0";
+      out += fmt::format("{} = {}\n", key, number);
     } else {
-      out += fmt::format("{} = {}\n", key, value);  // doubles in their shortest exact form
+      out += fmt::format("{} = {}\n", key, value);
     }
   });
   return out;

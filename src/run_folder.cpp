@@ -130,7 +130,7 @@ void prepare_new_run_dir(const std::string& dir, bool force) {
   std::error_code ec;
   std::vector<fs::path> run_files;
   bool other_files = false;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  for (const auto& entry : fs::directory_iterator(dir)) {  // throws if it cannot be listed
     const std::string name = entry.path().filename().string();
     if (name == kLockFile) continue;
     if (is_run_file(name)) {

@@ -156,9 +156,9 @@ TEST_P(BadFlags, TrainRefusesThemCleanly) {
 INSTANTIATE_TEST_SUITE_P(
     Flags, BadFlags,
     ::testing::Values(
-        FlagCase{"RhoZero", {"--rho", "0"}, "rho must lie strictly between 0 and 1, got 0"},
-        FlagCase{"RhoOne", {"--rho", "1"}, "rho must lie strictly between 0 and 1, got 1"},
-        FlagCase{"BetaNegative", {"--beta", "-0.1"}, "beta must be >= 0"},
+        FlagCase{"RhoZero", {"--rho", "0"}, "--rho must be strictly between 0 and 1 (in float32), got 0"},
+        FlagCase{"RhoOne", {"--rho", "1"}, "--rho must be strictly between 0 and 1 (in float32), got 1"},
+        FlagCase{"BetaNegative", {"--beta", "-0.1"}, "--beta must be a finite number >= 0"},
         FlagCase{"LrZero", {"--lr", "0"}, "--lr must be a positive number"},
         FlagCase{"LrNegative", {"--lr", "-1e-3"}, "--lr must be a positive number"},
         FlagCase{"EpochsZero", {"--epochs", "0"}, "--epochs must be at least 1"},
@@ -184,7 +184,7 @@ TEST(BadFlags, CudaWhereThereIsNone) {
   EXPECT_FALSE(fs::exists(tmp / "run"));
 }
 
-/// A model with the seed's layer names but other shapes.
+/// A model with the original layer names but other shapes.
 struct WideAutoencoderImpl : torch::nn::Module {
   WideAutoencoderImpl() {
     register_module("enc1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3)));
@@ -195,24 +195,21 @@ TORCH_MODULE(WideAutoencoder);
 
 class BadCheckpoint : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new test::TempDir();
-    test::write_synthetic_mnist(*dir_ / "data", 50, 20);
-    const auto r = run_sae({"train", "--epochs", "1", "--data-dir", *dir_ / "data", "--out",
-                            *dir_ / "run", "--quiet"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
+  static void SetUpTestSuite() { dir_ = new test::TempDir(); }
   static void TearDownTestSuite() { delete dir_; }
+  static std::string good_run() {
+    return test::shared_run({"--epochs", "1", "--data-dir", test::shared_data(50, 20)});
+  }
 
   /// A copy of the good run whose model.pt is `bytes`.
   static std::string spoiled_run(const std::string& name, const std::string& bytes) {
     const std::string run = *dir_ / name;
     fs::create_directory(run);
-    fs::copy_file(*dir_ / "run/checkpoint.json", run + "/checkpoint.json");
+    fs::copy_file(good_run() + "/checkpoint.json", run + "/checkpoint.json");
     std::ofstream(run + "/model.pt", std::ios::binary) << bytes;
     return run + "/model.pt";
   }
-  static std::string good_model() { return test::read_text(*dir_ / "run/model.pt"); }
+  static std::string good_model() { return test::read_text(good_run() + "/model.pt"); }
 
   static void expect_refused(const std::string& model_path, const std::string& message) {
     expect_clean_failure(run_sae({"eval", "--checkpoint", model_path}), message);
@@ -226,23 +223,25 @@ class BadCheckpoint : public ::testing::Test {
 test::TempDir* BadCheckpoint::dir_ = nullptr;
 
 TEST_F(BadCheckpoint, Missing) {
-  expect_refused(*dir_ / "nowhere/model.pt", "no such checkpoint.json");
+  expect_refused(*dir_ / "nowhere/model.pt", "no such file or folder");
   const std::string run = *dir_ / "no-model";
   fs::create_directory(run);
-  fs::copy_file(*dir_ / "run/checkpoint.json", run + "/checkpoint.json");
-  expect_refused(run + "/model.pt", "no such checkpoint");
+  fs::copy_file(good_run() + "/checkpoint.json", run + "/checkpoint.json");
+  expect_refused(run + "/model.pt", "no such file or folder");
+  // A folder whose manifest names files that are gone: damaged, said so.
+  expect_refused(run, "which is missing");
 }
 
 TEST_F(BadCheckpoint, Truncated) {
   const std::string good = good_model();
   expect_refused(spoiled_run("truncated", good.substr(0, good.size() / 2)),
-                 "not a readable sae checkpoint");
+                 "not a readable sae model");
 }
 
 TEST_F(BadCheckpoint, RandomBytes) {
   std::string noise(4096, '\0');
   for (size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<char>((i * 2654435761u) >> 13);
-  expect_refused(spoiled_run("noise", noise), "not a readable sae checkpoint");
+  expect_refused(spoiled_run("noise", noise), "not a readable sae model");
 }
 
 TEST_F(BadCheckpoint, AnotherArchitecture) {
@@ -250,7 +249,7 @@ TEST_F(BadCheckpoint, AnotherArchitecture) {
   WideAutoencoder wide;
   torch::save(wide, tmp / "wide.pt");
   expect_refused(spoiled_run("wide", test::read_text(tmp / "wide.pt")),
-                 "not a readable sae checkpoint");
+                 "not a readable sae model");
   // Same names, other shapes: torch::load would silently take them; we must not.
   SparseAutoencoder model;
   {

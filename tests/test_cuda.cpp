@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sae/device.hpp"
+#include "sae/errors.hpp"
 #include "sae/eval.hpp"
 #include "sae/train.hpp"
 #include "test_util.hpp"
@@ -16,20 +17,12 @@ namespace {
                     "route is checked by scripts/gpu-check.sh on a machine with one";    \
   }
 
-Dataset synthetic_dataset(uint32_t count) {
-  const auto pixels = test::synthetic_pixels(count, 5);
-  return {torch::from_blob(const_cast<uint8_t*>(pixels.data()),
-                           {static_cast<int64_t>(count), 28, 28}, torch::kUInt8)
-              .clone(),
-          torch::arange(static_cast<int64_t>(count)) % 10};
-}
-
 TEST(Cuda, AutoPicksTheGpuAndCudaIndicesAreChecked) {
   SKIP_WITHOUT_CUDA();
   EXPECT_TRUE(resolve_device("auto").is_cuda());
   EXPECT_TRUE(resolve_device("cuda:0").is_cuda());
   const auto gpus = torch::cuda::device_count();
-  EXPECT_THROW(resolve_device("cuda:" + std::to_string(gpus)), std::invalid_argument);
+  EXPECT_THROW(resolve_device("cuda:" + std::to_string(gpus)), UsageError);
 }
 
 TEST(Cuda, ForwardMatchesTheCpuFastPath) {
@@ -52,21 +45,33 @@ TEST(Cuda, ForwardMatchesTheCpuFastPath) {
 TEST(Cuda, TrainingOnTheGpuEvaluatesLikeTheCpu) {
   SKIP_WITHOUT_CUDA();
   torch::manual_seed(0);
-  const Dataset data = synthetic_dataset(400);
+  const Dataset data = test::synthetic_dataset(400, 5);
   SparseAutoencoder model;
   model->to(torch::kCUDA);
   auto optimizer = make_optimizer(model, 1e-3, 0.0);
-  StepSettings settings{SparseLoss(0.005, 0.05), 50, 0, 1, torch::kCUDA};
+  RunConfig config;
+  config.beta = 0.005;
+  config.rho = 0.05;
+  config.batch_size = 50;
+  config.seed = 1;
+  config.device = "cuda";
+  TrainCursor cursor;
   for (int epoch = 1; epoch <= 3; ++epoch) {
-    EpochProgress progress;
     ASSERT_TRUE(
-        train_epoch(model, optimizer, data, settings, epoch, progress, ProgressStyle::kNone));
+        train_epoch(model, optimizer, data, config, torch::kCUDA, cursor, ProgressStyle::kNone));
+    EXPECT_EQ(cursor.epoch, epoch - 1);
+    cursor = cursor.next_epoch();
   }
-  const auto on_gpu = evaluate(model, data, settings.loss, 128, torch::kCUDA);
+  EXPECT_EQ(cursor.steps, 3 * 8);
+  const SparseLoss loss(config.beta, config.rho, config.penalty);
+  const auto on_gpu = evaluate(model, data, loss, 128, torch::kCUDA);
   model->to(torch::kCPU);
-  const auto on_cpu = evaluate(model, data, settings.loss, 128, torch::kCPU);
-  EXPECT_NEAR(on_gpu.mse, on_cpu.mse, 1e-4);
-  EXPECT_NEAR(on_gpu.kl, on_cpu.kl, 1e-4 * std::max(1.0, on_cpu.kl));
+  const auto on_cpu = evaluate(model, data, loss, 128, torch::kCPU);
+  // The codes come back on the CPU wherever they were computed.
+  EXPECT_EQ(on_gpu.codes.device().type(), torch::kCPU);
+  EXPECT_TRUE(torch::allclose(on_gpu.codes, on_cpu.codes, 1e-4, 1e-5));
+  EXPECT_NEAR(on_gpu.metrics.mse, on_cpu.metrics.mse, 1e-4);
+  EXPECT_NEAR(on_gpu.metrics.kl, on_cpu.metrics.kl, 1e-4 * std::max(1.0, on_cpu.metrics.kl));
 }
 
 }  // namespace

@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
 
+#include "sae/errors.hpp"
 #include "sae/loss.hpp"
 #include "sae/model.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
 
 namespace sae {
 namespace {
@@ -35,11 +40,57 @@ TEST(Loss, TotalIsMsePlusBetaKlOfTheBatchMeanCode) {
 }
 
 TEST(Loss, RejectsRhoOutsideOpenUnitIntervalAndNegativeBeta) {
-  EXPECT_THROW(SparseLoss(0.005, 0.0), std::invalid_argument);
-  EXPECT_THROW(SparseLoss(0.005, 1.0), std::invalid_argument);
-  EXPECT_THROW(SparseLoss(0.005, -0.5), std::invalid_argument);
-  EXPECT_THROW(SparseLoss(-1e-3, 0.01), std::invalid_argument);
+  EXPECT_THROW(SparseLoss(0.005, 0.0), UsageError);
+  EXPECT_THROW(SparseLoss(0.005, 1.0), UsageError);
+  EXPECT_THROW(SparseLoss(0.005, -0.5), UsageError);
+  EXPECT_THROW(SparseLoss(-1e-3, 0.01), UsageError);
   EXPECT_NO_THROW(SparseLoss(0.0, 0.5));
+}
+
+TEST(Loss, RejectsRhoThatRoundsToZeroOrOneInFloat32AndNonFiniteBeta) {
+  // The loss is computed in float32: a rho that rounds to 0 or 1 there makes the KL infinite.
+  auto message_of = [](double beta, double rho) -> std::string {
+    try {
+      check_sparsity_params(beta, rho);
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(message_of(0.005, 1e-50).find("rho"), std::string::npos);
+  EXPECT_NE(message_of(0.005, 1 - 1e-12).find("rho"), std::string::npos);
+  EXPECT_NE(message_of(0.005, std::nan("")).find("rho"), std::string::npos);
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_NE(message_of(inf, 0.01).find("beta"), std::string::npos);
+  EXPECT_NE(message_of(std::nan(""), 0.01).find("beta"), std::string::npos);
+  EXPECT_THROW(SparseLoss(inf, 0.01), UsageError);
+  EXPECT_THROW(SparseLoss(0.005, 1e-50), UsageError);
+  // The smallest and largest rho that float32 keeps inside (0, 1) are fine.
+  EXPECT_EQ(message_of(0.005, 1e-30), "");
+  EXPECT_EQ(message_of(0.005, 1 - 1e-7), "");
+  EXPECT_EQ(message_of(0.0, 0.5), "");
+}
+
+TEST(Loss, L1AndNonePenalties) {
+  const auto input = torch::zeros({2, 1, 28, 28}, torch::kFloat64);
+  const auto recon = torch::full({2, 1, 28, 28}, 0.1, torch::kFloat64);
+  auto code = torch::full({2, 64}, 0.25, torch::kFloat64);
+  const auto l1 = SparseLoss(0.5, 0.1, Penalty::kL1)(recon, input, code);
+  EXPECT_NEAR(l1.penalty.item<double>(), 64 * 0.25, 1e-12);  // sum_j mean_i |h_ij|
+  EXPECT_NEAR(l1.total.item<double>(), 0.01 + 0.5 * 16, 1e-12);
+  const auto none = SparseLoss(0.5, 0.1, Penalty::kNone)(recon, input, code);
+  EXPECT_NEAR(none.total.item<double>(), 0.01, 1e-12);
+  EXPECT_GT(none.kl.item<double>(), 0.0);  // still reported
+  try {
+    parse_penalty("l2");
+    FAIL() << "l2 was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'l2'"), std::string::npos) << e.what();
+  }
+  for (const Penalty p : {Penalty::kKl, Penalty::kL1, Penalty::kNone}) {
+    EXPECT_EQ(parse_penalty(penalty_name(p)), p);
+  }
+  EXPECT_EQ(penalty_name(parse_penalty("l1")), "l1");
 }
 
 TEST(Loss, GradientMatchesFiniteDifferencesInDouble) {

@@ -1,14 +1,52 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include "sae/errors.hpp"
 #include "sae/run_folder.hpp"
 #include "test_util.hpp"
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
 
 namespace sae {
 namespace {
+
+namespace fs = std::filesystem;
+
+/// Runs the test in `dir` as the current folder, and returns to the old one at scope exit (the
+/// TempDir is removed after, and the other tests must not find themselves in a deleted folder).
+class CurrentDir {
+ public:
+  explicit CurrentDir(const fs::path& dir) : old_(fs::current_path()) { fs::current_path(dir); }
+  ~CurrentDir() {
+    std::error_code ec;
+    fs::current_path(old_, ec);
+  }
+  CurrentDir(const CurrentDir&) = delete;
+  CurrentDir& operator=(const CurrentDir&) = delete;
+
+ private:
+  fs::path old_;
+};
+
+void touch(const std::string& path) {
+  std::ofstream(path) << "x";
+}
+
+/// What `prepare_new_run_dir` says, or "" when it accepts the folder.
+std::string refusal(const std::string& dir, bool force) {
+  try {
+    prepare_new_run_dir(dir, force);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
 
 TEST(RunFolder, MetricsCsvRoundTripsIncludingNan) {
   test::TempDir dir;
@@ -49,15 +87,112 @@ TEST(RunFolder, MalformedMetricsCsvNamesTheLine) {
   }
 }
 
+TEST(RunFolder, AnEmptyFolderOrOneWithOnlyItsLockIsReadyForANewRun) {
+  test::TempDir dir;
+  EXPECT_EQ(refusal(dir.path().string(), /*force=*/false), "");
+  const RunLock lock(dir.path().string());  // the lock comes first; its file is no run's
+  EXPECT_TRUE(fs::exists(dir / kLockFile));
+  EXPECT_EQ(refusal(dir.path().string(), /*force=*/false), "");
+  EXPECT_TRUE(fs::exists(dir / kLockFile));
+}
+
 TEST(RunFolder, ForceClearsTheOldRunsFilesAndRefusalKeepsThem) {
   test::TempDir dir;
-  const std::string run = dir / "run";
-  std::filesystem::create_directory(run);
-  std::ofstream(run + "/summary.json") << "{}";
-  EXPECT_THROW(prepare_run_dir(run, /*force=*/false), std::invalid_argument);
-  EXPECT_TRUE(std::filesystem::exists(run + "/summary.json"));
-  prepare_run_dir(run, /*force=*/true);
-  EXPECT_FALSE(std::filesystem::exists(run + "/summary.json"));
+  const std::vector<std::string> run_files = {
+      kConfigFile,          kManifestFile,           kModelFile,   kOldOptimizerFile,
+      kMetricsFile,         kLossPlotFile,           kSummaryFile, kReconstructionsFile,
+      "units.png",          "activations.png",       "atoms.png",  "top.png",
+      "model-00000012.pt",  "optimizer-00000012.pt",  // a commit's step files
+      "model.tmpAb12Cd.pt", "metrics.tmpXy34Zw.csv",  // writes a crash cut short
+  };
+  const std::vector<std::string> other_files = {"notes.txt", "model-final.pt"};
+  for (const auto& name : run_files) touch(dir / name);
+  for (const auto& name : other_files) touch(dir / name);
+  fs::create_directory(dir / "plots");
+  touch(dir / "plots/units.png");  // not the run's: it is in a subfolder
+  const RunLock lock(dir.path().string());
+
+  const std::string message = refusal(dir.path().string(), /*force=*/false);
+  EXPECT_NE(message.find("--force"), std::string::npos) << message;
+  EXPECT_NE(message.find("--resume"), std::string::npos) << message;
+  for (const auto& name : run_files) EXPECT_TRUE(fs::exists(dir / name)) << name;
+
+  EXPECT_EQ(refusal(dir.path().string(), /*force=*/true), "");
+  for (const auto& name : run_files) EXPECT_FALSE(fs::exists(dir / name)) << name;
+  for (const auto& name : other_files) EXPECT_TRUE(fs::exists(dir / name)) << name;
+  EXPECT_TRUE(fs::exists(dir / "plots/units.png"));
+  EXPECT_TRUE(fs::exists(dir / kLockFile));
+}
+
+TEST(RunFolder, ForceRefusesAFolderThatHoldsNoRun) {
+  test::TempDir dir;
+  touch(dir / "notes.txt");
+  touch(dir / "tmp.txt");
+  EXPECT_NE(refusal(dir.path().string(), /*force=*/false).find("already holds files"),
+            std::string::npos);
+  const std::string message = refusal(dir.path().string(), /*force=*/true);
+  EXPECT_NE(message.find("holds no run"), std::string::npos) << message;
+  EXPECT_TRUE(fs::exists(dir / "notes.txt"));
+  EXPECT_TRUE(fs::exists(dir / "tmp.txt"));
+}
+
+TEST(RunFolder, ASecondLockOnTheSameFolderIsRefusedNamingTheHolder) {
+  test::TempDir dir;
+  const std::string pid = "pid " + std::to_string(::getpid());
+  {
+    std::optional<RunLock> first(std::in_place, dir.path().string());
+    EXPECT_EQ(test::read_text(dir / kLockFile), pid);
+    // flock locks belong to the open file description: a second open conflicts even in the same
+    // process, as it would in another.
+    try {
+      RunLock second(dir.path().string());
+      FAIL() << "two locks on one folder";
+    } catch (const std::runtime_error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("in use"), std::string::npos) << message;
+      EXPECT_NE(message.find(pid), std::string::npos) << message;
+      EXPECT_NE(message.find(dir.path().string()), std::string::npos) << message;
+    }
+    // A moved lock is still held; the moved-from one releases nothing.
+    RunLock moved(std::move(*first));
+    first.reset();
+    EXPECT_THROW(RunLock{dir.path().string()}, std::runtime_error);
+  }
+  EXPECT_NO_THROW(RunLock{dir.path().string()});  // released with the last owner
+  EXPECT_NO_THROW(RunLock{dir.path().string()});  // and again: each lock released its own
+}
+
+TEST(RunFolder, LockingAMissingFolderSaysSo) {
+  test::TempDir dir;
+  try {
+    RunLock lock(dir / "missing");
+    FAIL() << "locked a folder that does not exist";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot lock " + (dir / "missing")), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(RunFolder, DefaultRunFoldersInTheSameSecondGetSuffixes) {
+  test::TempDir dir;
+  const CurrentDir in(dir.path());
+  const std::regex stamp(R"(runs/[0-9]{8}-[0-9]{6})");
+  std::string first, second, third;
+  // Back to back they almost always share a second; when the clock ticks between, try again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    fs::remove_all("runs");
+    first = claim_default_run_dir();
+    second = claim_default_run_dir();
+    third = claim_default_run_dir();
+    if (second.rfind(first, 0) == 0 && third.rfind(first, 0) == 0) break;
+  }
+  EXPECT_TRUE(std::regex_match(first, stamp)) << first;
+  EXPECT_EQ(second, first + "-2");
+  EXPECT_EQ(third, first + "-3");
+  for (const auto& claimed : {first, second, third}) {
+    EXPECT_TRUE(fs::is_directory(claimed)) << claimed;
+    EXPECT_TRUE(fs::is_empty(claimed)) << claimed;
+  }
 }
 
 }  // namespace

@@ -1,10 +1,15 @@
 #include "test_util.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 
 #include <fstream>
@@ -98,6 +103,15 @@ void write_synthetic_mnist(const std::string& dir, uint32_t train_count, uint32_
               idx_labels(synthetic_labels(test_count)), true);
 }
 
+Dataset synthetic_dataset(uint32_t count, uint32_t seed) {
+  const auto pixels = synthetic_pixels(count, seed);
+  auto images = torch::from_blob(const_cast<uint8_t*>(pixels.data()),
+                                 {static_cast<int64_t>(count), kImageSide, kImageSide},
+                                 torch::kUInt8)
+                    .clone();
+  return {images, torch::arange(static_cast<int64_t>(count)) % 10};
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -129,6 +143,67 @@ RunResult run_sae(const std::vector<std::string>& args) {
   EXPECT_FALSE(died) << command << " died: " << r.err;
   r.exit_code = WIFEXITED(status) && !died ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int null = open("/dev/null", O_RDWR);
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    std::vector<char*> argv = {const_cast<char*>(SAE_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(SAE_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+namespace {
+
+/// A folder under the build tree named after `key` and the sae binary it was made with; `make`
+/// fills it the first time, under an exclusive lock, and a "done" marker says it is complete.
+std::string cached_folder(const std::string& key, const std::function<void(const std::string&)>& make) {
+  struct stat binary {};
+  stat(SAE_BINARY, &binary);
+  const std::string stamp = std::to_string(binary.st_size) + "-" + std::to_string(binary.st_mtime);
+  const auto cache = std::filesystem::path(SAE_BINARY).parent_path() / "test-cache";
+  std::filesystem::create_directories(cache);
+  const std::string dir =
+      (cache / (std::to_string(std::hash<std::string>{}(key + "|" + stamp)))).string();
+  const int lock = open((dir + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  flock(lock, LOCK_EX);
+  if (!std::filesystem::exists(dir + "/done")) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    make(dir);
+    if (!::testing::Test::HasFatalFailure()) std::ofstream(dir + "/done") << key << "\n";
+  }
+  close(lock);  // releases the flock
+  return dir;
+}
+
+}  // namespace
+
+std::string shared_data(uint32_t train_count, uint32_t test_count) {
+  const std::string key = "data " + std::to_string(train_count) + " " + std::to_string(test_count);
+  return cached_folder(key, [&](const std::string& dir) {
+    write_synthetic_mnist(dir, train_count, test_count);
+  });
+}
+
+std::string shared_run(const std::vector<std::string>& args) {
+  std::string key = "run";
+  for (const auto& a : args) key += " " + a;
+  return cached_folder(key, [&](const std::string& dir) {
+    std::vector<std::string> full = {"train", "--out", dir + "/run", "--quiet"};
+    full.insert(full.end(), args.begin(), args.end());
+    const RunResult r = run_sae(full);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }) + "/run";
 }
 
 void expect_clean_failure(const RunResult& r, const std::string& needle) {

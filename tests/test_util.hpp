@@ -1,6 +1,10 @@
 #pragma once
 // Shared by the tests: temporary folders and tiny IDX files written on the spot.
 
+#include <sys/types.h>
+
+#include "sae/idx.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -36,6 +40,8 @@ std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels, uint32_t mag
 std::vector<uint8_t> synthetic_pixels(uint32_t count, uint32_t seed);
 /// Labels 0..9 repeating.
 std::vector<uint8_t> synthetic_labels(uint32_t count);
+/// The same synthetic images as an in-memory Dataset, labels 0..9 repeating.
+Dataset synthetic_dataset(uint32_t count, uint32_t seed);
 /// Writes the four standard MNIST files (.gz) for a synthetic set into `dir`.
 void write_synthetic_mnist(const std::string& dir, uint32_t train_count, uint32_t test_count);
 
@@ -51,6 +57,17 @@ struct RunResult {
 /// Runs `sae args...` to the end, capturing stdout and stderr; fails the test if it died of a
 /// signal.
 RunResult run_sae(const std::vector<std::string>& args);
+/// Starts `sae args...` in the background, stdin and stdout on /dev/null, stderr into `err_path`.
+pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path);
+
+/// A folder of synthetic MNIST files, or a run trained on it, made once per build of `sae` and
+/// shared by every test process (gtest_discover_tests runs each test in its own): kept under the
+/// build folder, keyed by the binary and the arguments, made under a file lock so that parallel
+/// tests wait for the first instead of training it twice. Tests must not write into them.
+std::string shared_data(uint32_t train_count, uint32_t test_count);
+/// `sae train --out DIR args...`, shared like shared_data; fails the test if training fails.
+std::string shared_run(const std::vector<std::string>& args);
+
 /// A failure the way a user should see it: non-zero, one line on stderr containing `needle`, no
 /// "terminate called", no crash.
 void expect_clean_failure(const RunResult& r, const std::string& needle);

@@ -20,8 +20,10 @@ ProgressStyle default_progress_style(bool quiet);
 /// Tracks batches of one pass and shows batch i/n, images/s, running loss and time left.
 class Progress {
  public:
-  /// `first_batch` > 0 when a resumed epoch picks up in the middle.
-  Progress(std::string label, int64_t total_batches, ProgressStyle style, int64_t first_batch = 0);
+  /// `first_batch` > 0 when a resumed epoch picks up in the middle; kLog speaks every
+  /// `log_every_seconds`.
+  Progress(std::string label, int64_t total_batches, ProgressStyle style, int64_t first_batch = 0,
+           double log_every_seconds = 10.0);
   /// Records one finished batch of `images` images with mean loss `loss`.
   void step(int64_t images, double loss);
   /// Clears the bar; call once the pass is over (the destructor does it too, e.g. on an error).
@@ -38,6 +40,7 @@ class Progress {
   ProgressStyle style_;
   int64_t batches_ = 0;
   int64_t first_batch_ = 0;
+  double log_every_seconds_ = 10.0;
   int64_t images_ = 0;
   bool finished_ = false;
   double loss_sum_ = 0.0;

@@ -43,8 +43,8 @@ class RunLock {
 /// Creates a new folder runs/<date-time> (with -2, -3, ... when that name is taken), atomically.
 std::string claim_default_run_dir();
 
-/// Readies `dir` for a new run (it must be locked): creates it; refuses (UsageError) a folder that
-/// already holds a run's files unless `force`, which removes them.
+/// Readies the existing, locked folder `dir` for a new run: refuses (UsageError) a folder that
+/// already holds files unless `force`, which removes the run's files (and only those).
 void prepare_new_run_dir(const std::string& dir, bool force);
 
 /// One row of metrics.csv: one epoch.

@@ -1,0 +1,24 @@
+#include <gtest/gtest.h>
+
+#include "sae/probe.hpp"
+
+namespace sae {
+namespace {
+
+TEST(Probe, SeparableCodesAreClassifiedPerfectly) {
+  // Class c lights unit c: a linear probe must reach 100%.
+  const auto labels = torch::arange(500) % 10;
+  auto codes = torch::full({500, 64}, 0.05);
+  for (int64_t i = 0; i < 500; ++i) codes[i][labels[i].item<int64_t>()] = 0.9;
+  const auto result = linear_probe(codes, labels, codes.slice(0, 0, 100), labels.slice(0, 0, 100));
+  EXPECT_DOUBLE_EQ(result.test_accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(result.train_accuracy, 1.0);
+  // Codes that carry nothing: chance level.
+  torch::manual_seed(0);
+  const auto noise = torch::rand({500, 64});
+  const auto chance = linear_probe(noise, labels, torch::rand({500, 64}), labels);
+  EXPECT_LT(chance.test_accuracy, 0.25);
+}
+
+}  // namespace
+}  // namespace sae
