@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README's main command: installs what is missing, builds, fetches MNIST and trains with the seed's
+# README's main command: installs what is missing, builds, fetches MNIST and trains with the original model's
 # hyperparameters (configs/mnist.toml). Extra arguments go to `sae train`, e.g. --epochs 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."

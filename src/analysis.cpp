@@ -1,5 +1,9 @@
 #include "sae/analysis.hpp"
 
+#include <fmt/format.h>
+
+#include "sae/train.hpp"
+
 #include <filesystem>
 
 namespace sae {
@@ -12,6 +16,11 @@ OpenedModel open_model(const CheckpointSource& source, const ComputeOptions& com
   Checkpoint checkpoint = read_checkpoint(run_dir_of(source.checkpoint), !file_given);
   if (file_given) checkpoint.model_path = source.checkpoint;
   SparseAutoencoder model = load_model(checkpoint.model_path, device);
+  if (!all_finite(model)) {
+    throw CheckpointError(fmt::format(
+        "{}: holds NaN or infinite weights; evaluate an earlier checkpoint of the run instead",
+        checkpoint.model_path));
+  }
   const RunConfig& c = checkpoint.config;
   SparseLoss loss(c.beta, c.rho, c.penalty);
   std::string data_dir = source.data_dir.empty() ? c.data_dir : source.data_dir;

@@ -47,14 +47,15 @@ void sync_folder(const std::filesystem::path& folder) {
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
   const std::filesystem::path target(path);
-  if (!target.has_filename()) throw std::runtime_error("cannot write " + path + ": not a file path");
+  if (!target.has_filename())
+    throw std::runtime_error("cannot write " + path + ": not a file path");
 
   // The extension stays last ("loss.tmpAbC123.png"), so the leftovers still say what they were.
   const std::string extension = target.extension().string();
-  const std::string pattern = (target.parent_path() / (target.stem().string() + kTemporaryMarker +
-                                                       std::string(kTemporaryRandomChars, 'X') +
-                                                       extension))
-                                  .string();
+  const std::string pattern =
+      (target.parent_path() / (target.stem().string() + kTemporaryMarker +
+                               std::string(kTemporaryRandomChars, 'X') + extension))
+          .string();
   std::vector<char> tmp(pattern.begin(), pattern.end());
   tmp.push_back('\0');
   const int fd = ::mkstemps(tmp.data(), static_cast<int>(extension.size()));

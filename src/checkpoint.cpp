@@ -160,8 +160,7 @@ std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verif
     }
     if (json.at("architecture").get<std::string>() != kArchitecture) {
       throw CheckpointError(fmt::format("{}: architecture '{}', expected '{}'", manifest,
-                                        json.at("architecture").get<std::string>(),
-                                        kArchitecture));
+                                        json.at("architecture").get<std::string>(), kArchitecture));
     }
     Checkpoint c;
     if (format == 1) {
@@ -170,7 +169,8 @@ std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verif
       c.config = json.at("config").get<RunConfig>();
       c.cursor = json.at("cursor").get<TrainCursor>();
       const auto& files = json.at("files");
-      for (auto [path, key] : {std::pair{&c.model_path, "model"}, {&c.optimizer_path, "optimizer"}}) {
+      for (auto [path, key] :
+           {std::pair{&c.model_path, "model"}, {&c.optimizer_path, "optimizer"}}) {
         *path = verify_files ? verified_file(run, files.at(key), manifest)
                              : (run / files.at(key).at("name").get<std::string>()).string();
       }
@@ -187,10 +187,10 @@ std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verif
 Checkpoint read_checkpoint(const std::string& run_dir, bool verify_files) {
   auto checkpoint = find_checkpoint(run_dir, verify_files);
   if (!checkpoint) {
-    throw CheckpointError(fmt::format(
-        "{}: no checkpoint ({} is missing); pass a run folder or its model.pt, e.g. "
-        "runs/<date-time>/model.pt",
-        run_dir, kManifestFile));
+    throw CheckpointError(
+        fmt::format("{}: no checkpoint ({} is missing); pass a run folder or its model.pt, e.g. "
+                    "runs/<date-time>/model.pt",
+                    run_dir, kManifestFile));
   }
   return *checkpoint;
 }
@@ -199,10 +199,10 @@ std::string run_dir_of(const std::string& checkpoint_argument) {
   std::error_code ec;
   if (fs::is_directory(checkpoint_argument, ec)) return checkpoint_argument;
   if (!fs::exists(checkpoint_argument, ec)) {
-    throw CheckpointError(fmt::format(
-        "{}: no such file or folder; pass a run folder or its model.pt, e.g. "
-        "runs/<date-time>/model.pt",
-        checkpoint_argument));
+    throw CheckpointError(
+        fmt::format("{}: no such file or folder; pass a run folder or its model.pt, e.g. "
+                    "runs/<date-time>/model.pt",
+                    checkpoint_argument));
   }
   const fs::path parent = fs::path(checkpoint_argument).parent_path();
   return parent.empty() ? "." : parent.string();
@@ -215,7 +215,9 @@ void remove_stale_checkpoint_files(const std::string& run_dir) {
     const std::string name = entry.path().filename().string();
     const bool named = committed && (entry.path().string() == committed->model_path ||
                                      entry.path().string() == committed->optimizer_path);
-    if ((is_step_file_name(name) && !named) || is_temporary_file_name(name)) {
+    // optimizer.pt belongs to format 1: once a format-2 commit names another, it is stale.
+    const bool old_optimizer = name == kOldOptimizerFile && committed && !named;
+    if ((is_step_file_name(name) && !named) || is_temporary_file_name(name) || old_optimizer) {
       fs::remove(entry.path(), ec);
     }
   }

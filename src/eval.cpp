@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-
 #include <chrono>
 #include <cmath>
 
@@ -38,7 +37,7 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
     const int64_t end = std::min(begin + batch_size, n);
     const auto images = to_float_batch(data.images.slice(0, begin, end)).to(device);  // (B,1,28,28)
     const auto out = model->forward(images);
-    codes.push_back(out.code.to(torch::kCPU));        // (B, 64)
+    codes.push_back(out.code.to(torch::kCPU));       // (B, 64)
     const auto code = out.code.to(torch::kFloat64);  // (B, 64)
     squared_error += (out.reconstruction - images).to(torch::kFloat64).pow(2).sum();
     code_sum += code.sum(/*dim=*/0);

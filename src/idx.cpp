@@ -35,6 +35,10 @@ torch::Tensor read_idx_labels(const std::string& path) {
 Dataset load_split(const std::string& dir, Split split) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw DataError(fmt::format(
+        "{}: a file, not a data folder; pass the folder that holds the four IDX files", dir));
+  }
   if (!fs::is_directory(dir, ec)) {
     throw DataError(fmt::format(
         "{}: data folder not found; run scripts/fetch-data.sh, or pass --data-dir", dir));

@@ -13,7 +13,7 @@ namespace {
 
 std::mutex g_mutex;
 std::condition_variable g_commit_done;
-int g_stop_scopes = 0;     // live StopRequests
+int g_stop_scopes = 0;      // live StopRequests
 int g_commit_sections = 0;  // live CommitSections
 std::atomic<int> g_received{0};
 constexpr const char* kThreadName = "sae-signals";

@@ -27,9 +27,9 @@ SparseAutoencoderImpl::SparseAutoencoderImpl()
 }
 
 torch::Tensor SparseAutoencoderImpl::encode_with(const torch::Tensor& images, bool fast) {
-  TORCH_CHECK(
-      images.dim() == 4 && images.size(1) == 1 && images.size(2) == kImageSide && images.size(3) == kImageSide,
-      "SparseAutoencoder expects images of shape (B, 1, 28, 28), got ", images.sizes());
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == 1 && images.size(2) == kImageSide &&
+                  images.size(3) == kImageSide,
+              "SparseAutoencoder expects images of shape (B, 1, 28, 28), got ", images.sizes());
   auto x = torch::relu(enc1(images));                                  // (B, 16, 14, 14)
   x = torch::relu(enc2(x));                                            // (B, 32, 7, 7)
   x = fast ? full_kernel_conv(x, enc3->weight, enc3->bias) : enc3(x);  // (B, 64, 1, 1)

@@ -1,7 +1,5 @@
 #include "sae/reconstruct.hpp"
 
-
-
 namespace sae {
 namespace {
 
@@ -25,7 +23,8 @@ GrayImage reconstruction_grid(SparseAutoencoder& model, const Dataset& data, int
       for (int64_t i = row_start; i < row_start + columns; ++i) {
         // A short last row is padded with blank tiles so the grid stays rectangular.
         tiles.push_back(i < count ? to_gray_image((*batch)[i])
-                                  : GrayImage{kImageSide, kImageSide, std::vector<uint8_t>(kImageSide * kImageSide, 0)});
+                                  : GrayImage{kImageSide, kImageSide,
+                                              std::vector<uint8_t>(kImageSide * kImageSide, 0)});
       }
     }
   }

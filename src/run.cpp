@@ -68,6 +68,22 @@ void check_resumable(const Checkpoint& checkpoint, const RunConfig& requested,
 
 }  // namespace
 
+void check_resumable_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw UsageError(fmt::format("--resume {}: no such run folder", dir));
+  }
+  // config.toml is what the flags were laid over: without it the settings would be defaults.
+  if (!fs::exists(fs::path(dir) / kConfigFile)) {
+    throw UsageError(fmt::format(
+        "--resume {}: not a run folder, or a damaged one: {} is missing{}", dir, kConfigFile,
+        fs::exists(fs::path(dir) / kManifestFile)
+            ? "; its settings are under \"config\" in checkpoint.json: write them back as "
+              "config.toml ([train] section) to resume"
+            : ""));
+  }
+}
+
 Run::Run(std::string dir, RunLock lock, const RunConfig& config, const torch::Device& device)
     : dir_(std::move(dir)),
       lock_(std::move(lock)),
@@ -98,18 +114,11 @@ std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool 
 std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config,
                                  const torch::Device& device) {
   validate(config);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    throw UsageError(fmt::format("--resume {}: no such run folder", dir));
-  }
+  check_resumable_folder(dir);
   RunLock lock(dir);
   remove_stale_checkpoint_files(dir);
   const std::optional<Checkpoint> checkpoint = find_checkpoint(dir);
   if (!checkpoint) {
-    if (!fs::exists(fs::path(dir) / kConfigFile)) {
-      throw UsageError(fmt::format("--resume {}: not a run folder (no {}, no {})", dir,
-                                   kConfigFile, kManifestFile));
-    }
     // Killed before its first commit: nothing to continue, so the run starts over, as it was.
     spdlog::warn("{} has no committed checkpoint yet; training it from the start", dir);
     prepare_new_run_dir(dir, /*force=*/true);
@@ -140,8 +149,8 @@ bool Run::train_epoch(const Dataset& train, ProgressStyle style,
                       const std::function<bool()>& should_stop) {
   const auto start = std::chrono::steady_clock::now();
   try {
-    const bool complete = sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_,
-                                           style, should_stop);
+    const bool complete =
+        sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_, style, should_stop);
     epoch_seconds_ += seconds_since(start);
     return complete;
   } catch (const NonFiniteLoss& e) {
@@ -156,10 +165,9 @@ bool Run::train_epoch(const Dataset& train, ProgressStyle style,
 const EpochMetrics& Run::finish_epoch(const Dataset& test) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t epoch = cursor_.epoch + 1;
-  const Evaluation& te =
-      last_test_.emplace(evaluate(model_, test, SparseLoss(config_.beta, config_.rho,
-                                                           config_.penalty),
-                                  config_.test_batch_size, device_));
+  const Evaluation& te = last_test_.emplace(
+      evaluate(model_, test, SparseLoss(config_.beta, config_.rho, config_.penalty),
+               config_.test_batch_size, device_));
   // A step can blow up the weights without a non-finite loss before it: check before committing.
   if (!all_finite(model_) || !std::isfinite(te.metrics.loss)) {
     throw NonFiniteLoss(fmt::format(
@@ -217,8 +225,8 @@ RunSummary Run::write_report(const Dataset& train, const Dataset& test) {
 
 int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressStyle style) {
   const RunConfig& c = run.config();
-  spdlog::info("training on {} ({} train / {} test images), epochs {}..{}, {} threads",
-               c.data_dir, train.size(), test.size(), run.cursor().epoch + 1, c.epochs,
+  spdlog::info("training on {} ({} train / {} test images), epochs {}..{}, {} threads", c.data_dir,
+               train.size(), test.size(), run.cursor().epoch + 1, c.epochs,
                torch::get_num_threads());
   const StopRequests stop;  // before the log line that tells a watcher training has begun
   spdlog::info("run folder {}", run.dir());
@@ -242,7 +250,8 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
     return kExitSignalBase + stop_signal();
   }
   const RunSummary summary = run.write_report(train, test);
-  spdlog::info("linear probe on the code: {:.2f}% test accuracy", 100 * summary.probe.test_accuracy);
+  spdlog::info("linear probe on the code: {:.2f}% test accuracy",
+               100 * summary.probe.test_accuracy);
   spdlog::info("done: {}/{}; evaluate it with `sae eval --checkpoint {}`", run.dir(), kModelFile,
                run.dir());
   return 0;

@@ -17,9 +17,23 @@ void require(bool ok, const char* flag, const char* rule, const T& value) {
   if (!ok) throw UsageError(fmt::format("--{} must be {}, got {}", flag, rule, value));
 }
 
-/// TOML's basic strings escape like JSON's.
+/// A TOML basic string: escaped like JSON's, plus DEL, which TOML also forbids raw.
 std::string quoted(const std::string& text) {
-  return nlohmann::json(text).dump();
+  std::string out;
+  for (const char c : nlohmann::json(text).dump()) {
+    out += c == '\x7f' ? std::string("\\u007F") : std::string(1, c);
+  }
+  return out;
+}
+
+/// True when `text` is well-formed UTF-8, which JSON and TOML files require.
+bool is_utf8(const std::string& text) {
+  try {
+    static_cast<void>(nlohmann::json(text).dump());
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
 }
 
 }  // namespace
@@ -37,6 +51,12 @@ void validate(const RunConfig& c) {
   require(c.batch_size >= 1, "batch-size", "at least 1", c.batch_size);
   require(c.test_batch_size >= 1, "test-batch-size", "at least 1", c.test_batch_size);
   require(!c.data_dir.empty(), "data-dir", "a folder", "''");
+  if (!is_utf8(c.data_dir)) {
+    throw UsageError(
+        "--data-dir must be valid UTF-8 (it is stored in config.toml and "
+        "checkpoint.json); rename the folder or link to it from a UTF-8 path");
+  }
+  if (!is_utf8(c.device)) throw UsageError("--device must be valid UTF-8");
   require(c.threads >= 0, "threads", "0 (one per core) or more", c.threads);
   // TOML integers are signed 64-bit: a larger seed could not be read back from config.toml.
   require(c.seed <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "seed",
@@ -61,6 +81,17 @@ std::string to_toml(const RunConfig& config) {
     }
   });
   return out;
+}
+
+std::vector<std::string> setting_differences(const RunConfig& was, const RunConfig& now) {
+  const nlohmann::json before = was;
+  const nlohmann::json after = now;
+  std::vector<std::string> differences;
+  for (const auto& [key, value] : before.items()) {
+    if (key == "device" || key == "threads" || after.at(key) == value) continue;
+    differences.push_back(fmt::format("--{} {}, not {}", key, value.dump(), after.at(key).dump()));
+  }
+  return differences;
 }
 
 TrainCursor TrainCursor::next_epoch() const {
@@ -113,9 +144,9 @@ void from_json(const nlohmann::json& json, RunConfig& config) {
 }
 
 void to_json(nlohmann::json& json, const TrainCursor& c) {
-  json = {{"epoch", c.epoch},       {"batches", c.batches}, {"steps", c.steps},
-          {"images", c.images},     {"loss_sum", c.loss_sum}, {"mse_sum", c.mse_sum},
-          {"kl_sum", c.kl_sum},     {"seconds", c.seconds}};
+  json = {{"epoch", c.epoch},   {"batches", c.batches},   {"steps", c.steps},
+          {"images", c.images}, {"loss_sum", c.loss_sum}, {"mse_sum", c.mse_sum},
+          {"kl_sum", c.kl_sum}, {"seconds", c.seconds}};
 }
 
 void from_json(const nlohmann::json& json, TrainCursor& c) {

@@ -1,10 +1,10 @@
 #include "sae/run_folder.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "sae/atomic_file.hpp"
@@ -54,7 +54,8 @@ const Column kColumns[] = {
 
 std::string metrics_header() {
   std::string header;
-  for (const auto& column : kColumns) header += (header.empty() ? "" : ",") + std::string(column.name);
+  for (const auto& column : kColumns)
+    header += (header.empty() ? "" : ",") + std::string(column.name);
   return header;
 }
 
@@ -94,9 +95,9 @@ RunLock::RunLock(const std::string& run_dir) {
     while (!holder.empty() && std::isspace(static_cast<unsigned char>(holder.back()))) {
       holder.pop_back();
     }
-    throw std::runtime_error(fmt::format(
-        "{} is in use by another sae ({}); wait for it to end, or stop it first", run_dir,
-        holder.empty() ? "pid unknown" : holder));
+    throw std::runtime_error(
+        fmt::format("{} is in use by another sae ({}); wait for it to end, or stop it first",
+                    run_dir, holder.empty() ? "pid unknown" : holder));
   }
   // Who holds it, for the message above; the lock itself is the flock, not this text.
   const std::string holder = fmt::format("pid {}", ::getpid());

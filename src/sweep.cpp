@@ -62,8 +62,8 @@ void write_sweep_results(const std::string& dir, const std::vector<SweepRow>& ro
   // axis keeps the points apart; an L0 below kL0Floor is drawn at it.
   const PlotSpec spec{
       "Sparsity against reconstruction, one point per (beta, rho)",
-      {fmt::format("mean L0 (code units above 0.5 per test image; below {} drawn at {})",
-                   kL0Floor, kL0Floor),
+      {fmt::format("mean L0 (code units above 0.5 per test image; below {} drawn at {})", kL0Floor,
+                   kL0Floor),
        Scale::kLog10, kL0Floor},
       {"test MSE"}};
   plot_labelled_points((fs::path(dir) / kSweepPlot).string(), spec, points);

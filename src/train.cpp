@@ -68,8 +68,8 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
     try {
       loss = train_step(model, optimizer, images, warmed_up_loss(config, step));
     } catch (const NonFiniteLoss& e) {
-      throw NonFiniteLoss(fmt::format("{} at epoch {}, batch {}/{}", e.what(), epoch, b + 1,
-                                      num_batches));
+      throw NonFiniteLoss(
+          fmt::format("{} at epoch {}, batch {}/{}", e.what(), epoch, b + 1, num_batches));
     }
 
     const auto count = images.size(0);

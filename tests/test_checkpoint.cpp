@@ -145,6 +145,7 @@ TEST(Checkpoint, FormatOneRunFoldersStillLoad) {
   save_checkpoint(dir.path(), t.model, t.optimizer, c.config, c.cursor);
   EXPECT_EQ(nlohmann::json::parse(read_file(dir / "checkpoint.json")).at("format"), 2);
   EXPECT_NO_THROW(read_checkpoint(dir.path()));
+  EXPECT_FALSE(fs::exists(dir / "optimizer.pt"));  // format 1's, replaced by the commit's own
 }
 
 TEST(Checkpoint, LeftoversOfACrashAreSwept) {

@@ -29,8 +29,8 @@ class Cli : public ::testing::Test {
 };
 
 TEST_F(Cli, TrainLeavesACompleteRunFolder) {
-  for (const char* name : {"config.toml", "metrics.csv", "model.pt", "checkpoint.json",
-                           "loss.png", "reconstructions.png", "summary.json"}) {
+  for (const char* name : {"config.toml", "metrics.csv", "model.pt", "checkpoint.json", "loss.png",
+                           "reconstructions.png", "summary.json"}) {
     EXPECT_TRUE(std::filesystem::is_regular_file(run() + "/" + name)) << name;
   }
   // The manifest names the step-tagged files of its one commit; model.pt is that model.
@@ -116,8 +116,8 @@ TEST_F(Cli, InspectWritesThePicturesTrainingEndsWith) {
       {"inspect", "--checkpoint", run() + "/model.pt", "--out", out / "pictures", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The same code draws them at the end of training: the same model gives the same pictures.
-  for (const char* name : {"reconstructions.png", "units.png", "activations.png", "atoms.png",
-                           "top.png"}) {
+  for (const char* name :
+       {"reconstructions.png", "units.png", "activations.png", "atoms.png", "top.png"}) {
     EXPECT_EQ(read_text(out / ("pictures/" + std::string(name))), read_text(run() + "/" + name))
         << name;
   }

@@ -156,8 +156,11 @@ TEST_P(BadFlags, TrainRefusesThemCleanly) {
 INSTANTIATE_TEST_SUITE_P(
     Flags, BadFlags,
     ::testing::Values(
-        FlagCase{"RhoZero", {"--rho", "0"}, "--rho must be strictly between 0 and 1 (in float32), got 0"},
-        FlagCase{"RhoOne", {"--rho", "1"}, "--rho must be strictly between 0 and 1 (in float32), got 1"},
+        FlagCase{"RhoZero",
+                 {"--rho", "0"},
+                 "--rho must be strictly between 0 and 1 (in float32), got 0"},
+        FlagCase{
+            "RhoOne", {"--rho", "1"}, "--rho must be strictly between 0 and 1 (in float32), got 1"},
         FlagCase{"BetaNegative", {"--beta", "-0.1"}, "--beta must be a finite number >= 0"},
         FlagCase{"LrZero", {"--lr", "0"}, "--lr must be a positive number"},
         FlagCase{"LrNegative", {"--lr", "-1e-3"}, "--lr must be a positive number"},
@@ -248,8 +251,7 @@ TEST_F(BadCheckpoint, AnotherArchitecture) {
   test::TempDir tmp;
   WideAutoencoder wide;
   torch::save(wide, tmp / "wide.pt");
-  expect_refused(spoiled_run("wide", test::read_text(tmp / "wide.pt")),
-                 "not a readable sae model");
+  expect_refused(spoiled_run("wide", test::read_text(tmp / "wide.pt")), "not a readable sae model");
   // Same names, other shapes: torch::load would silently take them; we must not.
   SparseAutoencoder model;
   {

@@ -65,7 +65,7 @@ TEST_P(FastLayers, Dec3AsPhaseConvolutions) {
   torch::nn::ConvTranspose2d dec3(
       torch::nn::ConvTranspose2dOptions(16, 1, 3).stride(2).padding(1).output_padding(1));
   expect_same_layer(dec3, upsampling_transposed_conv, {GetParam(), 16, 14, 14}, "dec3");
-  // Not just the seed's sizes: an odd, non-square map.
+  // Not just the original model's sizes: an odd, non-square map.
   torch::nn::ConvTranspose2d odd(
       torch::nn::ConvTranspose2dOptions(5, 3, 3).stride(2).padding(1).output_padding(1));
   expect_same_layer(odd, upsampling_transposed_conv, {GetParam(), 5, 9, 4}, "odd");
@@ -93,7 +93,8 @@ TEST_P(FastLayers, WholeModelForwardAndGradients) {
   }
 }
 
-// The seed's batch, a batch that is not a multiple of anything convenient, and a single image.
+// The original model's batch, a batch that is not a multiple of anything convenient, and a single
+// image.
 INSTANTIATE_TEST_SUITE_P(BatchSizes, FastLayers, ::testing::Values(100, 37, 1));
 
 }  // namespace

@@ -17,13 +17,13 @@ namespace sae {
 namespace {
 
 // The CPU fast path computes the same products as PyTorch's layers in another order (float32).
-constexpr double kLossTolerance = 1e-5;       // relative, per step
-constexpr double kInitialTolerance = 1e-9;    // relative to abs_sum: the same RNG, same draws
-constexpr double kFinalTolerance = 2e-5;      // relative to abs_sum, after 10 Adam steps
+constexpr double kLossTolerance = 1e-5;     // relative, per step
+constexpr double kInitialTolerance = 1e-9;  // relative to abs_sum: the same RNG, same draws
+constexpr double kFinalTolerance = 2e-5;    // relative to abs_sum, after 10 Adam steps
 
 nlohmann::json golden() {
-  return nlohmann::json::parse(read_file(std::string(SAE_SOURCE_DIR) +
-                                         "/tests/golden/first_steps.json"));
+  return nlohmann::json::parse(
+      read_file(std::string(SAE_SOURCE_DIR) + "/tests/golden/first_steps.json"));
 }
 
 /// The spec's images: pixel(i, r, c) = (37i + 11r + 7c + rc mod 13) mod 256, or 0 where

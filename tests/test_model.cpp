@@ -27,8 +27,8 @@ TEST(Model, OutputShapesAndRanges) {
       torch::equal(model->decode(model->encode(images)), model->forward(images).reconstruction));
 }
 
-TEST(Model, ParameterNamesAndShapesAreTheSeeds) {
-  // The seed's PyTorch module, parameter by parameter: checkpoints load there by these names.
+TEST(Model, ParameterNamesAndShapesAreTheOriginalModels) {
+  // The original PyTorch module, parameter by parameter: checkpoints load there by these names.
   const std::map<std::string, std::vector<int64_t>> expected = {
       {"enc1.weight", {16, 1, 3, 3}},  {"enc1.bias", {16}},
       {"enc2.weight", {32, 16, 3, 3}}, {"enc2.bias", {32}},

@@ -63,8 +63,8 @@ class Resume : public ::testing::Test {
  protected:
   std::vector<std::string> train_args(const std::string& run, const char* epochs = "3",
                                       const char* threads = "1") const {
-    return {"train",   "--data-dir", data_,        "--out", run,      "--epochs", epochs,
-            "--threads", threads,    "--batch-size", "50",  "--seed", "7"};
+    return {"train",     "--data-dir", data_,          "--out", run,      "--epochs", epochs,
+            "--threads", threads,      "--batch-size", "50",    "--seed", "7"};
   }
   std::string data_ = test::shared_data(1500, 100);
   test::TempDir tmp_;
@@ -167,8 +167,7 @@ TEST_F(Resume, ASecondWriterIsRefusedWithTheHoldersPid) {
   ASSERT_EQ(run_sae(train_args(tmp_ / "run", "1")).exit_code, 0);
   const RunLock held(tmp_ / "run");  // as a training process would hold it
   const std::string holder = "pid " + std::to_string(getpid());
-  test::expect_clean_failure(run_sae({"train", "--resume", tmp_ / "run", "--epochs", "2"}),
-                             holder);
+  test::expect_clean_failure(run_sae({"train", "--resume", tmp_ / "run", "--epochs", "2"}), holder);
   auto forced = train_args(tmp_ / "run", "1");
   forced.push_back("--force");
   test::expect_clean_failure(run_sae(forced), holder);
@@ -234,8 +233,8 @@ TEST_F(Resume, ForceStartsOverCleanAndResumeSweepsLeftovers) {
 TEST_F(Resume, TwoDefaultRunFoldersStartedTogetherDoNotCollide) {
   const std::string cwd = fs::current_path();
   std::vector<pid_t> pids;
-  const std::vector<std::string> args = {"train",     "--data-dir", data_, "--epochs", "1",
-                                         "--threads", "1",          "--quiet"};
+  const std::vector<std::string> args = {"train", "--data-dir", data_, "--epochs",
+                                         "1",     "--threads",  "1",   "--quiet"};
   fs::current_path(tmp_.path());
   for (int i = 0; i < 2; ++i) pids.push_back(spawn_sae(args, tmp_ / ("err" + std::to_string(i))));
   fs::current_path(cwd);
@@ -264,9 +263,9 @@ TEST(CrashSafety, KillsAndDoubleInterruptsAtRandomMomentsNeverTearACheckpoint) {
   const std::string data = test::shared_data(1000, 100);
   test::TempDir tmp;
   const auto args = [&](const std::string& run) {
-    return std::vector<std::string>{"train",     "--data-dir", data,   "--out",        run,
-                                    "--epochs",  "2",          "--threads", "2",       "--batch-size",
-                                    "50",        "--seed",     "3",    "--quiet"};
+    return std::vector<std::string>{"train",    "--data-dir", data,        "--out",  run,
+                                    "--epochs", "2",          "--threads", "2",      "--batch-size",
+                                    "50",       "--seed",     "3",         "--quiet"};
   };
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(run_sae(args(tmp / "straight")).exit_code, 0);
@@ -282,8 +281,8 @@ TEST(CrashSafety, KillsAndDoubleInterruptsAtRandomMomentsNeverTearACheckpoint) {
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     if (double_sigint) {
       kill(pid, SIGINT);
-      std::this_thread::sleep_for(std::chrono::microseconds(
-          std::uniform_int_distribution<int>(0, 5000)(rng)));
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(std::uniform_int_distribution<int>(0, 5000)(rng)));
       kill(pid, SIGINT);
     } else {
       kill(pid, SIGKILL);

@@ -150,7 +150,8 @@ TEST(Train, WeightDecayShrinksWeightsButNotBiases) {
     EXPECT_EQ(groups[0].params().size(), 6u);  // the six weights
     EXPECT_EQ(groups[1].params().size(), 6u);  // the six biases
     for (const auto& p : groups[1].params()) EXPECT_EQ(p.dim(), 1);
-    train_epochs(model, optimizer, test::synthetic_dataset(100, 1), config_with(50), TrainCursor{}, 3);
+    train_epochs(model, optimizer, test::synthetic_dataset(100, 1), config_with(50), TrainCursor{},
+                 3);
     return model->enc3->weight.norm().item<double>();
   };
   EXPECT_LT(run(/*weight_decay=*/10.0), run(/*weight_decay=*/0.0));

@@ -105,10 +105,10 @@ void write_synthetic_mnist(const std::string& dir, uint32_t train_count, uint32_
 
 Dataset synthetic_dataset(uint32_t count, uint32_t seed) {
   const auto pixels = synthetic_pixels(count, seed);
-  auto images = torch::from_blob(const_cast<uint8_t*>(pixels.data()),
-                                 {static_cast<int64_t>(count), kImageSide, kImageSide},
-                                 torch::kUInt8)
-                    .clone();
+  auto images =
+      torch::from_blob(const_cast<uint8_t*>(pixels.data()),
+                       {static_cast<int64_t>(count), kImageSide, kImageSide}, torch::kUInt8)
+          .clone();
   return {images, torch::arange(static_cast<int64_t>(count)) % 10};
 }
 
@@ -166,7 +166,8 @@ namespace {
 
 /// A folder under the build tree named after `key` and the sae binary it was made with; `make`
 /// fills it the first time, under an exclusive lock, and a "done" marker says it is complete.
-std::string cached_folder(const std::string& key, const std::function<void(const std::string&)>& make) {
+std::string cached_folder(const std::string& key,
+                          const std::function<void(const std::string&)>& make) {
   struct stat binary {};
   stat(SAE_BINARY, &binary);
   const std::string stamp = std::to_string(binary.st_size) + "-" + std::to_string(binary.st_mtime);
@@ -190,20 +191,22 @@ std::string cached_folder(const std::string& key, const std::function<void(const
 
 std::string shared_data(uint32_t train_count, uint32_t test_count) {
   const std::string key = "data " + std::to_string(train_count) + " " + std::to_string(test_count);
-  return cached_folder(key, [&](const std::string& dir) {
-    write_synthetic_mnist(dir, train_count, test_count);
-  });
+  return cached_folder(
+      key, [&](const std::string& dir) { write_synthetic_mnist(dir, train_count, test_count); });
 }
 
 std::string shared_run(const std::vector<std::string>& args) {
   std::string key = "run";
   for (const auto& a : args) key += " " + a;
-  return cached_folder(key, [&](const std::string& dir) {
-    std::vector<std::string> full = {"train", "--out", dir + "/run", "--quiet"};
-    full.insert(full.end(), args.begin(), args.end());
-    const RunResult r = run_sae(full);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }) + "/run";
+  return cached_folder(
+             key,
+             [&](const std::string& dir) {
+               std::vector<std::string> full = {"train", "--out", dir + "/run", "--quiet"};
+               full.insert(full.end(), args.begin(), args.end());
+               const RunResult r = run_sae(full);
+               ASSERT_EQ(r.exit_code, 0) << r.err;
+             }) +
+         "/run";
 }
 
 void expect_clean_failure(const RunResult& r, const std::string& needle) {

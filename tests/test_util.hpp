@@ -61,7 +61,7 @@ RunResult run_sae(const std::vector<std::string>& args);
 pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path);
 
 /// A folder of synthetic MNIST files, or a run trained on it, made once per build of `sae` and
-/// shared by every test process (gtest_discover_tests runs each test in its own): kept under the
+/// shared by every test process (CTest runs the suite in several shards at once): kept under the
 /// build folder, keyed by the binary and the arguments, made under a file lock so that parallel
 /// tests wait for the first instead of training it twice. Tests must not write into them.
 std::string shared_data(uint32_t train_count, uint32_t test_count);

@@ -16,7 +16,9 @@ struct ComputeOptions {
 /// Resolves "auto", "cpu", "cuda" or "cuda:N" to a device. auto picks CUDA when LibTorch has it;
 /// asking for CUDA where there is none throws UsageError, never falls back silently.
 torch::Device resolve_device(const std::string& spec);
-/// Sets LibTorch's CPU thread count; 0 means one per core.
+/// The cores this process may run on (its CPU affinity, as taskset or a container set it).
+int available_cores();
+/// Sets LibTorch's CPU thread count; 0 means one per available core; more than that warns.
 void set_threads(int threads);
 /// Applies `options`: sets the threads and returns the device.
 torch::Device apply(const ComputeOptions& options);

@@ -1,6 +1,6 @@
 #pragma once
-// The original model's layers rewritten as the operations LibTorch's CPU backend runs fastest: the same
-// arithmetic (to float rounding), the same parameters, autograd as usual.
+// The original model's layers rewritten as the operations LibTorch's CPU backend runs fastest: the
+// same arithmetic (to float rounding), the same parameters, autograd as usual.
 //
 // LibTorch 1.13 runs ConvTranspose2d on the CPU through slow_conv_transpose2d (im2col + GEMM +
 // col2im); with its backward it takes about 3/4 of a training step. Ordinary convolutions go

@@ -1,5 +1,6 @@
 #pragma once
-// The original model's loss: MSE + beta * sum_j KL(rho || rho_hat_j), and its L1 / no-penalty siblings.
+// The original model's loss: MSE + beta * sum_j KL(rho || rho_hat_j), and its L1 / no-penalty
+// siblings.
 
 #include <torch/torch.h>
 

@@ -15,8 +15,8 @@ struct AutoencoderOutput {
 };
 
 /// enc1..enc3 convolutions down to a 64-unit sigmoid code, dec1..dec3 transposed convolutions
-/// back up to a 28x28 sigmoid image. Parameter names match the original PyTorch module's. On the CPU,
-/// enc3 and dec1..dec3 run through fast_layers.hpp; elsewhere through the torch::nn layers.
+/// back up to a 28x28 sigmoid image. Parameter names match the original PyTorch module's. On the
+/// CPU, enc3 and dec1..dec3 run through fast_layers.hpp; elsewhere through the torch::nn layers.
 class SparseAutoencoderImpl : public torch::nn::Module {
  public:
   SparseAutoencoderImpl();

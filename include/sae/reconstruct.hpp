@@ -7,7 +7,6 @@
 #include "sae/image.hpp"
 #include "sae/model.hpp"
 
-
 namespace sae {
 
 /// The first `count` images of `data` in rows of up to 16: a row of originals, then a row of

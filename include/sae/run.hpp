@@ -20,12 +20,16 @@
 
 namespace sae {
 
+/// Refuses (UsageError) a --resume folder that is missing or has no config.toml, before any
+/// data is loaded.
+void check_resumable_folder(const std::string& dir);
+
 /// A run folder opened for writing: locked for its whole life, with the model, the optimizer and
 /// the cursor that its checkpoint commits.
 class Run {
  public:
   /// Starts a new run in `dir` (empty: a new runs/<date-time>): locks it, refuses a folder that
-  /// holds a run unless `force`, writes config.toml and draws the initial weights from the seed.
+  /// holds a run unless `force`, writes config.toml and draws the initial weights from --seed.
   static std::unique_ptr<Run> create(const RunConfig& config, std::string dir, bool force,
                                      const torch::Device& device);
   /// Continues the run in `dir` from its last committed checkpoint with `config` (config.toml
@@ -65,9 +69,9 @@ class Run {
   SparseAutoencoder model_;
   torch::optim::Adam optimizer_;
   TrainCursor cursor_;
-  std::vector<EpochMetrics> history_;      // metrics.csv's rows
-  std::optional<Evaluation> last_test_;    // of the last epoch trained in this process
-  double epoch_seconds_ = 0.0;             // wall time of the epoch in progress, this process
+  std::vector<EpochMetrics> history_;    // metrics.csv's rows
+  std::optional<Evaluation> last_test_;  // of the last epoch trained in this process
+  double epoch_seconds_ = 0.0;           // wall time of the epoch in progress, this process
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 

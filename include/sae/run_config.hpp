@@ -8,21 +8,22 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sae {
 
 /// A run's settings; the defaults are the original model's hyperparameters.
 struct RunConfig {
-  int64_t epochs = 10;            ///< passes over the training set
-  double beta = 0.005;            ///< weight of the sparsity penalty
-  double rho = 0.01;              ///< target mean activation of each code unit
-  Penalty penalty = Penalty::kKl;  ///< what beta weighs
-  int64_t beta_warmup = 0;        ///< optimizer steps over which beta ramps up from 0
-  double lr = 1e-3;               ///< Adam's learning rate
-  double weight_decay = 0.0;      ///< L2 on the weights (not the biases), as in UFLDL
-  int64_t batch_size = 100;       ///< training images per step
-  int64_t test_batch_size = 600;  ///< images per forward pass when evaluating
-  uint64_t seed = 42;             ///< of the initial weights and the data order
+  int64_t epochs = 10;                  ///< passes over the training set
+  double beta = 0.005;                  ///< weight of the sparsity penalty
+  double rho = 0.01;                    ///< target mean activation of each code unit
+  Penalty penalty = Penalty::kKl;       ///< what beta weighs
+  int64_t beta_warmup = 0;              ///< optimizer steps over which beta ramps up from 0
+  double lr = 1e-3;                     ///< Adam's learning rate
+  double weight_decay = 0.0;            ///< L2 on the weights (not the biases), as in UFLDL
+  int64_t batch_size = 100;             ///< training images per step
+  int64_t test_batch_size = 600;        ///< images per forward pass when evaluating
+  uint64_t seed = 42;                   ///< of the initial weights and the data order
   std::string data_dir = "data/mnist";  ///< folder with the four IDX files
   std::string device = "auto";          ///< auto | cpu | cuda | cuda:N
   int threads = 0;                      ///< CPU threads; 0: one per core
@@ -49,6 +50,10 @@ void for_each_field(Config& config, Visit&& visit) {
 
 /// Checks every field's range; throws UsageError naming the flag, the rule and the value.
 void validate(const RunConfig& config);
+
+/// What differs between the settings of two runs, e.g. "--epochs 2, not 3", leaving aside the
+/// compute flags (--device, --threads), which do not change what is trained.
+std::vector<std::string> setting_differences(const RunConfig& was, const RunConfig& now);
 
 /// The config as TOML with a [train] section: `sae train --config` reads it back.
 std::string to_toml(const RunConfig& config);

@@ -12,9 +12,9 @@
 namespace sae {
 
 /// The files of a run folder.
-inline constexpr const char* kConfigFile = "config.toml";      ///< settings, human-editable
-inline constexpr const char* kManifestFile = "checkpoint.json";  ///< the committed checkpoint
-inline constexpr const char* kModelFile = "model.pt";          ///< the latest committed model
+inline constexpr const char* kConfigFile = "config.toml";         ///< settings, human-editable
+inline constexpr const char* kManifestFile = "checkpoint.json";   ///< the committed checkpoint
+inline constexpr const char* kModelFile = "model.pt";             ///< the latest committed model
 inline constexpr const char* kOldOptimizerFile = "optimizer.pt";  ///< format 1 only
 inline constexpr const char* kMetricsFile = "metrics.csv";
 inline constexpr const char* kLossPlotFile = "loss.png";

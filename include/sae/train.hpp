@@ -41,8 +41,8 @@ SparseLoss warmed_up_loss(const RunConfig& config, int64_t step);
 /// epoch is complete, false when `should_stop` said so after a batch.
 bool train_epoch(
     SparseAutoencoder& model, torch::optim::Adam& optimizer, const Dataset& data,
-    const RunConfig& config, const torch::Device& device, TrainCursor& cursor,
-    ProgressStyle style, const std::function<bool()>& should_stop = [] { return false; });
+    const RunConfig& config, const torch::Device& device, TrainCursor& cursor, ProgressStyle style,
+    const std::function<bool()>& should_stop = [] { return false; });
 
 /// True when every parameter of `model` is finite.
 bool all_finite(SparseAutoencoder& model);

@@ -60,8 +60,8 @@ int run_eval(const EvalOptions& o) {
   std::optional<ProbeResult> probe;
   if (o.probe) {
     const Dataset train = load_split(opened.data_dir, Split::kTrain);
-    probe = linear_probe(encode_all(opened.model, train, o.batch_size, opened.device),
-                         train.labels, evaluation.codes, test.labels);
+    probe = linear_probe(encode_all(opened.model, train, o.batch_size, opened.device), train.labels,
+                         evaluation.codes, test.labels);
   }
   if (!o.json) {
     print_table(o, opened, loss, evaluation.metrics, probe);

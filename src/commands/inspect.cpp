@@ -26,8 +26,8 @@ int run_inspect(const InspectOptions& o) {
       evaluate(opened.model, test, opened.loss, o.batch_size, opened.device);
   std::filesystem::create_directories(o.out);
   write_pictures(o.out, opened.model, test, evaluation, opened.loss.rho(), opened.device);
-  spdlog::info(
-      "wrote reconstructions.png, units.png, activations.png, atoms.png and top.png to {}", o.out);
+  spdlog::info("wrote reconstructions.png, units.png, activations.png, atoms.png and top.png to {}",
+               o.out);
   return 0;
 }
 

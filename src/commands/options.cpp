@@ -1,13 +1,17 @@
 #include "options.hpp"
 
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
 #include <map>
 #include <type_traits>
 
 namespace sae::commands {
 
 const CLI::Validator kNonEmpty(
-    [](std::string& value) { return value.empty() ? std::string("a value is required") : ""; },
-    "", "non-empty");
+    [](std::string& value) { return value.empty() ? std::string("a value is required") : ""; }, "",
+    "non-empty");
 
 namespace {
 
@@ -17,6 +21,22 @@ const CLI::Validator kUnsigned(
       return value.find('-') != std::string::npos ? std::string("must not be negative") : "";
     },
     "", "unsigned");
+
+/// Refuses an integer beyond T's range, which CLI11 would silently clamp (2^64 -> 2^64 - 1).
+template <typename T>
+CLI::Validator within_range_of() {
+  return CLI::Validator(
+      [](std::string& value) {
+        T parsed{};
+        const char* begin = value.data() + (value.rfind('+', 0) == 0 ? 1 : 0);
+        const auto result = std::from_chars(begin, value.data() + value.size(), parsed);
+        return result.ec == std::errc::result_out_of_range
+                   ? fmt::format("{} is out of range (at most {})", value,
+                                 std::numeric_limits<T>::max())
+                   : std::string();
+      },
+      "", "within range");
+}
 
 const std::map<std::string, Penalty> kPenalties = {
     {"kl", Penalty::kKl}, {"l1", Penalty::kL1}, {"none", Penalty::kNone}};
@@ -62,6 +82,7 @@ void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std
       option->check(kNonEmpty);
     }
     if constexpr (std::is_unsigned_v<T>) option->check(kUnsigned);
+    if constexpr (std::is_integral_v<T>) option->check(within_range_of<T>());
   });
 }
 

@@ -48,8 +48,7 @@ int run_reconstruct(const ReconstructOptions& o) {
 
 Command setup_reconstruct(CLI::App& app, CommonOptions& common) {
   auto options = std::make_shared<ReconstructOptions>();
-  CLI::App* cmd =
-      app.add_subcommand("reconstruct", "write originals over reconstructions as PNG");
+  CLI::App* cmd = app.add_subcommand("reconstruct", "write originals over reconstructions as PNG");
   add_source_options(*cmd, options->source);
   cmd->add_option("--out", options->out, "folder for the PNGs")->required();
   cmd->add_option("--count", options->count, "how many images")

@@ -1,6 +1,7 @@
 // `sae train`: Adam on MSE + beta * penalty into one run folder, resumable.
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include "commands.hpp"
 #include "sae/config.hpp"
@@ -10,8 +11,11 @@
 #include "sae/run.hpp"
 #include "sae/run_folder.hpp"
 
+#include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <memory>
+#include <sstream>
 
 namespace sae::commands {
 namespace {
@@ -24,27 +28,55 @@ struct TrainOptions {
   bool print_config = false;
 };
 
+/// CLI11's TOML reader, but skipping the UTF-8 byte-order mark that some editors write.
+class ConfigWithoutBom : public CLI::ConfigTOML {
+ public:
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::string text(std::istreambuf_iterator<char>(input), {});
+    if (text.rfind(kUtf8Bom, 0) == 0) text.erase(0, std::strlen(kUtf8Bom));
+    std::istringstream without_bom(text);
+    return CLI::ConfigTOML::from_config(without_bom);
+  }
+
+ private:
+  static constexpr const char* kUtf8Bom = "\xEF\xBB\xBF";
+};
+
+bool same_folder(const std::string& a, const std::string& b) {
+  return std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
+}
+
+/// The `out` that a config.toml of the first format recorded; a run folder moved since then still
+/// resumes, as that value reaches --out from the file, not from the user.
+std::string out_in_old_config(const std::string& run) {
+  try {
+    const auto config = toml::parse_file((std::filesystem::path(run) / kConfigFile).string());
+    return config["train"]["out"].value_or(std::string());
+  } catch (const toml::parse_error&) {
+    return "";
+  }
+}
+
 int run_train(const TrainOptions& o, const CommonOptions& common) {
   validate(o.config);
   if (o.print_config) {
     fmt::print("{}", to_toml(o.config));
     return 0;
   }
-  if (!o.resume.empty() && !o.out.empty() &&
-      std::filesystem::path(o.out).lexically_normal() !=
-          std::filesystem::path(o.resume).lexically_normal()) {
+  if (!o.resume.empty() && !o.out.empty() && !same_folder(o.out, o.resume) &&
+      o.out != out_in_old_config(o.resume)) {
     throw UsageError(fmt::format(
         "--resume {} continues that folder in place; drop --out {} (to branch a run, copy its "
         "folder first)",
         o.resume, o.out));
   }
+  if (!o.resume.empty()) check_resumable_folder(o.resume);
   const torch::Device device = apply({o.config.device, o.config.threads});
   // Data first: a bad data folder must not leave an empty run folder behind.
   const Dataset train = load_split(o.config.data_dir, Split::kTrain);
   const Dataset test = load_split(o.config.data_dir, Split::kTest);
-  const std::unique_ptr<Run> run = o.resume.empty()
-                                       ? Run::create(o.config, o.out, o.force, device)
-                                       : Run::resume(o.resume, o.config, device);
+  const std::unique_ptr<Run> run = o.resume.empty() ? Run::create(o.config, o.out, o.force, device)
+                                                    : Run::resume(o.resume, o.config, device);
   return train_to_end(*run, train, test, default_progress_style(common.quiet));
 }
 
@@ -55,9 +87,11 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
   CLI::App* cmd = app.add_subcommand("train", "train a sparse autoencoder; writes a run folder");
   // CLI11 reads config files at the top level only, so --config lives there and `train` lets it
   // fall through; the file keeps train's options under a [train] section.
+  app.config_formatter(std::make_shared<ConfigWithoutBom>());
   app.set_config("--config", "", "TOML file with a [train] section; command-line flags win")
       ->check(CLI::ExistingFile)
-      ->check(CLI::Validator(toml_syntax_error, "TOML", "TOML"));
+      ->check(CLI::Validator(toml_syntax_error, "TOML", "TOML"))
+      ->expected(1, 2);  // the second, if any, comes from --resume: refused in run_train
   app.allow_config_extras(CLI::config_extras_mode::error);
   cmd->fallthrough();
   cmd->footer(
@@ -71,13 +105,9 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
       ->check(CLI::ExistingDirectory)
       ->trigger_on_parse()
       ->each([&app](const std::string& run) {
-        const std::string config = (std::filesystem::path(run) / kConfigFile).string();
-        if (app.get_config_ptr()->count() > 0) {
-          throw CLI::ValidationError(
-              "--resume", "reads " + config + " as its config file; drop --config");
-        }
         // The run's own configuration, read as if given with --config: flags still win. A folder
         // without one is refused by the resume itself, with its reason.
+        const std::string config = (std::filesystem::path(run) / kConfigFile).string();
         if (std::filesystem::exists(config)) app.get_config_ptr()->add_result(config);
       });
   cmd->add_flag("--force", options->force, "start over a run folder that already holds a run")
@@ -86,7 +116,14 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
                 "print the resolved configuration and exit")
       ->configurable(false);
   add_common_options(*cmd, common);
-  return {cmd, [options, &common] { return run_train(*options, common); }};
+  return {cmd, [options, &common, &app] {
+            if (app.get_config_ptr()->count() > 1) {  // two config files would mix two runs
+              throw UsageError(options->resume.empty()
+                                   ? "--config may be given once"
+                                   : "--resume RUN reads RUN/config.toml; drop --config");
+            }
+            return run_train(*options, common);
+          }};
 }
 
 }  // namespace sae::commands

@@ -1,0 +1,220 @@
+// Hostile but realistic input, end to end through the binary: full disks, numbers that go bad,
+// values that slip through, stale sweeps, odd paths.
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include "sae/atomic_file.hpp"
+#include "sae/checkpoint.hpp"
+#include "sae/train.hpp"
+#include "test_util.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+using test::expect_clean_failure;
+using test::read_text;
+using test::run_sae;
+
+std::string small_data() {
+  return test::shared_data(200, 50);
+}
+
+void expect_no_temporary_files(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    EXPECT_FALSE(is_temporary_file_name(entry.path().filename().string())) << entry.path();
+  }
+}
+
+/// A tmpfs of `size` mounted at `dir` while alive; mounted() is false where that is not allowed.
+class SmallFilesystem {
+ public:
+  SmallFilesystem(const std::string& dir, const std::string& size) : dir_(dir) {
+    fs::create_directories(dir);
+    mounted_ =
+        geteuid() == 0 && mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  }
+  ~SmallFilesystem() {
+    if (mounted_) umount2(dir_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+TEST(Hardening, AFullDiskFailsInOneLineAndNeverLeavesAMixedCheckpoint) {
+  test::TempDir tmp;
+  // Sizes that run out at different stages: config, model, optimizer, model.pt, pictures.
+  for (const char* size : {"16k", "600k", "1200k", "2800k", "3600k", "4200k"}) {
+    SCOPED_TRACE(size);
+    const std::string disk = tmp / (std::string("disk-") + size);
+    SmallFilesystem small(disk, size);
+    if (!small.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root (and may be refused)";
+    const std::string run = disk + "/run";
+    const auto r = run_sae({"train", "--data-dir", small_data(), "--out", run, "--epochs", "2",
+                            "--threads", "1", "--quiet"});
+    if (r.exit_code == 0) continue;  // it all fitted
+    expect_clean_failure(r, "No space left on device");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err.find(".tmp"), std::string::npos) << r.err;  // names the user's file
+    expect_no_temporary_files(run);
+    // Whatever was committed verifies.
+    if (fs::exists(run + "/checkpoint.json")) EXPECT_NO_THROW(read_checkpoint(run));
+  }
+}
+
+TEST(Hardening, WeightsThatBlowUpAreNeverCheckpointedNorEvaluated) {
+  test::TempDir tmp;
+  const auto r =
+      run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs", "2",
+               "--batch-size", "100000", "--lr", "1e30", "--threads", "1", "--quiet"});
+  expect_clean_failure(r, "non-finite");
+  EXPECT_EQ(read_text(tmp / "run/metrics.csv").find("nan"), std::string::npos);
+  if (const auto checkpoint = find_checkpoint(tmp / "run")) {
+    auto model = load_model(checkpoint->model_path, torch::kCPU);
+    EXPECT_TRUE(all_finite(model));
+  }
+
+  // A checkpoint with NaN weights (written by another tool, or an older sae) is refused.
+  torch::manual_seed(0);
+  SparseAutoencoder model;
+  auto optimizer = make_optimizer(model, 1e-3, 0.0);
+  {
+    torch::NoGradGuard no_grad;
+    model->dec2->weight[0][0][0][0] = std::nan("");
+  }
+  fs::create_directory(tmp / "nan");
+  save_checkpoint(tmp / "nan", model, optimizer, RunConfig{}, TrainCursor{});
+  expect_clean_failure(run_sae({"eval", "--checkpoint", tmp / "nan"}), "NaN or infinite");
+}
+
+TEST(Hardening, ValuesThatWouldSlipThroughAreRefused) {
+  test::TempDir tmp;
+  const std::vector<std::vector<std::string>> bad = {
+      {"--rho", "1e-300"},
+      {"--rho", "1e-50"},
+      {"--beta", "inf"},
+      {"--beta", ""},
+      {"--seed", ""},
+      {"--weight-decay", ""},
+      {"--seed", "-1"},
+      {"--seed", "18446744073709551616"},
+      {"--seed", "9223372036854775808"},
+      {"--epochs", "99999999999999999999"},
+      {"--threads", ""},
+  };
+  for (const auto& flag : bad) {
+    std::vector<std::string> args = {"train", "--data-dir", small_data(), "--out", tmp / "run"};
+    args.insert(args.end(), flag.begin(), flag.end());
+    const auto r = run_sae(args);
+    SCOPED_TRACE(flag[0] + " '" + flag[1] + "'");
+    expect_clean_failure(r, flag[0]);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_FALSE(fs::exists(tmp / "run"));
+  }
+  const auto sweep = run_sae(
+      {"sweep", "--beta", "", "--rho", "0.05", "--data-dir", small_data(), "--out", tmp / "sweep"});
+  expect_clean_failure(sweep, "--beta");
+  EXPECT_FALSE(fs::exists(tmp / "sweep"));
+}
+
+TEST(Hardening, ACheckpointWithImpossibleValuesIsRefusedOnResume) {
+  test::TempDir tmp;
+  ASSERT_EQ(run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs", "1",
+                     "--threads", "1", "--quiet"})
+                .exit_code,
+            0);
+  auto manifest = nlohmann::json::parse(read_text(tmp / "run/checkpoint.json"));
+  manifest["cursor"]["epoch"] = -5;
+  write_file_atomically(tmp / "run/checkpoint.json", manifest.dump());
+  expect_clean_failure(run_sae({"train", "--resume", tmp / "run", "--epochs", "3"}),
+                       "negative counts");
+}
+
+TEST(Hardening, ASweepNeverReusesRunsTrainedWithOtherSettings) {
+  test::TempDir tmp;
+  const auto sweep = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {
+        "sweep", "--beta",     "0.001,1e-3,0.0010", "--rho", "0.05",        "--epochs",
+        "1",     "--data-dir", small_data(),        "--out", tmp / "sweep", "--threads",
+        "1",     "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_sae(args);
+  };
+  ASSERT_EQ(sweep({}).exit_code, 0);
+  // Equal values are one grid point: one run, one row.
+  const std::string csv = read_text(tmp / "sweep/sweep.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2) << csv;
+  const auto stale = sweep({"--lr", "0.01", "--seed", "9"});
+  expect_clean_failure(stale, "--lr 0.001, not 0.01");
+  EXPECT_NE(stale.err.find("--force"), std::string::npos) << stale.err;
+  EXPECT_EQ(read_text(tmp / "sweep/sweep.csv"), csv);
+  ASSERT_EQ(sweep({"--lr", "0.01", "--seed", "9", "--force"}).exit_code, 0);
+  EXPECT_EQ(read_checkpoint(tmp / "sweep/beta=0.001_rho=0.05").config.lr, 0.01);
+  // Bad data leaves no folder behind.
+  const auto bad = run_sae(
+      {"sweep", "--beta", "0", "--rho", "0.05", "--data-dir", tmp / "none", "--out", tmp / "bad"});
+  expect_clean_failure(bad, "not found");
+  EXPECT_FALSE(fs::exists(tmp / "bad"));
+}
+
+TEST(Hardening, PathsAndMessagesSayWhatTheUserMeant) {
+  test::TempDir tmp;
+  // A data folder that is no UTF-8 cannot be stored in config.toml: refused before anything.
+  const auto latin1 = run_sae({"train", "--data-dir", tmp / "caf\xe9", "--out", tmp / "run"});
+  expect_clean_failure(latin1, "UTF-8");
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+  // A DEL byte is escaped, so the written config reads back.
+  const auto del = run_sae({"train", "--data-dir",
+                            "data\x7f"
+                            "dir",
+                            "--print-config"});
+  ASSERT_EQ(del.exit_code, 0) << del.err;
+  const auto parsed = toml::parse(del.out);
+  EXPECT_EQ(parsed["train"]["data-dir"].value_or(std::string()),
+            "data\x7f"
+            "dir");
+  // A file given as the data folder, said as such.
+  std::ofstream(tmp / "file") << "x";
+  expect_clean_failure(run_sae({"train", "--data-dir", tmp / "file", "--out", tmp / "run"}),
+                       "a file, not a data folder");
+  // A config with a byte-order mark, as some editors write it.
+  std::ofstream(tmp / "bom.toml") << "\xEF\xBB\xBF[train]\nepochs = 4\n";
+  const auto bom = run_sae({"train", "--config", tmp / "bom.toml", "--print-config"});
+  ASSERT_EQ(bom.exit_code, 0) << bom.err;
+  EXPECT_NE(bom.out.find("epochs = 4\n"), std::string::npos) << bom.out;
+  // Too many threads: a warning, not silence.
+  const auto threads = run_sae({"train", "--data-dir", small_data(), "--out", tmp / "t", "--epochs",
+                                "1", "--threads", "1000", "--batch-size", "100"});
+  EXPECT_EQ(threads.exit_code, 0) << threads.err;
+  EXPECT_NE(threads.err.find("--threads 1000 is more than"), std::string::npos) << threads.err;
+}
+
+TEST(Hardening, ResumeSaysWhatIsMissingAndRefusesASecondConfig) {
+  test::TempDir tmp;
+  ASSERT_EQ(run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs", "1",
+                     "--threads", "1", "--quiet"})
+                .exit_code,
+            0);
+  std::ofstream(tmp / "other.toml") << "[train]\nepochs = 3\n";
+  expect_clean_failure(run_sae({"train", "--config", tmp / "other.toml", "--resume", tmp / "run"}),
+                       "drop --config");
+  expect_clean_failure(run_sae({"train", "--resume", tmp / "run", "--config", tmp / "other.toml"}),
+                       "drop --config");
+  fs::remove(tmp / "run/config.toml");
+  const auto missing = run_sae({"train", "--resume", tmp / "run", "--epochs", "2"});
+  expect_clean_failure(missing, "config.toml is missing");
+  EXPECT_EQ(missing.err.find("--config"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace sae
