@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 namespace sae {
 
@@ -18,7 +19,13 @@ struct ComputeOptions {
 torch::Device resolve_device(const std::string& spec);
 /// The cores this process may run on (its CPU affinity, as taskset or a container set it).
 int available_cores();
-/// Sets LibTorch's CPU thread count; 0 means one per available core; more than that warns.
+/// How many of `cores` (CPU numbers) were at least half idle between two snapshots of /proc/stat.
+int idle_cores_between(const std::string& stat_before, const std::string& stat_after,
+                       const std::vector<int>& cores);
+/// What --threads 0 means: one thread per available core that is not busy with other work now
+/// (sampled over 0.1 s), at least one.
+int default_threads();
+/// Sets LibTorch's CPU thread count; 0 means default_threads(); more than the cores warns.
 void set_threads(int threads);
 /// Applies `options`: sets the threads and returns the device.
 torch::Device apply(const ComputeOptions& options);
