@@ -2,7 +2,9 @@
 // values that slip through, stale sweeps, odd paths.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -12,8 +14,10 @@
 #include "sae/train.hpp"
 #include "test_util.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace sae {
 namespace {
@@ -166,6 +170,28 @@ TEST(Hardening, ASweepNeverReusesRunsTrainedWithOtherSettings) {
       {"sweep", "--beta", "0", "--rho", "0.05", "--data-dir", tmp / "none", "--out", tmp / "bad"});
   expect_clean_failure(bad, "not found");
   EXPECT_FALSE(fs::exists(tmp / "bad"));
+}
+
+TEST(Hardening, CtrlCDuringAGridPointsFinalStageStopsTheSweep) {
+  test::TempDir tmp;
+  const std::string err = tmp / "err";
+  const pid_t pid =
+      test::spawn_sae({"sweep", "--beta", "0,0.01", "--rho", "0.05", "--epochs", "1", "--data-dir",
+                       small_data(), "--out", tmp / "sweep", "--threads", "1"},
+                      err);
+  // The first point's last epoch is done: its pictures, probe and summary come next.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (read_text(err).find("epoch 1/1") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << read_text(err);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << read_text(err);
+  EXPECT_FALSE(fs::exists(tmp / "sweep/beta=0.01_rho=0.05/summary.json"));
+  EXPECT_FALSE(fs::exists(tmp / "sweep/sweep.csv"));
 }
 
 TEST(Hardening, PathsAndMessagesSayWhatTheUserMeant) {

@@ -60,8 +60,10 @@ int run_sweep(const SweepOptions& o, const CommonOptions& common) {
   const Dataset test = load_split(o.base.data_dir, Split::kTest);
   fs::create_directories(o.out);
 
+  const StopRequests stop;  // Ctrl-C between two grid points stops the sweep too, with 130
   std::vector<SweepRow> rows;
   for (const SweepPoint& point : grid) {
+    if (stop_signal() != 0) return kExitSignalBase + stop_signal();
     const std::string run_dir = (fs::path(o.out) / point.name).string();
     spdlog::info("sweep {}/{}: beta {}, rho {}", rows.size() + 1, grid.size(), point.config.beta,
                  point.config.rho);
