@@ -143,21 +143,4 @@ void from_json(const nlohmann::json& json, RunConfig& config) {
   validate(config);
 }
 
-void to_json(nlohmann::json& json, const TrainCursor& c) {
-  json = {{"epoch", c.epoch},   {"batches", c.batches},   {"steps", c.steps},
-          {"images", c.images}, {"loss_sum", c.loss_sum}, {"mse_sum", c.mse_sum},
-          {"kl_sum", c.kl_sum}, {"seconds", c.seconds}};
-}
-
-void from_json(const nlohmann::json& json, TrainCursor& c) {
-  json.at("epoch").get_to(c.epoch);
-  json.at("batches").get_to(c.batches);
-  json.at("steps").get_to(c.steps);
-  json.at("images").get_to(c.images);
-  json.at("loss_sum").get_to(c.loss_sum);
-  json.at("mse_sum").get_to(c.mse_sum);
-  json.at("kl_sum").get_to(c.kl_sum);
-  json.at("seconds").get_to(c.seconds);
-}
-
 }  // namespace sae

@@ -73,7 +73,9 @@ TEST(Hardening, AFullDiskFailsInOneLineAndNeverLeavesAMixedCheckpoint) {
     EXPECT_EQ(r.err.find(".tmp"), std::string::npos) << r.err;  // names the user's file
     expect_no_temporary_files(run);
     // Whatever was committed verifies.
-    if (fs::exists(run + "/checkpoint.json")) EXPECT_NO_THROW(read_checkpoint(run));
+    if (fs::exists(run + "/checkpoint.json")) {
+      EXPECT_NO_THROW(read_checkpoint(run));
+    }
   }
 }
 

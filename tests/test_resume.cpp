@@ -291,7 +291,9 @@ TEST(CrashSafety, KillsAndDoubleInterruptsAtRandomMomentsNeverTearACheckpoint) {
     SCOPED_TRACE(fmt::format("trial {}: {} after {} ms", trial,
                              double_sigint ? "two SIGINTs" : "SIGKILL", delay_ms));
     // Whatever is committed must verify; then resume until the run is complete.
-    if (fs::exists(run + "/checkpoint.json")) EXPECT_NO_THROW(read_checkpoint(run));
+    if (fs::exists(run + "/checkpoint.json")) {
+      EXPECT_NO_THROW(read_checkpoint(run));
+    }
     int exit_code = fs::exists(run + "/summary.json") ? 0 : -1;  // done before the signal
     for (int attempt = 0; attempt < 3 && exit_code != 0; ++attempt) {
       const bool started = fs::exists(run + "/config.toml");

@@ -45,7 +45,7 @@ void for_each_field(Config& config, Visit&& visit) {
   visit("seed", config.seed, "seed of the initial weights and the data order");
   visit("data-dir", config.data_dir, "folder with the four IDX files (.gz or raw)");
   visit("device", config.device, "auto, cpu, cuda or cuda:N (auto picks CUDA when present)");
-  visit("threads", config.threads, "CPU threads (0: one per core)");
+  visit("threads", config.threads, "CPU threads (0: one per idle core)");
 }
 
 /// Checks every field's range; throws UsageError naming the flag, the rule and the value.
@@ -77,7 +77,8 @@ void validate(const TrainCursor& cursor, const RunConfig& config, const std::str
 void to_json(nlohmann::json& json, const RunConfig& config);
 /// Reads every field (all required) and validates the result.
 void from_json(const nlohmann::json& json, RunConfig& config);
-void to_json(nlohmann::json& json, const TrainCursor& cursor);
-void from_json(const nlohmann::json& json, TrainCursor& cursor);
+// checkpoint.json's "cursor": the fields under their own names, read and written by one list.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainCursor, epoch, batches, steps, images, loss_sum, mse_sum,
+                                   kl_sum, seconds)
 
 }  // namespace sae

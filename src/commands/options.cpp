@@ -57,7 +57,7 @@ void add_compute_options(CLI::App& cmd, ComputeOptions& compute) {
                  "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
       ->check(kNonEmpty)
       ->capture_default_str();
-  cmd.add_option("--threads", compute.threads, "CPU threads (0: one per core)")
+  cmd.add_option("--threads", compute.threads, "CPU threads (0: one per idle core)")
       ->check(kNonEmpty)
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -76,7 +76,8 @@ void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std
     CLI::Option* option = cmd.add_option(std::string("--") + key, value, help);
     option->capture_default_str();
     if constexpr (std::is_same_v<T, Penalty>) {
-      option->transform(CLI::CheckedTransformer(kPenalties, CLI::ignore_case));
+      option->transform(CLI::CheckedTransformer(kPenalties, CLI::ignore_case).description(""));
+      option->type_name("{kl,l1,none}");
       option->default_str("kl");
     } else {
       option->check(kNonEmpty);

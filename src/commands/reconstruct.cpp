@@ -57,7 +57,8 @@ Command setup_reconstruct(CLI::App& app, CommonOptions& common) {
       ->capture_default_str();
   const std::map<std::string, Split> splits = {{"test", Split::kTest}, {"train", Split::kTrain}};
   cmd->add_option("--split", options->split, "test or train")
-      ->transform(CLI::CheckedTransformer(splits, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(splits, CLI::ignore_case).description(""))
+      ->type_name("{test,train}")
       ->default_str("test");
   cmd->add_flag("--pairs", options->pairs, "also write each pair as its own PNG");
   add_compute_options(*cmd, options->compute);
