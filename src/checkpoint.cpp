@@ -135,7 +135,7 @@ void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
   const CommitSection commit;  // a second Ctrl-C waits until the commit is complete
   // Same step, same state: a commit that names these files is already on disk, and rewriting
   // them in place would briefly break it.
-  const auto committed = find_checkpoint(run_dir);
+  const auto committed = find_checkpoint(run_dir, /*verify_files=*/false);  // names suffice
   if (!committed || committed->model_path != (run / model_name).string()) {
     write_file_atomically((run / model_name).string(), model_bytes);
     write_file_atomically((run / optimizer_name).string(), optimizer_bytes);
@@ -209,7 +209,7 @@ std::string run_dir_of(const std::string& checkpoint_argument) {
 }
 
 void remove_stale_checkpoint_files(const std::string& run_dir) {
-  const auto committed = find_checkpoint(run_dir);
+  const auto committed = find_checkpoint(run_dir, /*verify_files=*/false);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
     const std::string name = entry.path().filename().string();

@@ -58,6 +58,12 @@ void check_resumable(const Checkpoint& checkpoint, const RunConfig& requested,
     if (requested.seed != was.seed) refuse("seed", was.seed, requested.seed);
     if (requested.data_dir != was.data_dir) refuse("data-dir", was.data_dir, requested.data_dir);
   }
+  if (checkpoint.cursor.batches > 0 && requested.epochs <= checkpoint.cursor.epoch) {
+    throw UsageError(fmt::format(
+        "--resume {}: epoch {} was interrupted; --epochs {} would drop it: pass --epochs {} or "
+        "more",
+        dir, epoch, requested.epochs, epoch));
+  }
   if (checkpoint.cursor.epoch >= requested.epochs && fs::exists(fs::path(dir) / kSummaryFile)) {
     throw UsageError(fmt::format(
         "--resume {}: the run already finished {} of {} epochs; pass a larger --epochs to train "
@@ -116,9 +122,19 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
   validate(config);
   check_resumable_folder(dir);
   RunLock lock(dir);
-  remove_stale_checkpoint_files(dir);
   const std::optional<Checkpoint> checkpoint = find_checkpoint(dir);
   if (!checkpoint) {
+    // Trained state without a manifest is a damaged run, not one killed before its first commit.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("model", 0) == 0 && entry.path().extension() == ".pt") {
+        throw CheckpointError(fmt::format(
+            "--resume {}: {} is missing but {} is there: the run folder was damaged; restore "
+            "checkpoint.json from a copy, or start over with --force",
+            dir, kManifestFile, name));
+      }
+    }
     // Killed before its first commit: nothing to continue, so the run starts over, as it was.
     spdlog::warn("{} has no committed checkpoint yet; training it from the start", dir);
     prepare_new_run_dir(dir, /*force=*/true);
@@ -128,6 +144,7 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
     return run;
   }
   check_resumable(*checkpoint, config, dir);
+  remove_stale_checkpoint_files(dir);
   auto run = std::make_unique<Run>(dir, std::move(lock), config, device);
   load_parameters(run->model_, checkpoint->model_path, device);
   load_optimizer(checkpoint->optimizer_path, run->optimizer_);
@@ -137,6 +154,7 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
   while (!run->history_.empty() && run->history_.back().epoch > run->cursor_.epoch) {
     run->history_.pop_back();
   }
+  write_metrics_csv(run->path(kMetricsFile), run->history_);
   write_file_atomically(run->path(kConfigFile), to_toml(config));
   return run;
 }
@@ -228,27 +246,34 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
   spdlog::info("training on {} ({} train / {} test images), epochs {}..{}, {} threads", c.data_dir,
                train.size(), test.size(), run.cursor().epoch + 1, c.epochs,
                torch::get_num_threads());
-  const StopRequests stop;  // before the log line that tells a watcher training has begun
-  spdlog::info("run folder {}", run.dir());
-  const auto should_stop = [] { return stop_signal() != 0; };
-  while (!run.trained() && !should_stop()) {
-    if (!run.train_epoch(train, style, should_stop)) break;
-    const EpochMetrics& row = run.finish_epoch(test);
-    spdlog::info(
-        "epoch {:>{}}/{}  train loss {:.5f} mse {:.5f} kl {:.3f} | test loss {:.5f} mse {:.5f} "
-        "kl {:.3f} L0 {:.1f} dead {} | {:.0f} img/s  {:.1f} s",
-        row.epoch, std::to_string(c.epochs).size(), c.epochs, row.train_loss, row.train_mse,
-        row.train_kl, row.test_loss, row.test_mse, row.test_kl, row.test_l0, row.test_dead_units,
-        row.images_per_s, row.seconds);
+  {
+    const StopRequests stop;  // before the log line that tells a watcher training has begun
+    spdlog::info("run folder {}", run.dir());
+    const auto should_stop = [] { return stop_signal() != 0; };
+    while (!run.trained() && !should_stop()) {
+      if (!run.train_epoch(train, style, should_stop)) break;
+      const EpochMetrics& row = run.finish_epoch(test);
+      spdlog::info(
+          "epoch {:>{}}/{}  train loss {:.5f} mse {:.5f} kl {:.3f} | test loss {:.5f} mse {:.5f} "
+          "kl {:.3f} L0 {:.1f} dead {} | {:.0f} img/s  {:.1f} s",
+          row.epoch, std::to_string(c.epochs).size(), c.epochs, row.train_loss, row.train_mse,
+          row.train_kl, row.test_loss, row.test_mse, row.test_kl, row.test_l0, row.test_dead_units,
+          row.images_per_s, row.seconds);
+    }
+    if (should_stop()) {  // also when it came during the last epoch: the report can wait
+      run.save();
+      const TrainCursor& at = run.cursor();
+      spdlog::warn("interrupted {}; checkpoint saved in {}",
+                   at.batches > 0
+                       ? fmt::format("in epoch {} after batch {}", at.epoch + 1, at.batches)
+                       : fmt::format("after epoch {}", at.epoch),
+                   run.dir());
+      spdlog::warn("continue with: sae train --resume {}", run.dir());
+      return kExitSignalBase + stop_signal();
+    }
   }
-  if (should_stop() && !run.trained()) {
-    run.save();
-    const TrainCursor& at = run.cursor();
-    spdlog::warn("interrupted in epoch {} after batch {}; checkpoint saved in {}", at.epoch + 1,
-                 at.batches, run.dir());
-    spdlog::warn("continue with: sae train --resume {}", run.dir());
-    return kExitSignalBase + stop_signal();
-  }
+  // From here a Ctrl-C ends the process at once: the pictures, probe and summary are each written
+  // atomically, and a resume writes them again.
   const RunSummary summary = run.write_report(train, test);
   spdlog::info("linear probe on the code: {:.2f}% test accuracy",
                100 * summary.probe.test_accuracy);

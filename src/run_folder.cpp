@@ -11,6 +11,7 @@
 #include "sae/errors.hpp"
 #include "sae/plot.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -154,6 +155,9 @@ void prepare_new_run_dir(const std::string& dir, bool force) {
         dir));
   }
   // A forced run starts clean: an old checkpoint, summary or picture must not pass for this one's.
+  // The manifest goes first, so that an interrupted clean-up never leaves it naming lost files.
+  std::stable_partition(run_files.begin(), run_files.end(),
+                        [](const fs::path& path) { return path.filename() == kManifestFile; });
   for (const auto& path : run_files) {
     if (!fs::remove(path, ec) && ec) {
       throw std::runtime_error(fmt::format("cannot remove {}: {}", path.string(), ec.message()));

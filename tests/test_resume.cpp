@@ -158,9 +158,12 @@ TEST_F(Resume, AMidEpochResumeRefusesAnotherSeedDataOrBatchSizeAndAnotherOut) {
   test::expect_clean_failure(run_sae({"train", "--resume", dir, "--out", tmp_ / "elsewhere"}),
                              "drop --out");
   EXPECT_FALSE(fs::exists(tmp_ / "elsewhere"));
-  // Other settings may change; the same seed continues.
+  test::expect_clean_failure(run_sae({"train", "--resume", dir, "--epochs", "0"}), "--epochs");
+  // Other settings may change; the same seed continues. (Adam is built from the config's lr;
+  // loading its state restores moments and steps, not the options.)
   const auto resumed = run_sae({"train", "--resume", dir, "--epochs", "1", "--lr", "0.002"});
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_checkpoint(dir).config.lr, 0.002);
 }
 
 TEST_F(Resume, ASecondWriterIsRefusedWithTheHoldersPid) {
@@ -188,6 +191,15 @@ TEST_F(Resume, ARunKilledBeforeItsFirstCommitResumesFromTheStart) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(metric_columns(tmp_ / "straight/metrics.csv"), metric_columns(run + "/metrics.csv"));
   expect_same_weights(tmp_ / "straight/model.pt", run + "/model.pt");
+}
+
+TEST_F(Resume, ARunWhoseManifestWasLostIsNotStartedOver) {
+  ASSERT_EQ(run_sae(train_args(tmp_ / "run", "1")).exit_code, 0);
+  fs::remove(tmp_ / "run/checkpoint.json");
+  test::expect_clean_failure(run_sae({"train", "--resume", tmp_ / "run", "--epochs", "2"}),
+                             "checkpoint.json is missing");
+  EXPECT_TRUE(fs::exists(tmp_ / "run/model.pt"));
+  EXPECT_NE(read_text(tmp_ / "run/metrics.csv").find("\n1,"), std::string::npos);
 }
 
 TEST_F(Resume, ResumeCanExtendAFinishedRun) {
