@@ -21,9 +21,8 @@ OpenedModel open_model(const CheckpointSource& source, const ComputeOptions& com
         "{}: holds NaN or infinite weights; evaluate an earlier checkpoint of the run instead",
         checkpoint.model_path));
   }
-  const RunConfig& c = checkpoint.config;
-  SparseLoss loss(c.beta, c.rho, c.penalty);
-  std::string data_dir = source.data_dir.empty() ? c.data_dir : source.data_dir;
+  const SparseLoss loss = run_loss(checkpoint.config);
+  std::string data_dir = source.data_dir.empty() ? checkpoint.config.data_dir : source.data_dir;
   return {device, std::move(model), std::move(checkpoint), loss, std::move(data_dir)};
 }
 

@@ -26,11 +26,6 @@ std::string step_file_name(const char* stem, int64_t steps) {
   return fmt::format("{}-{:08}.pt", stem, steps);
 }
 
-bool is_step_file_name(const std::string& name) {
-  static const std::regex step_file(R"((model|optimizer)-[0-9]{8,}\.pt)");
-  return std::regex_match(name, step_file);
-}
-
 uint32_t crc32_of(const std::string& bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
   // zlib takes uInt lengths; a model is far below 4 GiB, but stay correct for any size.
@@ -54,7 +49,7 @@ nlohmann::json describe_file(const std::string& name, const std::string& bytes) 
 std::string verified_file(const fs::path& run, const nlohmann::json& entry,
                           const std::string& manifest) {
   const auto name = entry.at("name").get<std::string>();
-  if (name.find('/') != std::string::npos || !is_step_file_name(name)) {
+  if (name.find('/') != std::string::npos || !is_checkpoint_file_name(name)) {
     throw CheckpointError(fmt::format("{}: names '{}', not a checkpoint file", manifest, name));
   }
   const std::string path = (run / name).string();
@@ -103,6 +98,11 @@ Checkpoint read_format_1(const nlohmann::json& json, const fs::path& run) {
 }
 
 }  // namespace
+
+bool is_checkpoint_file_name(const std::string& name) {
+  static const std::regex step_file(R"((model|optimizer)-[0-9]{8,}\.pt)");
+  return std::regex_match(name, step_file);
+}
 
 std::string serialize_model(SparseAutoencoder& model) {
   // Into memory, not a file: the archive's inner folder is then always "archive" (from a file it
@@ -217,7 +217,8 @@ void remove_stale_checkpoint_files(const std::string& run_dir) {
                                      entry.path().string() == committed->optimizer_path);
     // optimizer.pt belongs to format 1: once a format-2 commit names another, it is stale.
     const bool old_optimizer = name == kOldOptimizerFile && committed && !named;
-    if ((is_step_file_name(name) && !named) || is_temporary_file_name(name) || old_optimizer) {
+    if ((is_checkpoint_file_name(name) && !named) || is_temporary_file_name(name) ||
+        old_optimizer) {
       fs::remove(entry.path(), ec);
     }
   }

@@ -124,16 +124,13 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
   RunLock lock(dir);
   const std::optional<Checkpoint> checkpoint = find_checkpoint(dir);
   if (!checkpoint) {
-    // Trained state without a manifest is a damaged run, not one killed before its first commit.
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind("model", 0) == 0 && entry.path().extension() == ".pt") {
-        throw CheckpointError(fmt::format(
-            "--resume {}: {} is missing but {} is there: the run folder was damaged; restore "
-            "checkpoint.json from a copy, or start over with --force",
-            dir, kManifestFile, name));
-      }
+    // model.pt is written only after a manifest: with it but without one, the manifest was lost.
+    // (Step files alone are a first commit that a crash cut short: nothing was committed.)
+    if (fs::exists(fs::path(dir) / kModelFile)) {
+      throw CheckpointError(fmt::format(
+          "--resume {}: {} is missing but {} is there: the run folder was damaged; restore "
+          "checkpoint.json from a copy, or start over with --force",
+          dir, kManifestFile, kModelFile));
     }
     // Killed before its first commit: nothing to continue, so the run starts over, as it was.
     spdlog::warn("{} has no committed checkpoint yet; training it from the start", dir);
@@ -172,28 +169,26 @@ bool Run::train_epoch(const Dataset& train, ProgressStyle style,
     epoch_seconds_ += seconds_since(start);
     return complete;
   } catch (const NonFiniteLoss& e) {
-    const std::string kept =
-        cursor_.epoch > 0
-            ? fmt::format(" ({} keeps the checkpoint of epoch {})", dir_, cursor_.epoch)
-            : std::string();
-    throw NonFiniteLoss(fmt::format("{}; try a smaller --lr or --beta{}", e.what(), kept));
+    throw NonFiniteLoss(e.what() + advice_after_non_finite());
   }
+}
+
+std::string Run::advice_after_non_finite() const {
+  return fmt::format(
+      "; try a smaller --lr or --beta{}",
+      cursor_.epoch > 0 ? fmt::format(" ({} keeps the checkpoint of epoch {})", dir_, cursor_.epoch)
+                        : std::string());
 }
 
 const EpochMetrics& Run::finish_epoch(const Dataset& test) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t epoch = cursor_.epoch + 1;
   const Evaluation& te = last_test_.emplace(
-      evaluate(model_, test, SparseLoss(config_.beta, config_.rho, config_.penalty),
-               config_.test_batch_size, device_));
+      evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_));
   // A step can blow up the weights without a non-finite loss before it: check before committing.
   if (!all_finite(model_) || !std::isfinite(te.metrics.loss)) {
-    throw NonFiniteLoss(fmt::format(
-        "the weights became non-finite in epoch {} (test loss {}); try a smaller --lr or --beta{}",
-        epoch, te.metrics.loss,
-        cursor_.epoch > 0
-            ? fmt::format(" ({} keeps the checkpoint of epoch {})", dir_, cursor_.epoch)
-            : std::string()));
+    throw NonFiniteLoss(fmt::format("the weights became non-finite in epoch {} (test loss {}){}",
+                                    epoch, te.metrics.loss, advice_after_non_finite()));
   }
   const auto n = static_cast<double>(cursor_.images);
   EpochMetrics row;
@@ -228,8 +223,7 @@ void Run::save() {
 RunSummary Run::write_report(const Dataset& train, const Dataset& test) {
   // The last epoch's test pass, unless a resume came only to finish this stage.
   if (!last_test_) {
-    last_test_ = evaluate(model_, test, SparseLoss(config_.beta, config_.rho, config_.penalty),
-                          config_.test_batch_size, device_);
+    last_test_ = evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_);
   }
   write_pictures(dir_, model_, test, *last_test_, config_.rho, device_);
   RunSummary summary;

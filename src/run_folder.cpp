@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sae/atomic_file.hpp"
+#include "sae/checkpoint.hpp"
 #include "sae/errors.hpp"
 #include "sae/plot.hpp"
 
@@ -62,7 +63,7 @@ std::string metrics_header() {
 
 /// True for the files a run writes, which --force may remove.
 bool is_run_file(const std::string& name) {
-  static const std::regex step_or_pair(R"((model|optimizer)-[0-9]{8,}\.pt|pair_[0-9]+\.png)");
+  static const std::regex pair(R"(pair_[0-9]+\.png)");  // sae reconstruct --pairs
   for (const char* run_file : {kConfigFile, kManifestFile, kModelFile, kOldOptimizerFile,
                                kMetricsFile, kLossPlotFile, kSummaryFile, kReconstructionsFile}) {
     if (name == run_file) return true;
@@ -70,7 +71,8 @@ bool is_run_file(const std::string& name) {
   for (const char* picture : kInspectionFiles) {
     if (name == picture) return true;
   }
-  return std::regex_match(name, step_or_pair) || is_temporary_file_name(name);
+  return is_checkpoint_file_name(name) || std::regex_match(name, pair) ||
+         is_temporary_file_name(name);
 }
 
 }  // namespace

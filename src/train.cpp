@@ -33,12 +33,16 @@ StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
   return loss;
 }
 
+SparseLoss run_loss(const RunConfig& config) {
+  return SparseLoss(config.beta, config.rho, config.penalty);
+}
+
 SparseLoss warmed_up_loss(const RunConfig& config, int64_t step) {
   const double warmup =
       config.beta_warmup > 0
           ? std::min(1.0, static_cast<double>(step) / static_cast<double>(config.beta_warmup))
           : 1.0;
-  return SparseLoss(config.beta * warmup, config.rho, config.penalty);
+  return run_loss(config).with_beta(config.beta * warmup);
 }
 
 bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const Dataset& data,

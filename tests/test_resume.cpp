@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -263,15 +265,36 @@ TEST_F(Resume, TwoDefaultRunFoldersStartedTogetherDoNotCollide) {
   EXPECT_EQ(runs, 2);
 }
 
-/// Crash safety: SIGKILL, or two SIGINTs in a row, at a random moment of a run, then resume
-/// until done. Every trial must end exactly where the uninterrupted run does, and no checkpoint
-/// is ever torn. SAE_CRASH_TRIALS sets the number of trials (scripts/crash-test.sh runs 40).
+/// How a crash-safety trial ends its run.
+enum class Crash { kKillAnytime, kTwoSigints, kKillBetweenWrites };
+
+/// Waits until the `commit`-th optimizer step file of `run` has landed (the manifest that names it
+/// is written next), or the process ended; true when it landed.
+bool wait_for_commit_files(const std::string& run, pid_t pid, size_t commit) {
+  std::set<std::string> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (seen.size() < commit && std::chrono::steady_clock::now() < deadline) {
+    if (kill(pid, 0) != 0) return false;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(run, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("optimizer-", 0) == 0 && !is_temporary_file_name(name)) seen.insert(name);
+    }
+  }
+  return seen.size() >= commit;
+}
+
+/// Crash safety: SIGKILL at a random moment, two SIGINTs in a row at a random moment, or SIGKILL
+/// right between two file writes of a commit (the optimizer file landed, the manifest not yet);
+/// then resume until done. Every trial must end exactly where the uninterrupted run does, and no
+/// checkpoint is ever torn. SAE_CRASH_TRIALS sets the number of trials (scripts/crash-test.sh
+/// runs 45).
 TEST(CrashSafety, KillsAndDoubleInterruptsAtRandomMomentsNeverTearACheckpoint) {
   // Two threads per run, as the defect needed; passive waiting keeps them from starving each
   // other when the tests run in parallel (spinning OpenMP threads slow 50-fold under contention).
   setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
   const char* env = std::getenv("SAE_CRASH_TRIALS");
-  const int trials = env ? std::atoi(env) : 4;
+  const int trials = env ? std::atoi(env) : 6;
   const std::string data = test::shared_data(1000, 100);
   test::TempDir tmp;
   const auto args = [&](const std::string& run) {
@@ -285,23 +308,38 @@ TEST(CrashSafety, KillsAndDoubleInterruptsAtRandomMomentsNeverTearACheckpoint) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
   std::mt19937 rng(12345);
+  int between_writes = 0;  // kills that found a step file its manifest did not name yet
   for (int trial = 0; trial < trials; ++trial) {
     const std::string run = tmp / ("trial" + std::to_string(trial));
-    const bool double_sigint = trial % 2 == 1;
+    const auto crash = static_cast<Crash>(trial % 3);
     const int delay_ms = std::uniform_int_distribution<int>(0, static_cast<int>(run_ms))(rng);
     const pid_t pid = spawn_sae(args(run), tmp / "err");
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    if (double_sigint) {
-      kill(pid, SIGINT);
-      std::this_thread::sleep_for(
-          std::chrono::microseconds(std::uniform_int_distribution<int>(0, 5000)(rng)));
-      kill(pid, SIGINT);
-    } else {
+    if (crash == Crash::kKillBetweenWrites) {
+      wait_for_commit_files(run, pid, 1 + trial % 2);  // the first or the second epoch's commit
       kill(pid, SIGKILL);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      kill(pid, crash == Crash::kTwoSigints ? SIGINT : SIGKILL);
+      if (crash == Crash::kTwoSigints) {
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::uniform_int_distribution<int>(0, 5000)(rng)));
+        kill(pid, SIGINT);
+      }
     }
     waitpid(pid, nullptr, 0);
-    SCOPED_TRACE(fmt::format("trial {}: {} after {} ms", trial,
-                             double_sigint ? "two SIGINTs" : "SIGKILL", delay_ms));
+    SCOPED_TRACE(
+        fmt::format("trial {}: kind {} after {} ms", trial, static_cast<int>(crash), delay_ms));
+    if (crash == Crash::kKillBetweenWrites) {
+      const auto committed = find_checkpoint(run, /*verify_files=*/false);
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(run, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("optimizer-", 0) == 0 &&
+            (!committed || committed->optimizer_path != entry.path().string())) {
+          ++between_writes;
+        }
+      }
+    }
     // Whatever is committed must verify; then resume until the run is complete.
     if (fs::exists(run + "/checkpoint.json")) {
       EXPECT_NO_THROW(read_checkpoint(run));
@@ -318,6 +356,8 @@ TEST(CrashSafety, KillsAndDoubleInterruptsAtRandomMomentsNeverTearACheckpoint) {
     EXPECT_EQ(metric_columns(tmp / "straight/metrics.csv"), metric_columns(run + "/metrics.csv"));
     fs::remove_all(run);
   }
+  std::cout << between_writes << " of " << (trials + 1) / 3
+            << " kills between writes landed after a step file and before its manifest\n";
 }
 
 }  // namespace

@@ -46,6 +46,9 @@ Checkpoint read_checkpoint(const std::string& run_dir, bool verify_files = true)
 /// The run folder that a --checkpoint argument means: RUN itself, or the folder of RUN/model.pt.
 std::string run_dir_of(const std::string& checkpoint_argument);
 
+/// True for the step-tagged files a commit writes (model-00000012.pt, optimizer-00000012.pt).
+bool is_checkpoint_file_name(const std::string& name);
+
 /// Removes the files of older commits that a crash left behind (step files the manifest does not
 /// name, temporary files); call with the run folder locked.
 void remove_stale_checkpoint_files(const std::string& run_dir);

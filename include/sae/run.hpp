@@ -61,6 +61,8 @@ class Run {
 
  private:
   std::string path(const char* file) const;
+  /// What to tell a user whose run went non-finite: smaller steps, and what is kept.
+  std::string advice_after_non_finite() const;
 
   std::string dir_;
   RunLock lock_;

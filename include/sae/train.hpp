@@ -33,6 +33,8 @@ struct StepLoss {
 StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
                     const torch::Tensor& images, const SparseLoss& loss_fn);
 
+/// The run's loss: MSE + beta * its penalty, with its rho.
+SparseLoss run_loss(const RunConfig& config);
 /// The loss of step `step` (1-based over the run): beta ramped linearly over `beta_warmup` steps.
 SparseLoss warmed_up_loss(const RunConfig& config, int64_t step);
 

@@ -93,10 +93,7 @@ Command setup_eval(CLI::App& app, CommonOptions& common) {
   cmd->add_option("--rho", options->rho, "target activation (default: the checkpoint's)")
       ->check(kNonEmpty)
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--batch-size", options->batch_size, "images per forward pass")
-      ->check(kNonEmpty)
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_batch_size_option(*cmd, options->batch_size);
   add_compute_options(*cmd, options->compute);
   cmd->add_flag("--json", options->json, "print one JSON object instead of a table");
   cmd->add_flag("!--no-probe", options->probe, "skip the linear probe (saves a few seconds)");

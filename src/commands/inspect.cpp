@@ -41,10 +41,7 @@ Command setup_inspect(CLI::App& app, CommonOptions& common) {
       "top.png");
   add_source_options(*cmd, options->source);
   cmd->add_option("--out", options->out, "folder for the PNGs")->required();
-  cmd->add_option("--batch-size", options->batch_size, "images per forward pass")
-      ->check(kNonEmpty)
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_batch_size_option(*cmd, options->batch_size);
   add_compute_options(*cmd, options->compute);
   add_common_options(*cmd, common);
   return {cmd, [options] { return run_inspect(*options); }};

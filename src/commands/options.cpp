@@ -69,6 +69,13 @@ void add_source_options(CLI::App& cmd, CheckpointSource& source) {
                  "folder with the IDX files (default: the one it was trained on)");
 }
 
+void add_batch_size_option(CLI::App& cmd, int64_t& batch_size) {
+  cmd.add_option("--batch-size", batch_size, "images per forward pass")
+      ->check(kNonEmpty)
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
 void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std::string>& skip) {
   for_each_field(config, [&](const char* key, auto& value, const char* help) {
     if (skip.count(key) > 0) return;

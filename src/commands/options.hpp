@@ -29,6 +29,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& common);
 void add_compute_options(CLI::App& cmd, ComputeOptions& compute);
 /// --checkpoint (required) and --data-dir.
 void add_source_options(CLI::App& cmd, CheckpointSource& source);
+/// --batch-size: images per forward pass of an analysis command.
+void add_batch_size_option(CLI::App& cmd, int64_t& batch_size);
 /// One flag per RunConfig field, from its one table of fields, except the keys in `skip`.
 void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std::string>& skip);
 
