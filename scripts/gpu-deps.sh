@@ -16,9 +16,24 @@ PACKAGES=(libcli11-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 nlohmann-j
           libplplot-dev libplplot17 libplplot-data plplot-driver-cairo libltdl7 libqsastime0
           libcsirocsa0 libcsironn0 libshp2 libhpdf-2.3.0)
 
+# What the cairo driver (PLplot's pngcairo, loaded at run time) needs, unpacked apart into
+# DEPS_PREFIX/bundle: scripts/gpu-check.sh links in only those the GPU machine lacks, so that no
+# library of the machine's own (Python's libffi, say) is shadowed by Debian's.
+CAIRO_RUNTIME=(libcairo2 libpango-1.0-0 libpangocairo-1.0-0 libpangoft2-1.0-0 libfontconfig1
+               fontconfig-config fonts-dejavu-core libfreetype6 libfribidi0 libglib2.0-0
+               libgraphite2-3 libharfbuzz0b libpixman-1-0 libthai0 libthai-data libdatrie1 libx11-6
+               libxau6 libxcb-render0 libxcb-shm0 libxcb1 libxdmcp6 libxext6 libxrender1 libbrotli1
+               libexpat1 libffi8 libpcre2-8-0 libbsd0 libmd0 libqhull-r8.0 libmount1 libblkid1
+               libselinux1)
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download "${PACKAGES[@]}")
-mkdir -p "$PREFIX"
-for deb in "$work"/*.deb; do dpkg -x "$deb" "$PREFIX"; done
-echo "unpacked $(ls "$work"/*.deb | wc -l) packages into $PREFIX"
+mkdir -p "$work/dev" "$work/runtime" "$PREFIX/bundle"
+(cd "$work/dev" && apt-get download "${PACKAGES[@]}")
+(cd "$work/runtime" && apt-get download "${CAIRO_RUNTIME[@]}")
+for deb in "$work"/dev/*.deb; do dpkg -x "$deb" "$PREFIX"; done
+for deb in "$work"/runtime/*.deb; do dpkg -x "$deb" "$PREFIX/bundle"; done
+# Documentation and PLplot's examples are not needed, and the device tool carries 64 MiB at most.
+rm -rf "$PREFIX/usr/share/doc" "$PREFIX/bundle/usr/share/doc" "$PREFIX/usr/share/plplot5.15.0/examples"
+echo "unpacked $(ls "$work"/dev/*.deb | wc -l) packages into $PREFIX," \
+  "$(ls "$work"/runtime/*.deb | wc -l) into $PREFIX/bundle"

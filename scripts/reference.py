@@ -41,14 +41,15 @@ from sae_reference import (TEST_IMAGES, TRAIN_IMAGES, SparseAutoencoder, kl_spar
 
 
 def train_one_epoch(model, optimizer, images, args, generator):
-    """One pass over `images`; returns (mean loss, mean mse, mean kl, seconds of the loop)."""
+    """One pass over `images`; returns (mean loss, mean mse, mean kl, seconds of the loop).
+    Each batch goes to --device when it is used, as sae's do."""
     model.train()
     n = images.shape[0]
     loss_sum = mse_sum = kl_sum = 0.0
     start = time.perf_counter()
     order = torch.randperm(n, generator=generator)
     for begin in range(0, n, args.batch_size):  # the last partial batch is kept
-        x = to_float(images[order[begin:begin + args.batch_size]])
+        x = to_float(images[order[begin:begin + args.batch_size]].to(args.device))
         recon, code = model(x)
         loss, mse, kl, _ = sparse_loss(recon, x, code, args.beta, args.rho)
         optimizer.zero_grad()
@@ -68,10 +69,11 @@ def evaluate(model, images, args):
     model.eval()
     n = images.shape[0]
     start = time.perf_counter()
-    squared_error = torch.zeros((), dtype=torch.float64)  # double: 7.8M pixels lose nothing
-    code_sum = torch.zeros(64, dtype=torch.float64)
+    # double: 7.8M pixels lose nothing
+    squared_error = torch.zeros((), dtype=torch.float64, device=args.device)
+    code_sum = torch.zeros(64, dtype=torch.float64, device=args.device)
     for begin in range(0, n, args.test_batch_size):
-        x = to_float(images[begin:begin + args.test_batch_size])
+        x = to_float(images[begin:begin + args.test_batch_size].to(args.device))
         recon, code = model(x)
         squared_error += (recon - x).pow(2).sum().double()
         code_sum += code.sum(0).double()
@@ -93,6 +95,8 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0,
                    help="torch.set_num_threads (0: one per core, like sae; Debian's torch starts with 1)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where the model runs (cuda: scripts/gpu-check.sh's GPU ratio)")
     p.add_argument("--limit", type=int, default=0,
                    help="use only the first N training images (0: all); for quick tests")
     args = p.parse_args(argv)
@@ -113,7 +117,7 @@ def main(argv):
         train_images = train_images[:args.limit]
 
     torch.manual_seed(args.seed)  # the initial weights
-    model = SparseAutoencoder()
+    model = SparseAutoencoder().to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
     generator = torch.Generator().manual_seed(args.seed)  # the data order
 
@@ -140,6 +144,7 @@ def main(argv):
         "test_images": test_images.shape[0],
         "epochs": args.epochs,
         "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
     }
     print(json.dumps(result))
 
