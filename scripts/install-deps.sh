@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   zlib1g-dev libpng-dev
   libplplot-dev plplot-driver-cairo   # loss plots as PNG, headless
+  libdnnl-dev             # oneDNN's sgemm: the CPU step's matrix products (src/cpu_step.cpp)
   libgtest-dev
   python3-torch           # tests/test_pytorch_interop.py: model.pt in plain PyTorch
 )

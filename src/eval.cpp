@@ -1,11 +1,14 @@
 #include "sae/eval.hpp"
 
+#include "sae/cpu_step.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 namespace sae {
 namespace {
@@ -33,10 +36,12 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
   auto pixel_sum = torch::zeros({kImageSide * kImageSide}, f64);  // for the mean image
   auto pixel_square_sum = torch::zeros({}, f64);
   std::vector<torch::Tensor> codes;
+  std::optional<CpuStep> cpu_step;  // the hand-written forward on the CPU
+  if (device.is_cpu()) cpu_step.emplace(model);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, n);
     const auto images = to_float_batch(data.images.slice(0, begin, end)).to(device);  // (B,1,28,28)
-    const auto out = model->forward(images);
+    const auto out = cpu_step ? cpu_step->forward(images) : model->forward(images);
     codes.push_back(out.code.to(torch::kCPU));       // (B, 64)
     const auto code = out.code.to(torch::kFloat64);  // (B, 64)
     squared_error += (out.reconstruction - images).to(torch::kFloat64).pow(2).sum();
@@ -100,11 +105,14 @@ torch::Tensor encode_all(SparseAutoencoder& model, const Dataset& data, int64_t 
   TORCH_CHECK(batch_size >= 1, "encode_all: batch_size must be at least 1, got ", batch_size);
   torch::NoGradGuard no_grad;
   model->eval();
+  std::optional<CpuStep> cpu_step;  // the hand-written encoder on the CPU
+  if (device.is_cpu()) cpu_step.emplace(model);
   std::vector<torch::Tensor> codes;
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
     const auto end = std::min(begin + batch_size, data.size());
     const auto images = to_float_batch(data.images.slice(0, begin, end)).to(device);
-    codes.push_back(model->encode(images).to(torch::kCPU));  // (B, 64)
+    codes.push_back(
+        (cpu_step ? cpu_step->encode(images) : model->encode(images)).to(torch::kCPU));  // (B, 64)
   }
   return torch::cat(codes);  // (N, 64)
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 namespace sae {
 
@@ -21,14 +22,22 @@ torch::optim::Adam make_optimizer(SparseAutoencoder& model, double lr, double we
 }
 
 StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
-                    const torch::Tensor& images, const SparseLoss& loss_fn) {
-  const auto out = model->forward(images);  // reconstruction (B, 1, 28, 28), code (B, 64)
-  const auto terms = loss_fn(out.reconstruction, images, out.code);
-  const StepLoss loss{terms.total.item<double>(), terms.mse.item<double>(),
-                      terms.kl.item<double>()};
+                    const torch::Tensor& images, const SparseLoss& loss_fn, CpuStep* cpu_step) {
+  StepLoss loss;
+  torch::Tensor total;
+  if (cpu_step != nullptr) {
+    loss = cpu_step->forward_backward(images, loss_fn);  // sets every .grad()
+  } else {
+    const auto out = model->forward(images);  // reconstruction (B, 1, 28, 28), code (B, 64)
+    const auto terms = loss_fn(out.reconstruction, images, out.code);
+    loss = {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
+    total = terms.total;
+  }
   if (!std::isfinite(loss.loss)) throw NonFiniteLoss(fmt::format("loss became {}", loss.loss));
-  optimizer.zero_grad();
-  terms.total.backward();
+  if (total.defined()) {
+    optimizer.zero_grad();
+    total.backward();
+  }
   optimizer.step();
   return loss;
 }
@@ -61,6 +70,8 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
   }
   const auto order = torch::tensor(epoch_order(n, config.seed, epoch), torch::kInt64);
   Progress bar(fmt::format("epoch {}", epoch), num_batches, style, cursor.batches);
+  std::optional<CpuStep> cpu_step;  // the hand-written step on the CPU; autograd elsewhere
+  if (device.is_cpu()) cpu_step.emplace(model);
 
   while (cursor.batches < num_batches) {
     const auto start = std::chrono::steady_clock::now();
@@ -70,7 +81,8 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
     const auto images = to_float_batch(data.images, indices).to(device);  // (B, 1, 28, 28)
     StepLoss loss;
     try {
-      loss = train_step(model, optimizer, images, warmed_up_loss(config, step));
+      loss = train_step(model, optimizer, images, warmed_up_loss(config, step),
+                        cpu_step ? &*cpu_step : nullptr);
     } catch (const NonFiniteLoss& e) {
       throw NonFiniteLoss(
           fmt::format("{} at epoch {}, batch {}/{}", e.what(), epoch, b + 1, num_batches));

@@ -38,6 +38,11 @@ torch::Tensor kl_per_unit(const torch::Tensor& rho_hat, double rho);  // (S) -> 
 /// Checks beta >= 0 and 0 < rho < 1, throwing UsageError that says which is wrong.
 void check_sparsity_params(double beta, double rho);
 
+/// The loss of one training step, before the step: total (mse + beta * penalty), mse and KL.
+struct StepLoss {
+  double loss = 0.0, mse = 0.0, kl = 0.0;
+};
+
 /// MSE(reconstruction, input) + beta * a sparsity penalty on the code.
 class SparseLoss {
  public:

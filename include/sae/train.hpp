@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include "sae/cpu_step.hpp"
 #include "sae/idx.hpp"
 #include "sae/loss.hpp"
 #include "sae/model.hpp"
@@ -23,15 +24,12 @@ class NonFiniteLoss : public std::runtime_error {
 /// Adam (betas 0.9/0.999, eps 1e-8) over the model, with L2 `weight_decay` on the weights only.
 torch::optim::Adam make_optimizer(SparseAutoencoder& model, double lr, double weight_decay);
 
-/// The loss of one step, before the step.
-struct StepLoss {
-  double loss = 0.0, mse = 0.0, kl = 0.0;
-};
-
-/// One training step on `images` (B, 1, 28, 28): forward, loss, backward, Adam. Returns the loss;
-/// throws NonFiniteLoss, before the step, when the loss is NaN or infinite.
+/// One training step on `images` (B, 1, 28, 28): forward, loss, backward, Adam. The gradients
+/// come from `cpu_step` when given (CPU images), else from autograd. Returns the loss; throws
+/// NonFiniteLoss, before the step, when the loss is NaN or infinite.
 StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
-                    const torch::Tensor& images, const SparseLoss& loss_fn);
+                    const torch::Tensor& images, const SparseLoss& loss_fn,
+                    CpuStep* cpu_step = nullptr);
 
 /// The run's loss: MSE + beta * its penalty, with its rho.
 SparseLoss run_loss(const RunConfig& config);

@@ -1,0 +1,173 @@
+// The hand-written CPU step against autograd through the plain torch::nn layers (the reference):
+// the same loss, the same gradient for every parameter and the same parameters after an Adam step.
+// Tolerance: |step - reference| <= 1e-5 * max(1e-2, max |reference|) per tensor, in float32: a
+// relative bound, absolute near 0 (KL terms and some gradients cancel to nearly nothing).
+
+#include <gtest/gtest.h>
+
+#include "sae/cpu_step.hpp"
+#include "sae/loss.hpp"
+#include "sae/model.hpp"
+#include "sae/train.hpp"
+
+#include <map>
+#include <tuple>
+
+namespace sae {
+namespace {
+
+constexpr double kTolerance = 1e-5;
+constexpr double kNearZero = 1e-2;
+constexpr double kAdamConditioned = 1e-6;  // 100 * Adam's eps: see the Adam test
+
+void expect_close(const torch::Tensor& step, const torch::Tensor& reference,
+                  const std::string& what) {
+  ASSERT_EQ(step.sizes(), reference.sizes()) << what;
+  const double scale = std::max(kNearZero, reference.abs().max().item<double>());
+  const double diff = (step - reference).abs().max().item<double>();
+  EXPECT_LE(diff, kTolerance * scale) << what << ": max difference " << diff << ", scale " << scale;
+}
+
+void expect_close(double step, double reference, const std::string& what) {
+  const double scale = std::max(kNearZero, std::abs(reference));
+  EXPECT_LE(std::abs(step - reference), kTolerance * scale)
+      << what << ": " << step << " vs " << reference;
+}
+
+/// A batch whose images differ in brightness, so that rho_hat differs from unit to unit, and
+/// some pixels sit at exactly 0 and 1 as MNIST's do.
+torch::Tensor varied_images(int64_t batch) {
+  torch::manual_seed(7);
+  auto images = torch::rand({batch, 1, 28, 28});
+  const auto brightness = torch::linspace(0.2, 1.0, batch).view({batch, 1, 1, 1});
+  images = (images * brightness * 1.4 - 0.2).clamp(0.0, 1.0);
+  return images;
+}
+
+SparseAutoencoder model_with_seed(uint64_t seed) {
+  torch::manual_seed(seed);
+  return SparseAutoencoder();
+}
+
+/// The reference: autograd through the torch::nn layers and SparseLoss.
+StepLoss reference_gradients(SparseAutoencoder& model, const torch::Tensor& images,
+                             const SparseLoss& loss_fn) {
+  model->zero_grad();
+  const auto out = model->forward_reference(images);
+  const auto terms = loss_fn(out.reconstruction, images, out.code);
+  terms.total.backward();
+  return {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
+}
+
+using Case = std::tuple<int64_t, Penalty>;  // batch size, penalty
+class CpuStepEquivalence : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CpuStepEquivalence, LossAndEveryGradientMatchAutograd) {
+  const auto [batch, penalty] = GetParam();
+  const auto images = varied_images(batch);
+  const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05, penalty);  // a large beta: the penalty shows
+
+  auto reference = model_with_seed(3);
+  const auto expected = reference_gradients(reference, images, loss_fn);
+  auto model = model_with_seed(3);
+  CpuStep step(model);
+  const auto got = step.forward_backward(images, loss_fn);
+
+  expect_close(got.loss, expected.loss, "loss");
+  expect_close(got.mse, expected.mse, "mse");
+  expect_close(got.kl, expected.kl, "kl");
+  const auto mine = model->named_parameters();
+  const auto theirs = reference->named_parameters();
+  for (const auto& p : theirs) {
+    ASSERT_TRUE(mine[p.key()].grad().defined()) << p.key();
+    expect_close(mine[p.key()].grad(), p.value().grad(), p.key() + " gradient");
+  }
+}
+
+TEST_P(CpuStepEquivalence, ForwardMatchesTheReference) {
+  const auto [batch, penalty] = GetParam();
+  (void)penalty;
+  const auto images = varied_images(batch);
+  auto model = model_with_seed(5);
+  CpuStep step(model);
+  const auto got = step.forward(images);
+  torch::NoGradGuard no_grad;
+  const auto expected = model->forward_reference(images);
+  expect_close(got.reconstruction, expected.reconstruction, "reconstruction");
+  expect_close(got.code, expected.code, "code");
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchesAndPenalties, CpuStepEquivalence,
+                         ::testing::Combine(::testing::Values(100, 37, 1),
+                                            ::testing::Values(Penalty::kKl, Penalty::kL1,
+                                                              Penalty::kNone)));
+
+// With weight decay and beta warm-up, step by step: the same gradients, the same parameters after
+// each Adam step. Before each step the reference's parameters are copied over, so that each step
+// is compared alone. Adam moves a parameter by lr * g / (|g| + eps): where the gradient g (weight
+// decay included) is within a few eps of 0, float rounding of g, however small, moves the result
+// by up to lr. Those elements are held to that bound; all others to 1e-5.
+TEST(CpuStep, AdamStepsWithWeightDecayAndWarmupMatchAutograd) {
+  RunConfig config;
+  config.beta = 0.3;
+  config.rho = 0.05;
+  config.beta_warmup = 4;
+  config.weight_decay = 1e-3;
+  auto reference = model_with_seed(11);
+  auto model = model_with_seed(11);
+  auto reference_opt = make_optimizer(reference, config.lr, config.weight_decay);
+  auto opt = make_optimizer(model, config.lr, config.weight_decay);
+  CpuStep step(model);
+  const auto mine = model->named_parameters();
+  for (int64_t s = 1; s <= 3; ++s) {
+    const std::string at = " at step " + std::to_string(s);
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& p : reference->named_parameters()) mine[p.key()].copy_(p.value());
+    }
+    const auto images = varied_images(50 + s);
+    const auto loss_fn = warmed_up_loss(config, s);
+    const auto expected = reference_gradients(reference, images, loss_fn);
+    const auto got = step.forward_backward(images, loss_fn);
+    expect_close(got.loss, expected.loss, "loss" + at);
+    for (const auto& p : reference->named_parameters()) {
+      expect_close(mine[p.key()].grad(), p.value().grad(), p.key() + " gradient" + at);
+    }
+    std::map<std::string, torch::Tensor> effective;  // what Adam sees: g + weight_decay * p
+    for (const auto& p : reference->named_parameters()) {
+      const double decay = p.value().dim() > 1 ? config.weight_decay : 0.0;
+      effective[p.key()] = p.value().grad() + decay * p.value().detach();
+    }
+    reference_opt.step();
+    opt.step();
+    for (const auto& p : reference->named_parameters()) {
+      const auto conditioned = effective[p.key()].abs() > kAdamConditioned;
+      expect_close(mine[p.key()].masked_select(conditioned), p.value().masked_select(conditioned),
+                   p.key() + " after Adam" + at);
+      EXPECT_LE((mine[p.key()] - p.value()).abs().max().item<double>(), config.lr)
+          << p.key() + " after Adam" + at;
+    }
+  }
+}
+
+// Two threads split the batch: the same result as one, within float rounding.
+TEST(CpuStep, ThreadsSplitTheBatchWithoutChangingTheResult) {
+  const auto images = varied_images(100);
+  const SparseLoss loss_fn(0.5, 0.05, Penalty::kKl);
+  const int previous = at::get_num_threads();
+  auto one = model_with_seed(9);
+  auto two = model_with_seed(9);
+  at::set_num_threads(1);
+  const auto single = CpuStep(one).forward_backward(images, loss_fn);
+  at::set_num_threads(2);
+  const auto split = CpuStep(two).forward_backward(images, loss_fn);
+  at::set_num_threads(previous);
+  expect_close(split.loss, single.loss, "loss");
+  const auto theirs = one->named_parameters();
+  for (const auto& p : two->named_parameters()) {
+    expect_close(p.value().grad(), theirs[p.key()].grad(), p.key() + " gradient");
+  }
+}
+
+}  // namespace
+}  // namespace sae
