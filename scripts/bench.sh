@@ -2,9 +2,12 @@
 # Benchmarks sae against scripts/reference.py, the same autoencoder, loss, optimizer and batch size
 # in plain PyTorch on the same LibTorch (Debian's python3-torch). For every thread count and round
 # it trains one epoch with each (sae first, then the reference, so slow drift in the machine's
-# speed hits both alike) under GNU time, and reports medians over the rounds as a Markdown table:
-# training images/s (the training loop only), test-set evaluation images/s and peak RSS of the
-# training run. Run with -h for usage.
+# speed hits both alike) under GNU time, and times the GEMM-only bound (build/sae_gemm_bound: the
+# step's matrix products alone). It reports medians over the rounds as two Markdown tables under a
+# header naming the CPU, its vector extensions and the kernels OpenBLAS picked for the reference:
+# training images/s (the training loop only) with sae's fraction of the bound, test-set evaluation
+# images/s, and the whole process (`train --epochs 1` from start to exit, wall seconds) with its
+# peak RSS. Run with -h for usage.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # PYTHON
@@ -57,10 +60,12 @@ fi
 cd "$REPO_ROOT"
 
 SAE=build/sae
+GEMM_BOUND=build/sae_gemm_bound
 GNU_TIME=/usr/bin/time   # the shell keyword `time` has no -v (peak RSS)
 
 check_requirements() {
   [[ -x "$SAE" ]] || die "$SAE not found; build it with scripts/build.sh"
+  [[ -x "$GEMM_BOUND" ]] || die "$GEMM_BOUND not found; build it with scripts/build.sh"
   [[ -x "$GNU_TIME" ]] || die "$GNU_TIME (GNU time) not found; apt-get install time"
   if ! { [[ -x "$PYTHON" ]] && "$PYTHON" -c 'import torch' 2>/dev/null; }; then
     die "$PYTHON cannot import torch; apt-get install python3-torch"
@@ -75,6 +80,12 @@ check_requirements() {
 # Peak resident set size, in MiB, from a `time -v` report (which gives KiB).
 peak_rss_mib() {
   awk -F': *' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"
+}
+
+# Wall-clock seconds from a `time -v` report ("h:mm:ss" or "m:ss.ss").
+wall_seconds() {
+  awk -F': ' '/Elapsed \(wall clock\)/ {
+    n = split($2, part, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + part[i]; printf "%.2f", s }' "$1"
 }
 
 # One field of a JSON object stored in a file.
@@ -99,7 +110,7 @@ timed() {
   fi
 }
 
-# Appends one line "threads program train_img_s eval_img_s rss_mib test_mse" to $RESULTS.
+# Appends one line "threads program train_img_s eval_img_s rss_mib test_mse wall_s" to $RESULTS.
 bench_sae() {
   local threads="$1" run="$WORK/sae-run"
   timed sae-train "$SAE" train --epochs 1 --threads "$threads" --data-dir "$DATA_DIR" \
@@ -112,7 +123,7 @@ bench_sae() {
   mse=$(csv_field "$run/metrics.csv" test_mse) || die "no test_mse in $run/metrics.csv"
   eval=$(json_field "$WORK/sae-eval.json" images_per_s)
   rss=$(peak_rss_mib "$WORK/sae-train.time")
-  echo "$threads sae $train $eval $rss $mse" >>"$RESULTS"
+  echo "$threads sae $train $eval $rss $mse $(wall_seconds "$WORK/sae-train.time")" >>"$RESULTS"
   log "threads $threads  sae        train $(printf '%.0f' "$train") img/s  eval $(printf '%.0f' "$eval") img/s  RSS $rss MiB  test mse $mse"
 }
 
@@ -126,11 +137,22 @@ bench_reference() {
   eval=$(json_field "$WORK/reference.json" eval_images_per_s)
   mse=$(json_field "$WORK/reference.json" test_mse)
   rss=$(peak_rss_mib "$WORK/reference.time")
-  echo "$threads reference $train $eval $rss $mse" >>"$RESULTS"
+  echo "$threads reference $train $eval $rss $mse $(wall_seconds "$WORK/reference.time")" >>"$RESULTS"
   log "threads $threads  reference  train $(printf '%.0f' "$train") img/s  eval $(printf '%.0f' "$eval") img/s  RSS $rss MiB  test mse $mse"
 }
 
-# Median of one column (3: train, 4: eval, 5: RSS, 6: test mse) for one thread count and program.
+# The GEMM-only bound: "threads bound img/s" into $RESULTS.
+bench_bound() {
+  local threads="$1"
+  "$GEMM_BOUND" --threads "$threads" --batch 100 >"$WORK/bound.json" || die "$GEMM_BOUND failed"
+  local bound
+  bound=$(json_field "$WORK/bound.json" images_per_s)
+  echo "$threads bound $bound" >>"$RESULTS"
+  log "threads $threads  GEMM-only bound $(printf '%.0f' "$bound") img/s"
+}
+
+# Median of one column (3: train, 4: eval, 5: RSS, 6: test mse, 7: wall s; 3 for the bound) for
+# one thread count and program.
 median() {
   local threads="$1" program="$2" column="$3"
   awk -v t="$threads" -v p="$program" -v c="$column" '$1 == t && $2 == p { print $c }' "$RESULTS" |
@@ -139,28 +161,42 @@ median() {
 }
 
 print_report() {
-  local cpu torch_version
+  local cpu torch_version flags blas_core
   cpu=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }')
   [[ -n "$cpu" ]] || cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  # The extensions that decide which kernels oneDNN and OpenBLAS run.
+  flags=$(grep -m1 -ow -E 'sse4_2|avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|amx_tile' \
+    /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
+  blas_core=$(OPENBLAS_VERBOSE=2 "$PYTHON" -c 'import torch' 2>&1 | awk '/^Core:/ { print $2; exit }')
   torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
   echo
-  echo "Machine: ${cpu:-unknown CPU}, nproc $(nproc); LibTorch $torch_version;" \
-    "$(date -u '+%Y-%m-%d %H:%M UTC'); command: \`$COMMAND\`" \
-    "(data $DATA_DIR, medians over $ROUNDS round(s))"
+  echo "Machine: ${cpu:-unknown CPU} (family $(awk -F': *' '/^cpu family/ { print $2; exit }' /proc/cpuinfo)," \
+    "model $(awk -F': *' '/^model[[:space:]]*:/ { print $2; exit }' /proc/cpuinfo)), nproc $(nproc);" \
+    "flags: ${flags:-?}; OpenBLAS kernels (the reference's): ${blas_core:-?}; LibTorch $torch_version;" \
+    "$(date -u '+%Y-%m-%d %H:%M UTC'); command: \`$COMMAND\` (data $DATA_DIR, medians over $ROUNDS round(s))"
   echo
-  echo "| threads | sae train img/s | reference train img/s | ratio | sae eval img/s | reference eval img/s | sae peak RSS MiB | reference peak RSS MiB | sae test MSE | reference test MSE |"
-  echo "|--------:|----------------:|----------------------:|------:|---------------:|---------------------:|-----------------:|-----------------------:|-------------:|-------------------:|"
+  echo "| threads | sae train img/s | reference train img/s | ratio | GEMM-only bound img/s | sae / bound | sae eval img/s | reference eval img/s | eval ratio |"
+  echo "|--------:|----------------:|----------------------:|------:|----------------------:|------------:|---------------:|---------------------:|-----------:|"
   local t
   for t in $THREADS; do
-    local st rt se re sm rm smse rmse
-    st=$(median "$t" sae 3);  rt=$(median "$t" reference 3)
+    local st rt bound se re
+    st=$(median "$t" sae 3);  rt=$(median "$t" reference 3); bound=$(median "$t" bound 3)
     se=$(median "$t" sae 4);  re=$(median "$t" reference 4)
+    awk -v t="$t" -v st="$st" -v rt="$rt" -v b="$bound" -v se="$se" -v re="$re" 'BEGIN {
+        printf "| %d | %.0f | %.0f | %.2f | %.0f | %.0f%% | %.0f | %.0f | %.2f |\n",
+          t, st, rt, st / rt, b, 100 * st / b, se, re, se / re }'
+  done
+  echo
+  echo "| threads | sae whole run s | reference whole run s | reference / sae | sae peak RSS MiB | reference peak RSS MiB | sae test MSE | reference test MSE |"
+  echo "|--------:|----------------:|----------------------:|----------------:|-----------------:|-----------------------:|-------------:|-------------------:|"
+  for t in $THREADS; do
+    local sw rw sm rm smse rmse
+    sw=$(median "$t" sae 7);  rw=$(median "$t" reference 7)
     sm=$(median "$t" sae 5);  rm=$(median "$t" reference 5)
     smse=$(median "$t" sae 6); rmse=$(median "$t" reference 6)
-    awk -v t="$t" -v st="$st" -v rt="$rt" -v se="$se" -v re="$re" -v sm="$sm" -v rm="$rm" \
-      -v smse="$smse" -v rmse="$rmse" 'BEGIN {
-        printf "| %d | %.0f | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.5f | %.5f |\n",
-          t, st, rt, st / rt, se, re, sm, rm, smse, rmse }'
+    awk -v t="$t" -v sw="$sw" -v rw="$rw" -v sm="$sm" -v rm="$rm" -v smse="$smse" -v rmse="$rmse" 'BEGIN {
+        printf "| %d | %.2f | %.2f | %.2f | %.0f | %.0f | %.5f | %.5f |\n",
+          t, sw, rw, rw / sw, sm, rm, smse, rmse }'
   done
 }
 
@@ -176,6 +212,7 @@ main() {
       log "threads $t, round $r/$ROUNDS"
       bench_sae "$t"
       bench_reference "$t"
+      bench_bound "$t"
     done
   done
   print_report
