@@ -14,12 +14,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # PYTHON
 
 usage() {
   cat <<EOF
-Usage: $(basename "$0") [--data-dir DIR] [--rounds N] [--threads "T1 T2 ..."]
+Usage: $(basename "$0") [--data-dir DIR] [--rounds N] [--threads "T1 T2 ..."] [--reference-blas CORE]
 
   --data-dir DIR   MNIST-format IDX files (default: data/fashion-mnist; data/mnist for a quick check);
                    a relative DIR is looked up in the current folder, then in the repository root
   --rounds N       epochs timed per program and thread count; the table shows medians (default: 3)
   --threads LIST   space-separated CPU thread counts (default: "1 2")
+  --reference-blas CORE
+                   run the reference with OPENBLAS_CORETYPE=CORE (e.g. SkylakeX, Haswell): OpenBLAS
+                   0.3.21 takes its SSE3 "Prescott" kernels on CPUs newer than it knows, which slows
+                   the reference's transposed convolutions; this shows the reference at its best
 
 Needs build/sae (scripts/build.sh), \$PYTHON (default /usr/bin/python3) with torch
 (apt-get install python3-torch) and the data (scripts/fetch-data.sh fashion-mnist).
@@ -36,11 +40,13 @@ for arg in "$@"; do COMMAND+=" $(printf '%q' "$arg")"; done
 DATA_DIR="data/fashion-mnist"
 ROUNDS=3
 THREADS="1 2"
+REFERENCE_BLAS=""
 while (($#)); do
   case "$1" in
     --data-dir) DATA_DIR="${2:?--data-dir needs a folder}"; shift 2 ;;
     --rounds)   ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
     --threads)  THREADS="${2:?--threads needs a list}"; shift 2 ;;
+    --reference-blas) REFERENCE_BLAS="${2:?--reference-blas needs an OpenBLAS core name}"; shift 2 ;;
     -h|--help)  usage; exit 0 ;;
     *)          usage >&2; die "unknown argument: $1" ;;
   esac
@@ -129,8 +135,8 @@ bench_sae() {
 
 bench_reference() {
   local threads="$1"
-  timed reference "$PYTHON" scripts/reference.py --epochs 1 --threads "$threads" \
-    --data-dir "$DATA_DIR"
+  timed reference env ${REFERENCE_BLAS:+OPENBLAS_CORETYPE="$REFERENCE_BLAS"} \
+    "$PYTHON" scripts/reference.py --epochs 1 --threads "$threads" --data-dir "$DATA_DIR"
   tail -n 1 "$WORK/reference.out" >"$WORK/reference.json"  # the JSON is its last stdout line
   local train eval rss mse
   train=$(json_field "$WORK/reference.json" train_images_per_s)
@@ -167,7 +173,8 @@ print_report() {
   # The extensions that decide which kernels oneDNN and OpenBLAS run.
   flags=$(grep -m1 -ow -E 'sse4_2|avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|amx_tile' \
     /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
-  blas_core=$(OPENBLAS_VERBOSE=2 "$PYTHON" -c 'import torch' 2>&1 | awk '/^Core:/ { print $2; exit }')
+  blas_core=$(env ${REFERENCE_BLAS:+OPENBLAS_CORETYPE="$REFERENCE_BLAS"} OPENBLAS_VERBOSE=2 \
+    "$PYTHON" -c 'import torch' 2>&1 | awk '/^Core:/ { print $2; exit }')
   torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
   echo
   echo "Machine: ${cpu:-unknown CPU} (family $(awk -F': *' '/^cpu family/ { print $2; exit }' /proc/cpuinfo)," \
