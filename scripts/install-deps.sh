@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
   zlib1g-dev libpng-dev
   libplplot-dev plplot-driver-cairo   # loss plots as PNG, headless
   libdnnl-dev             # oneDNN's sgemm: the CPU step's matrix products (src/cpu_step.cpp)
+  libgloo-dev             # headers that LibTorch's c10d/ProcessGroupGloo.hpp includes
   libgtest-dev
   python3-torch           # tests/test_pytorch_interop.py: model.pt in plain PyTorch
 )

@@ -1,5 +1,7 @@
 #include "sae/checkpoint.hpp"
 
+#include "sae/errors.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <zlib.h>
@@ -34,11 +36,6 @@ uint32_t crc32_of(const std::string& bytes) {
     crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
   }
   return static_cast<uint32_t>(crc);
-}
-
-/// The first line of a LibTorch error: the rest is a C++ backtrace no user needs.
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
 }
 
 nlohmann::json describe_file(const std::string& name, const std::string& bytes) {

@@ -204,6 +204,7 @@ std::array<torch::Tensor, 6> CpuStep::biases() const {
 }
 
 std::vector<std::pair<int64_t, int64_t>> CpuStep::chunks(int64_t batch) const {
+  if (batch == 0) return {};
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
   const int64_t count = std::max<int64_t>(1, std::min(threads, batch / kMinImagesPerChunk));
   std::vector<std::pair<int64_t, int64_t>> out;
@@ -243,8 +244,8 @@ void CpuStep::prepare(const torch::Tensor& images, int64_t chunk_count) {
     d_cols2_ = make(kSmall, kTaps * 16);
     d_h1_ = make(kBig, 16);
   }
-  if (!grads_.defined() || grads_.size(0) < chunk_count) {
-    grads_ = torch::empty({chunk_count, parameter_count_}, f32);
+  if (!grads_.defined() || grads_.size(0) < std::max<int64_t>(1, chunk_count)) {
+    grads_ = torch::empty({std::max<int64_t>(1, chunk_count), parameter_count_}, f32);
   }
   squared_error_.assign(static_cast<size_t>(chunk_count), 0.0);
   input_ = images.data_ptr<float>();
@@ -376,11 +377,12 @@ void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end) {
   sum_rows(ptr(d_h1), n * kHalf * kHalf, 16, bias_grad(chunk, 0));
 }
 
-StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn) {
+StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
+                                   const ProcessGroup& group) {
   torch::NoGradGuard no_grad;  // every product writes into our own buffers
   const auto x = images.contiguous();
-  const int64_t batch = x.size(0);
-  const auto parts = chunks(batch);
+  const int64_t local_batch = x.size(0);
+  const auto parts = chunks(local_batch);
   const auto chunk_count = static_cast<int64_t>(parts.size());
   prepare(x, chunk_count);
 
@@ -388,12 +390,18 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     for (int64_t c = first; c < last; ++c) encode_chunk(parts[c].first, parts[c].second);
   });
 
-  // rho_hat over the whole batch, the penalty and its gradient per unit.
-  std::vector<double> code_sum(kCodeSize, 0.0);
-  const float* h = ptr(code_);
-  for (int64_t i = 0; i < batch; ++i) {
+  // rho_hat over the whole batch, the penalty and its gradient per unit. In a data-parallel run
+  // the batch is spread over the ranks: the code's sums (and the image count) are summed over
+  // them first, as SyncBatchNorm does with its statistics, because the KL is not linear in rho_hat.
+  auto code_sums = torch::zeros({kCodeSize + 1}, torch::kFloat64);  // 64 sums, then the count
+  double* code_sum = code_sums.data_ptr<double>();
+  const float* h = local_batch > 0 ? ptr(code_) : nullptr;
+  for (int64_t i = 0; i < local_batch; ++i) {
     for (int64_t j = 0; j < kCodeSize; ++j) code_sum[j] += *h++;
   }
+  code_sum[kCodeSize] = static_cast<double>(local_batch);
+  group.all_reduce_sum(code_sums);
+  const auto batch = static_cast<int64_t>(code_sum[kCodeSize]);
   const double beta = loss_fn.beta(), rho = loss_fn.rho();
   const auto low = static_cast<float>(kRhoHatEps), high = static_cast<float>(1.0 - kRhoHatEps);
   double kl = 0.0, l1 = 0.0;
@@ -420,10 +428,12 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     }
   });
 
-  // Sum the chunks' gradients (in chunk order: the same threads give the same sums) and put them
-  // into each parameter's .grad(), back in its own layout.
-  const auto total = grads_[0];
+  // Sum the chunks' gradients (in chunk order: the same threads give the same sums), then the
+  // ranks', and put them into each parameter's .grad(), back in its own layout.
+  auto total = grads_[0];
+  if (chunk_count == 0) total.zero_();  // a rank whose slice of the batch is empty
   for (int64_t c = 1; c < chunk_count; ++c) total.add_(grads_[c]);
+  group.all_reduce_sum(total);
   const auto w = weights();
   const auto b = biases();
   for (int64_t i = 0; i < kLayers; ++i) {
@@ -433,8 +443,10 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     set_grad(b[i], total.narrow(0, bias_offset_[i], b[i].numel()));
   }
 
-  double squared_error = 0.0;
-  for (const double part : squared_error_) squared_error += part;
+  auto squared_error_sum = torch::zeros({1}, torch::kFloat64);
+  for (const double part : squared_error_) squared_error_sum[0] += part;
+  group.all_reduce_sum(squared_error_sum);
+  const double squared_error = squared_error_sum.item<double>();
   const double mse = squared_error / static_cast<double>(batch * kPixels);
   const double penalty = loss_fn.penalty_kind() == Penalty::kKl   ? kl
                          : loss_fn.penalty_kind() == Penalty::kL1 ? l1

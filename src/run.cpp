@@ -90,17 +90,20 @@ void check_resumable_folder(const std::string& dir) {
   }
 }
 
-Run::Run(std::string dir, RunLock lock, const RunConfig& config, const torch::Device& device)
+Run::Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,
+         const torch::Device& device, const ProcessGroup& group)
     : dir_(std::move(dir)),
       lock_(std::move(lock)),
+      group_(group),
       config_(config),
       device_(device),
       model_(initial_model(config.seed, device)),
       optimizer_(make_optimizer(model_, config.lr, config.weight_decay)) {}
 
 std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool force,
-                                 const torch::Device& device) {
+                                 const torch::Device& device, const ProcessGroup& group) {
   validate(config);
+  if (!group.is_writer()) return std::make_unique<Run>(dir, std::nullopt, config, device, group);
   std::error_code ec;
   if (dir.empty()) {
     dir = claim_default_run_dir();
@@ -111,17 +114,19 @@ std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool 
   }
   RunLock lock(dir);
   prepare_new_run_dir(dir, force);
-  auto run = std::make_unique<Run>(dir, std::move(lock), config, device);
+  auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
   write_file_atomically(run->path(kConfigFile), to_toml(config));
   write_metrics_csv(run->path(kMetricsFile), {});  // a resume reads it
   return run;
 }
 
 std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config,
-                                 const torch::Device& device) {
+                                 const torch::Device& device, const ProcessGroup& group) {
   validate(config);
   check_resumable_folder(dir);
-  RunLock lock(dir);
+  // Rank 0 holds the lock; the other ranks only read the committed checkpoint, as rank 0 does.
+  std::optional<RunLock> lock;
+  if (group.is_writer()) lock.emplace(dir);
   const std::optional<Checkpoint> checkpoint = find_checkpoint(dir);
   if (!checkpoint) {
     // model.pt is written only after a manifest: with it but without one, the manifest was lost.
@@ -134,18 +139,20 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
     }
     // Killed before its first commit: nothing to continue, so the run starts over, as it was.
     spdlog::warn("{} has no committed checkpoint yet; training it from the start", dir);
+    auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
+    if (!group.is_writer()) return run;
     prepare_new_run_dir(dir, /*force=*/true);
-    auto run = std::make_unique<Run>(dir, std::move(lock), config, device);
     write_file_atomically(run->path(kConfigFile), to_toml(config));
     write_metrics_csv(run->path(kMetricsFile), {});
     return run;
   }
   check_resumable(*checkpoint, config, dir);
-  remove_stale_checkpoint_files(dir);
-  auto run = std::make_unique<Run>(dir, std::move(lock), config, device);
+  if (group.is_writer()) remove_stale_checkpoint_files(dir);
+  auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
   load_parameters(run->model_, checkpoint->model_path, device);
   load_optimizer(checkpoint->optimizer_path, run->optimizer_);
   run->cursor_ = checkpoint->cursor;
+  if (!group.is_writer()) return run;
   run->history_ = read_metrics_csv(run->path(kMetricsFile));
   // Rows past the checkpoint (written just before a crash) are trained again.
   while (!run->history_.empty() && run->history_.back().epoch > run->cursor_.epoch) {
@@ -165,7 +172,8 @@ bool Run::train_epoch(const Dataset& train, ProgressStyle style,
   const auto start = std::chrono::steady_clock::now();
   try {
     const bool complete =
-        sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_, style, should_stop);
+        sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_,
+                         is_writer() ? style : ProgressStyle::kNone, should_stop, group_);
     epoch_seconds_ += seconds_since(start);
     return complete;
   } catch (const NonFiniteLoss& e) {
@@ -210,14 +218,28 @@ const EpochMetrics& Run::finish_epoch(const Dataset& test) {
   cursor_ = cursor_.next_epoch();
   epoch_seconds_ = 0.0;
 
-  write_metrics_csv(path(kMetricsFile), history_);
-  save();
-  plot_loss_curve(path(kLossPlotFile), history_);
+  if (is_writer()) {
+    write_metrics_csv(path(kMetricsFile), history_);
+    save();
+    plot_loss_curve(path(kLossPlotFile), history_);
+  }
   return history_.back();
 }
 
 void Run::save() {
-  save_checkpoint(dir_, model_, optimizer_, config_, cursor_);
+  if (is_writer()) save_checkpoint(dir_, model_, optimizer_, config_, cursor_);
+}
+
+int Run::agreed_stop_signal() const {
+  if (group_.world_size() == 1) return stop_signal();
+  // Each rank puts its signal in its own slot; the sum is every rank's, and the first wins.
+  auto signals = torch::zeros({group_.world_size()}, torch::kFloat64);
+  signals[group_.rank()] = static_cast<double>(stop_signal());
+  group_.all_reduce_sum(signals);
+  for (int64_t r = 0; r < signals.size(0); ++r) {
+    if (const auto s = static_cast<int>(signals[r].item<double>()); s != 0) return s;
+  }
+  return 0;
 }
 
 RunSummary Run::write_report(const Dataset& train, const Dataset& test) {
@@ -243,7 +265,8 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
   {
     const StopRequests stop;  // before the log line that tells a watcher training has begun
     spdlog::info("run folder {}", run.dir());
-    const auto should_stop = [] { return stop_signal() != 0; };
+    int signal = 0;  // agreed by every rank of a data-parallel run at each check
+    const auto should_stop = [&] { return (signal = run.agreed_stop_signal()) != 0; };
     while (!run.trained() && !should_stop()) {
       if (!run.train_epoch(train, style, should_stop)) break;
       const EpochMetrics& row = run.finish_epoch(test);
@@ -263,9 +286,10 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
                        : fmt::format("after epoch {}", at.epoch),
                    run.dir());
       spdlog::warn("continue with: sae train --resume {}", run.dir());
-      return kExitSignalBase + stop_signal();
+      return kExitSignalBase + signal;
     }
   }
+  if (!run.is_writer()) return 0;  // rank 0 writes the report
   // From here a Ctrl-C ends the process at once: the pictures, probe and summary are each written
   // atomically, and a resume writes them again.
   const RunSummary summary = run.write_report(train, test);

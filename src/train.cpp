@@ -22,12 +22,14 @@ torch::optim::Adam make_optimizer(SparseAutoencoder& model, double lr, double we
 }
 
 StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
-                    const torch::Tensor& images, const SparseLoss& loss_fn, CpuStep* cpu_step) {
+                    const torch::Tensor& images, const SparseLoss& loss_fn, CpuStep* cpu_step,
+                    const ProcessGroup& group) {
   StepLoss loss;
   torch::Tensor total;
   if (cpu_step != nullptr) {
-    loss = cpu_step->forward_backward(images, loss_fn);  // sets every .grad()
+    loss = cpu_step->forward_backward(images, loss_fn, group);  // sets every .grad()
   } else {
+    TORCH_CHECK(group.world_size() == 1, "data-parallel training runs through the CPU step");
     const auto out = model->forward(images);  // reconstruction (B, 1, 28, 28), code (B, 64)
     const auto terms = loss_fn(out.reconstruction, images, out.code);
     loss = {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
@@ -56,7 +58,8 @@ SparseLoss warmed_up_loss(const RunConfig& config, int64_t step) {
 
 bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const Dataset& data,
                  const RunConfig& config, const torch::Device& device, TrainCursor& cursor,
-                 ProgressStyle style, const std::function<bool()>& should_stop) {
+                 ProgressStyle style, const std::function<bool()>& should_stop,
+                 const ProcessGroup& group) {
   model->train();
   const int64_t epoch = cursor.epoch + 1;
   const int64_t n = data.size();
@@ -78,17 +81,19 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
     const int64_t b = cursor.batches;
     const int64_t step = (epoch - 1) * num_batches + b + 1;  // 1-based, across epochs
     const auto indices = order.slice(0, b * batch_size, std::min((b + 1) * batch_size, n));
-    const auto images = to_float_batch(data.images, indices).to(device);  // (B, 1, 28, 28)
+    const int64_t count = indices.size(0);  // the global batch; this rank trains on its slice
+    const auto [first, last] = rank_slice(count, group.rank(), group.world_size());
+    const auto images =
+        to_float_batch(data.images, indices.slice(0, first, last)).to(device);  // (B, 1, 28, 28)
     StepLoss loss;
     try {
       loss = train_step(model, optimizer, images, warmed_up_loss(config, step),
-                        cpu_step ? &*cpu_step : nullptr);
+                        cpu_step ? &*cpu_step : nullptr, group);
     } catch (const NonFiniteLoss& e) {
       throw NonFiniteLoss(
           fmt::format("{} at epoch {}, batch {}/{}", e.what(), epoch, b + 1, num_batches));
     }
 
-    const auto count = images.size(0);
     cursor.batches += 1;
     cursor.steps += 1;
     cursor.images += count;

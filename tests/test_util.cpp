@@ -145,9 +145,11 @@ RunResult run_sae(const std::vector<std::string>& args) {
   return r;
 }
 
-pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path) {
+pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path,
+                const std::vector<std::pair<std::string, std::string>>& env) {
   const pid_t pid = fork();
   if (pid == 0) {
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
     const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int null = open("/dev/null", O_RDWR);
     dup2(null, STDIN_FILENO);

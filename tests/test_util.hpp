@@ -57,8 +57,10 @@ struct RunResult {
 /// Runs `sae args...` to the end, capturing stdout and stderr; fails the test if it died of a
 /// signal.
 RunResult run_sae(const std::vector<std::string>& args);
-/// Starts `sae args...` in the background, stdin and stdout on /dev/null, stderr into `err_path`.
-pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path);
+/// Starts `sae args...` in the background, stdin and stdout on /dev/null, stderr into `err_path`,
+/// with `env` (name, value) added to its environment.
+pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path,
+                const std::vector<std::pair<std::string, std::string>>& env = {});
 
 /// A folder of synthetic MNIST files, or a run trained on it, made once per build of `sae` and
 /// shared by every test process (CTest runs the suite in several shards at once): kept under the

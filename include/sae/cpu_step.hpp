@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "sae/distributed.hpp"
 #include "sae/loss.hpp"
 #include "sae/model.hpp"
 
@@ -24,8 +25,11 @@ class CpuStep {
   explicit CpuStep(SparseAutoencoder model);
 
   /// Forward, loss and backward on `images` (B, 1, 28, 28), float, CPU: sets every parameter's
-  /// .grad() to the gradient of loss_fn's total and returns the loss terms of the batch.
-  StepLoss forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn);
+  /// .grad() to the gradient of loss_fn's total and returns the loss terms of the batch. In a
+  /// data-parallel run each rank passes its slice of the global batch, and the loss and the
+  /// gradients are those of the whole batch, on every rank.
+  StepLoss forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
+                            const ProcessGroup& group = ProcessGroup());
 
   /// The forward pass alone, as model->forward gives it: reconstruction (B, 1, 28, 28) and code
   /// (B, 64), new tensors.

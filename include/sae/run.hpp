@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "sae/distributed.hpp"
 #include "sae/eval.hpp"
 #include "sae/idx.hpp"
 #include "sae/model.hpp"
@@ -30,19 +31,27 @@ class Run {
  public:
   /// Starts a new run in `dir` (empty: a new runs/<date-time>): locks it, refuses a folder that
   /// holds a run unless `force`, writes config.toml and draws the initial weights from --seed.
+  /// In a data-parallel `group`, rank 0 alone touches the folder; the other ranks train alike.
   static std::unique_ptr<Run> create(const RunConfig& config, std::string dir, bool force,
-                                     const torch::Device& device);
+                                     const torch::Device& device,
+                                     const ProcessGroup& group = ProcessGroup());
   /// Continues the run in `dir` from its last committed checkpoint with `config` (config.toml
   /// under the flags), or from scratch when it never committed one. Refuses another seed, data
   /// folder or batch size in the middle of an epoch, and a run that has finished its epochs.
   static std::unique_ptr<Run> resume(const std::string& dir, const RunConfig& config,
-                                     const torch::Device& device);
+                                     const torch::Device& device,
+                                     const ProcessGroup& group = ProcessGroup());
 
   const std::string& dir() const { return dir_; }
   const RunConfig& config() const { return config_; }
   const TrainCursor& cursor() const { return cursor_; }
   /// True once every epoch of the config is trained.
   bool trained() const { return cursor_.epoch >= config_.epochs; }
+  /// False on the ranks of a data-parallel run other than 0: they write nothing.
+  bool is_writer() const { return group_.is_writer(); }
+  /// The signal that stops this run: this process's, or in a data-parallel run the first rank's
+  /// that received one (agreed by all ranks, so all stop after the same batch); 0 for none.
+  int agreed_stop_signal() const;
 
   /// Trains the next epoch, or what is left of an interrupted one; false when `should_stop` ended
   /// it early (the state is then uncommitted until save()).
@@ -57,7 +66,8 @@ class Run {
   /// summary.json.
   RunSummary write_report(const Dataset& train, const Dataset& test);
 
-  Run(std::string dir, RunLock lock, const RunConfig& config, const torch::Device& device);
+  Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,
+      const torch::Device& device, const ProcessGroup& group);
 
  private:
   std::string path(const char* file) const;
@@ -65,7 +75,8 @@ class Run {
   std::string advice_after_non_finite() const;
 
   std::string dir_;
-  RunLock lock_;
+  std::optional<RunLock> lock_;  // rank 0's, or the lone process's
+  ProcessGroup group_;
   RunConfig config_;
   torch::Device device_;
   SparseAutoencoder model_;

@@ -6,15 +6,21 @@
 #include "commands.hpp"
 #include "sae/config.hpp"
 #include "sae/device.hpp"
+#include "sae/distributed.hpp"
 #include "sae/errors.hpp"
 #include "sae/idx.hpp"
 #include "sae/run.hpp"
 #include "sae/run_folder.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace sae::commands {
@@ -26,6 +32,7 @@ struct TrainOptions {
   std::string resume;  // run folder to continue
   bool force = false;
   bool print_config = false;
+  int dist_timeout = 300;  // seconds a collective waits for the other ranks
 };
 
 /// CLI11's TOML reader, but skipping the UTF-8 byte-order mark that some editors write.
@@ -41,6 +48,17 @@ class ConfigWithoutBom : public CLI::ConfigTOML {
  private:
   static constexpr const char* kUtf8Bom = "\xEF\xBB\xBF";
 };
+
+/// A positive integer from the environment, or `fallback` when it is unset or not one.
+int env_int_or(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return fallback;
+  char* end = nullptr;
+  const long parsed = std::strtol(value, &end, 10);
+  return (end != value && *end == '\0' && parsed >= 1 && parsed <= 1 << 16)
+             ? static_cast<int>(parsed)
+             : fallback;
+}
 
 bool same_folder(const std::string& a, const std::string& b) {
   return std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
@@ -71,12 +89,28 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
         o.resume, o.out));
   }
   if (!o.resume.empty()) check_resumable_folder(o.resume);
-  const torch::Device device = apply({o.config.device, o.config.threads});
+  // Started by torchrun or srun as one of several processes: a data-parallel run.
+  const std::optional<LaunchEnv> launch = launch_env();
+  int threads = o.config.threads;
+  if (launch && threads == 0) {
+    // The cores are shared by the ranks on this machine (torchrun may also set OMP_NUM_THREADS).
+    const int local_ranks = env_int_or("LOCAL_WORLD_SIZE", launch->world_size);
+    threads = env_int_or("OMP_NUM_THREADS", std::max(1, available_cores() / local_ranks));
+  }
+  const torch::Device device = apply({o.config.device, threads});
+  ProcessGroup group;
+  if (launch) {
+    group = ProcessGroup::join(*launch, device, std::chrono::seconds(o.dist_timeout));
+    if (!group.is_writer()) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for all
+    spdlog::info("data-parallel: {} ranks (Gloo), global batch {} split across them",
+                 group.world_size(), o.config.batch_size);
+  }
   // Data first: a bad data folder must not leave an empty run folder behind.
   const Dataset train = load_split(o.config.data_dir, Split::kTrain);
   const Dataset test = load_split(o.config.data_dir, Split::kTest);
-  const std::unique_ptr<Run> run = o.resume.empty() ? Run::create(o.config, o.out, o.force, device)
-                                                    : Run::resume(o.resume, o.config, device);
+  const std::unique_ptr<Run> run = o.resume.empty()
+                                       ? Run::create(o.config, o.out, o.force, device, group)
+                                       : Run::resume(o.resume, o.config, device, group);
   return train_to_end(*run, train, test, default_progress_style(common.quiet));
 }
 
@@ -111,6 +145,11 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
         if (std::filesystem::exists(config)) app.get_config_ptr()->add_result(config);
       });
   cmd->add_flag("--force", options->force, "start over a run folder that already holds a run")
+      ->configurable(false);
+  cmd->add_option("--dist-timeout", options->dist_timeout,
+                  "data-parallel runs (torchrun, srun): seconds a rank waits for the others "
+                  "before it gives up with an error")
+      ->check(CLI::Range(1, 86400))
       ->configurable(false);
   cmd->add_flag("--print-config", options->print_config,
                 "print the resolved configuration and exit")

@@ -1,0 +1,59 @@
+#pragma once
+// Data-parallel training over PyTorch's own distributed runtime (c10d): processes launched by
+// torchrun or Slurm's srun join one process group (Gloo on the CPU), each trains on its slice of
+// every global batch, and the collectives below make the result the single process's.
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace sae {
+
+/// Where a process stands in a launch, read from torchrun's variables (RANK, WORLD_SIZE,
+/// MASTER_ADDR, MASTER_PORT) or Slurm's (SLURM_PROCID, SLURM_NTASKS, with MASTER_ADDR and
+/// MASTER_PORT exported by the job script).
+struct LaunchEnv {
+  int rank = 0;
+  int world_size = 1;
+  std::string master_addr;
+  int master_port = 0;
+  bool agent_hosts_store = false;  // torchrun >= 2.x may host the store itself
+};
+
+/// The launch this process is part of; nullopt when it was started alone (world size 1).
+/// Throws UsageError on a partial or inconsistent set of variables, naming it.
+std::optional<LaunchEnv> launch_env();
+
+/// A c10d process group, or none: with one process every collective is a no-op.
+class ProcessGroup {
+ public:
+  /// The lone process: rank 0 of 1.
+  ProcessGroup() = default;
+  /// Joins the launch's group over a TCPStore at MASTER_ADDR:MASTER_PORT, with Gloo; every
+  /// collective fails after `timeout` rather than wait for a rank that died.
+  static ProcessGroup join(const LaunchEnv& env, const torch::Device& device,
+                           std::chrono::milliseconds timeout);
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+  /// Rank 0 alone writes the run folder.
+  bool is_writer() const { return rank_ == 0; }
+
+  /// t <- the sum of t over all ranks, in place (float or double, CPU).
+  void all_reduce_sum(torch::Tensor& t) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+  int rank_ = 0;
+  int world_size_ = 1;
+};
+
+/// Images [begin, end) of a global batch of `batch` that rank `rank` of `world_size` trains on:
+/// an even split, the later ranks taking one more when it does not divide.
+std::pair<int64_t, int64_t> rank_slice(int64_t batch, int rank, int world_size);
+
+}  // namespace sae

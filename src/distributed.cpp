@@ -1,0 +1,123 @@
+#include "sae/distributed.hpp"
+
+#include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "sae/errors.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+
+namespace sae {
+namespace {
+
+/// The variable's value, or nullopt when it is unset or empty.
+std::optional<std::string> env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+/// An integer variable within [low, high], or a UsageError naming it.
+int env_int(const char* name, const std::string& value, int low, int high) {
+  try {
+    size_t used = 0;
+    const long parsed = std::stol(value, &used);
+    if (used == value.size() && parsed >= low && parsed <= high) return static_cast<int>(parsed);
+  } catch (const std::exception&) {
+  }
+  throw UsageError(fmt::format("{}={} is not an integer in [{}, {}]", name, value, low, high));
+}
+
+}  // namespace
+
+std::optional<LaunchEnv> launch_env() {
+  // torchrun's variables first; Slurm's task variables when torchrun's are absent.
+  const bool torchrun = env("WORLD_SIZE").has_value();
+  const char* rank_name = torchrun ? "RANK" : "SLURM_PROCID";
+  const char* size_name = torchrun ? "WORLD_SIZE" : "SLURM_NTASKS";
+  const auto size_text = env(size_name);
+  if (!size_text) return std::nullopt;
+  LaunchEnv launch;
+  launch.world_size = env_int(size_name, *size_text, 1, 1 << 20);
+  if (launch.world_size == 1) return std::nullopt;
+  const auto rank_text = env(rank_name);
+  if (!rank_text) {
+    throw UsageError(fmt::format("{} is set but {} is not: start sae with torchrun or srun",
+                                 size_name, rank_name));
+  }
+  launch.rank = env_int(rank_name, *rank_text, 0, launch.world_size - 1);
+  const auto addr = env("MASTER_ADDR");
+  const auto port = env("MASTER_PORT");
+  if (!addr || !port) {
+    throw UsageError(fmt::format(
+        "a {}-process launch needs MASTER_ADDR and MASTER_PORT (torchrun sets them; under Slurm, "
+        "export them in the job script, e.g. MASTER_ADDR=$(scontrol show hostnames "
+        "\"$SLURM_JOB_NODELIST\" | head -n 1) MASTER_PORT=29500)",
+        launch.world_size));
+  }
+  launch.master_addr = *addr;
+  launch.master_port = env_int("MASTER_PORT", *port, 1, 65535);
+  launch.agent_hosts_store = env("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  return launch;
+}
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  std::chrono::milliseconds timeout;
+};
+
+ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& device,
+                                std::chrono::milliseconds timeout) {
+  if (!device.is_cpu()) {
+    // NCCL is the backend for CUDA tensors; Debian's LibTorch has no NCCL, and this build
+    // keeps to Gloo, which moves CPU tensors only.
+    throw UsageError(
+        "data-parallel training runs on the CPU (Gloo); pass --device cpu, or train on one GPU "
+        "without torchrun");
+  }
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(launch.master_port);
+  options.isServer = launch.rank == 0 && !launch.agent_hosts_store;
+  options.numWorkers = static_cast<std::size_t>(launch.world_size);
+  options.waitWorkers = false;
+  options.timeout = timeout;
+  ProcessGroup group;
+  group.impl_ = std::make_shared<Impl>();
+  group.impl_->timeout = timeout;
+  try {
+    group.impl_->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create();
+    gloo_options->timeout = timeout;
+    gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    group.impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        group.impl_->store, launch.rank, launch.world_size, gloo_options);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format(
+        "rank {} of {} could not join the process group at {}:{}: {}", launch.rank,
+        launch.world_size, launch.master_addr, launch.master_port, first_line(e.what())));
+  }
+  group.rank_ = launch.rank;
+  group.world_size_ = launch.world_size;
+  return group;
+}
+
+void ProcessGroup::all_reduce_sum(torch::Tensor& t) const {
+  if (!impl_) return;
+  std::vector<at::Tensor> tensors{t};
+  try {
+    impl_->gloo->allreduce(tensors)->wait(impl_->timeout);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(
+        fmt::format("rank {} of {}: a collective failed (another rank stopped or died?): {}", rank_,
+                    world_size_, first_line(e.what())));
+  }
+}
+
+std::pair<int64_t, int64_t> rank_slice(int64_t batch, int rank, int world_size) {
+  return {batch * rank / world_size, batch * (rank + 1) / world_size};
+}
+
+}  // namespace sae

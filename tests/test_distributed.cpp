@@ -1,0 +1,333 @@
+// Data-parallel training over c10d/Gloo on localhost, against one process on the same global
+// batch. Tolerances: the first step's loss and gradients within 1e-5 (relative to each tensor's
+// largest value, absolute near 0); a small run's metrics after an epoch within 1e-4 (relative).
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sae/cpu_step.hpp"
+#include "sae/distributed.hpp"
+#include "sae/errors.hpp"
+#include "sae/idx.hpp"
+#include "test_util.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kStepTolerance = 1e-5;
+constexpr double kEpochTolerance = 1e-4;
+
+/// A TCP port that was free a moment ago, for a TCPStore.
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t length = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// Sets environment variables for the scope of a test, restoring the previous values after.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(const std::vector<std::pair<std::string, std::string>>& vars) {
+    for (const char* name : {"WORLD_SIZE", "RANK", "SLURM_NTASKS", "SLURM_PROCID", "MASTER_ADDR",
+                             "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"}) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      unsetenv(name);
+    }
+    for (const auto& [name, value] : vars) setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST(Distributed, LaunchEnvReadsTorchrunAndSlurmVariables) {
+  {
+    const ScopedEnv none({});
+    EXPECT_FALSE(launch_env().has_value());
+  }
+  {
+    const ScopedEnv alone({{"WORLD_SIZE", "1"}, {"RANK", "0"}});
+    EXPECT_FALSE(launch_env().has_value());
+  }
+  {
+    const ScopedEnv torchrun({{"WORLD_SIZE", "2"},
+                              {"RANK", "1"},
+                              {"MASTER_ADDR", "127.0.0.1"},
+                              {"MASTER_PORT", "29511"}});
+    const auto launch = launch_env();
+    ASSERT_TRUE(launch.has_value());
+    EXPECT_EQ(launch->rank, 1);
+    EXPECT_EQ(launch->world_size, 2);
+    EXPECT_EQ(launch->master_addr, "127.0.0.1");
+    EXPECT_EQ(launch->master_port, 29511);
+  }
+  {
+    const ScopedEnv slurm({{"SLURM_NTASKS", "4"},
+                           {"SLURM_PROCID", "3"},
+                           {"MASTER_ADDR", "node1"},
+                           {"MASTER_PORT", "29500"}});
+    const auto launch = launch_env();
+    ASSERT_TRUE(launch.has_value());
+    EXPECT_EQ(launch->rank, 3);
+    EXPECT_EQ(launch->world_size, 4);
+  }
+}
+
+TEST(Distributed, LaunchEnvRefusesAHalfSetWithItsName) {
+  const auto refused = [](const std::vector<std::pair<std::string, std::string>>& vars,
+                          const std::string& needle) {
+    const ScopedEnv env(vars);
+    try {
+      launch_env();
+      ADD_FAILURE() << "accepted a launch without " << needle;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  refused({{"WORLD_SIZE", "2"}, {"RANK", "0"}}, "MASTER_ADDR");
+  refused({{"WORLD_SIZE", "2"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}}, "RANK");
+  refused({{"WORLD_SIZE", "2"}, {"RANK", "2"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}},
+          "RANK=2");
+  refused({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "x"}},
+          "MASTER_PORT=x");
+}
+
+TEST(Distributed, RankSlicesCoverTheBatchOnce) {
+  EXPECT_EQ(rank_slice(100, 0, 2), (std::pair<int64_t, int64_t>{0, 50}));
+  EXPECT_EQ(rank_slice(100, 1, 2), (std::pair<int64_t, int64_t>{50, 100}));
+  int64_t next = 0;
+  for (int r = 0; r < 3; ++r) {
+    const auto [begin, end] = rank_slice(37, r, 3);
+    EXPECT_EQ(begin, next);
+    EXPECT_GE(end - begin, 12);
+    next = end;
+  }
+  EXPECT_EQ(next, 37);
+  EXPECT_EQ(rank_slice(1, 0, 2).first, rank_slice(1, 0, 2).second);  // an empty slice
+}
+
+/// A batch whose first half is dark and second half bright, so that the halves' codes have
+/// clearly different means: a KL taken per rank would not be the batch's.
+torch::Tensor two_halves(int64_t batch) {
+  torch::manual_seed(21);
+  auto images = torch::rand({batch, 1, 28, 28});
+  images.slice(0, 0, batch / 2).mul_(0.15);
+  return images;
+}
+
+/// The same initial model every time, its code made to follow the images' brightness (at
+/// initialisation every unit sits near 0.5 whatever the image).
+SparseAutoencoder brightness_model() {
+  torch::manual_seed(3);
+  SparseAutoencoder model;
+  torch::NoGradGuard no_grad;
+  model->enc3->weight.mul_(40.0);
+  return model;
+}
+
+void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std::string& what) {
+  const double scale = std::max(1e-2, want.abs().max().item<double>());
+  const double diff = (got - want).abs().max().item<double>();
+  EXPECT_LE(diff, kStepTolerance * scale) << what << ": max difference " << diff;
+}
+
+TEST(Distributed, TwoRanksTakeTheSingleProcessStepOnTheGlobalBatch) {
+  const int previous_threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto images = two_halves(100);
+  const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05, Penalty::kKl);
+
+  SparseAutoencoder alone = brightness_model();
+  const StepLoss expected = CpuStep(alone).forward_backward(images, loss_fn);
+
+  // The halves alone have other rho_hat, hence another KL, by far more than the tolerance: a KL
+  // taken per rank fails this test.
+  SparseAutoencoder half_model = brightness_model();
+  const StepLoss first_half = CpuStep(half_model).forward_backward(images.slice(0, 0, 50), loss_fn);
+  ASSERT_GT(std::abs(first_half.kl - expected.kl), 100 * kStepTolerance * expected.kl);
+
+  const int port = free_port();
+  std::vector<SparseAutoencoder> models = {brightness_model(), brightness_model()};
+  std::vector<StepLoss> got(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        at::set_num_threads(1);
+        const ProcessGroup group = ProcessGroup::join({r, 2, "127.0.0.1", port, false}, torch::kCPU,
+                                                      std::chrono::seconds(30));
+        const auto [begin, end] = rank_slice(100, r, 2);
+        got[r] = CpuStep(models[r]).forward_backward(images.slice(0, begin, end), loss_fn, group);
+      } catch (const std::exception& e) {
+        errors[r] = e.what();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  at::set_num_threads(previous_threads);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(errors[r], "") << "rank " << r;
+    EXPECT_NEAR(got[r].loss, expected.loss, kStepTolerance * expected.loss) << "rank " << r;
+    EXPECT_NEAR(got[r].kl, expected.kl, kStepTolerance * expected.kl) << "rank " << r;
+    EXPECT_NEAR(got[r].mse, expected.mse, kStepTolerance * expected.mse) << "rank " << r;
+    const auto theirs = alone->named_parameters();
+    for (const auto& p : models[r]->named_parameters()) {
+      expect_close(p.value().grad(), theirs[p.key()].grad(),
+                   "rank " + std::to_string(r) + " " + p.key() + " gradient");
+    }
+  }
+}
+
+/// metrics.csv as rows of named numbers.
+std::vector<std::map<std::string, double>> read_metrics(const std::string& path) {
+  std::istringstream in(test::read_text(path));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> names;
+  for (std::istringstream header(line); std::getline(header, line, ',');) names.push_back(line);
+  std::vector<std::map<std::string, double>> rows;
+  while (std::getline(in, line)) {
+    std::map<std::string, double> row;
+    std::istringstream cells(line);
+    std::string cell;
+    for (size_t i = 0; std::getline(cells, cell, ',') && i < names.size(); ++i) {
+      row[names[i]] = std::stod(cell);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+/// Waits for `pid` at most `seconds`; its exit code, or -1 if it died of a signal or still ran.
+int wait_for(pid_t pid, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+/// torchrun's variables for rank `rank` of 2 on localhost.
+std::vector<std::pair<std::string, std::string>> rank_env(int rank, int port) {
+  return {{"WORLD_SIZE", "2"},
+          {"RANK", std::to_string(rank)},
+          {"LOCAL_WORLD_SIZE", "2"},
+          {"MASTER_ADDR", "127.0.0.1"},
+          {"MASTER_PORT", std::to_string(port)}};
+}
+
+TEST(Distributed, TwoProcessesTrainAnEpochLikeOne) {
+  const std::string data = test::shared_data(/*train_count=*/600, /*test_count=*/200);
+  test::TempDir dir;
+  const std::vector<std::string> args = {"train",     "--epochs", "1",       "--data-dir", data,
+                                         "--threads", "1",        "--quiet", "--seed",     "5"};
+  auto single_args = args;
+  single_args.insert(single_args.end(), {"--out", dir / "single"});
+  ASSERT_EQ(test::run_sae(single_args).exit_code, 0);
+
+  auto rank_args = args;
+  rank_args.insert(rank_args.end(), {"--out", dir / "two"});
+  const int port = free_port();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < 2; ++r) {
+    pids.push_back(
+        test::spawn_sae(rank_args, dir / ("rank" + std::to_string(r) + ".err"), rank_env(r, port)));
+  }
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(wait_for(pids[r], 120), 0)
+        << "rank " << r << ": " << test::read_text(dir / ("rank" + std::to_string(r) + ".err"));
+  }
+  const auto single = read_metrics(dir / "single/metrics.csv");
+  const auto two = read_metrics(dir / "two/metrics.csv");
+  ASSERT_EQ(single.size(), 1u);
+  ASSERT_EQ(two.size(), 1u);
+  for (const char* column : {"train_loss", "train_mse", "train_kl", "test_loss", "test_mse",
+                             "test_kl", "test_mean_rho_hat"}) {
+    const double want = single[0].at(column);
+    EXPECT_NEAR(two[0].at(column), want, kEpochTolerance * std::abs(want)) << column;
+  }
+  EXPECT_TRUE(fs::exists(dir / "two/summary.json"));  // rank 0 wrote the report
+}
+
+TEST(Distributed, AKilledRankEndsTheOtherWithAClearError) {
+  const std::string data = test::shared_data(/*train_count=*/2000, /*test_count=*/100);
+  test::TempDir dir;
+  const int port = free_port();
+  const std::vector<std::string> args = {"train",     "--epochs",       "1000", "--data-dir",
+                                         data,        "--threads",      "1",    "--out",
+                                         dir / "run", "--dist-timeout", "10"};
+  const pid_t rank0 = test::spawn_sae(args, dir / "rank0.err", rank_env(0, port));
+  const pid_t rank1 = test::spawn_sae(args, dir / "rank1.err", rank_env(1, port));
+  // Once rank 0 has committed its first epoch, both are training.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir / "run/checkpoint.json") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(dir / "run/checkpoint.json")) << test::read_text(dir / "rank0.err");
+  kill(rank1, SIGKILL);
+  waitpid(rank1, nullptr, 0);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(wait_for(rank0, 30), 1) << test::read_text(dir / "rank0.err");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  const std::string err = test::read_text(dir / "rank0.err");
+  EXPECT_NE(err.find("rank 0 of 2"), std::string::npos) << err;
+  EXPECT_EQ(err.find("terminate called"), std::string::npos) << err;
+}
+
+TEST(Distributed, SigintToOneRankStopsBothWithOneCheckpoint) {
+  const std::string data = test::shared_data(/*train_count=*/2000, /*test_count=*/100);
+  test::TempDir dir;
+  const int port = free_port();
+  const std::vector<std::string> args = {"train",     "--epochs", "1000",  "--data-dir", data,
+                                         "--threads", "1",        "--out", dir / "run"};
+  const pid_t rank0 = test::spawn_sae(args, dir / "rank0.err", rank_env(0, port));
+  const pid_t rank1 = test::spawn_sae(args, dir / "rank1.err", rank_env(1, port));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(dir / "run/checkpoint.json") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(dir / "run/checkpoint.json")) << test::read_text(dir / "rank0.err");
+  kill(rank1, SIGINT);  // the rank that does not write
+  EXPECT_EQ(wait_for(rank1, 30), 130) << test::read_text(dir / "rank1.err");
+  EXPECT_EQ(wait_for(rank0, 30), 130) << test::read_text(dir / "rank0.err");
+  EXPECT_NE(test::read_text(dir / "rank0.err").find("checkpoint saved"), std::string::npos);
+  // The committed checkpoint resumes, in one process, with the same global batch.
+  const auto resumed = test::run_sae(
+      {"train", "--resume", dir / "run", "--epochs", "2", "--threads", "1", "--quiet"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+}
+
+}  // namespace
+}  // namespace sae
