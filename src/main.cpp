@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "sae " SAE_VERSION);
   sae::commands::CommonOptions common;
+  common.argv.assign(argv, argv + argc);
   const std::vector<sae::commands::Command> commands = {
       sae::commands::setup_train(app, common), sae::commands::setup_sweep(app, common),
       sae::commands::setup_eval(app, common), sae::commands::setup_reconstruct(app, common),

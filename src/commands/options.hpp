@@ -10,6 +10,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace sae::commands {
 
@@ -23,6 +24,7 @@ struct Command {
 struct CommonOptions {
   std::string log_level = "info";
   bool quiet = false;
+  std::vector<std::string> argv;  // the command line as given, for `sweep --jobs` to relaunch
 };
 
 void add_common_options(CLI::App& cmd, CommonOptions& common);
