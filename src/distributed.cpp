@@ -3,10 +3,14 @@
 #include <fmt/format.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL  // defined by LibTorch builds with NCCL (pip's CUDA torch), not Debian's
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include "sae/errors.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <stdexcept>
 
 namespace sae {
@@ -65,19 +69,45 @@ std::optional<LaunchEnv> launch_env() {
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
-  std::chrono::milliseconds timeout;
+  std::function<void(std::vector<at::Tensor>&)> all_reduce;  // the backend's, waiting for it
 };
+
+namespace {
+
+/// Gloo on the CPU: its collectives move CPU tensors over TCP.
+std::function<void(std::vector<at::Tensor>&)> gloo_all_reduce(
+    const c10::intrusive_ptr<c10d::Store>& store, const LaunchEnv& launch,
+    std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create();
+  options->timeout = timeout;
+  options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  auto gloo =
+      c10::make_intrusive<c10d::ProcessGroupGloo>(store, launch.rank, launch.world_size, options);
+  return [gloo, timeout](std::vector<at::Tensor>& t) { gloo->allreduce(t)->wait(timeout); };
+}
+
+/// NCCL on CUDA, where LibTorch has it.
+std::function<void(std::vector<at::Tensor>&)> nccl_all_reduce(
+    const c10::intrusive_ptr<c10d::Store>& store, const LaunchEnv& launch,
+    std::chrono::milliseconds timeout) {
+#ifdef USE_C10D_NCCL
+  auto options = c10d::ProcessGroupNCCL::Options::create();
+  options->timeout = timeout;
+  auto nccl =
+      c10::make_intrusive<c10d::ProcessGroupNCCL>(store, launch.rank, launch.world_size, options);
+  return [nccl, timeout](std::vector<at::Tensor>& t) { nccl->allreduce(t)->wait(timeout); };
+#else
+  (void)store, (void)launch, (void)timeout;
+  throw UsageError(
+      "data-parallel training on CUDA needs a LibTorch built with NCCL (pip's CUDA torch); this "
+      "one has none: pass --device cpu to train the ranks on the CPU over Gloo");
+#endif
+}
+
+}  // namespace
 
 ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& device,
                                 std::chrono::milliseconds timeout) {
-  if (!device.is_cpu()) {
-    // NCCL is the backend for CUDA tensors; Debian's LibTorch has no NCCL, and this build
-    // keeps to Gloo, which moves CPU tensors only.
-    throw UsageError(
-        "data-parallel training runs on the CPU (Gloo); pass --device cpu, or train on one GPU "
-        "without torchrun");
-  }
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(launch.master_port);
   options.isServer = launch.rank == 0 && !launch.agent_hosts_store;
@@ -86,14 +116,13 @@ ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& de
   options.timeout = timeout;
   ProcessGroup group;
   group.impl_ = std::make_shared<Impl>();
-  group.impl_->timeout = timeout;
   try {
     group.impl_->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create();
-    gloo_options->timeout = timeout;
-    gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    group.impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        group.impl_->store, launch.rank, launch.world_size, gloo_options);
+    group.impl_->all_reduce = device.is_cuda()
+                                  ? nccl_all_reduce(group.impl_->store, launch, timeout)
+                                  : gloo_all_reduce(group.impl_->store, launch, timeout);
+  } catch (const UsageError&) {
+    throw;
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format(
         "rank {} of {} could not join the process group at {}:{}: {}", launch.rank,
@@ -108,7 +137,7 @@ void ProcessGroup::all_reduce_sum(torch::Tensor& t) const {
   if (!impl_) return;
   std::vector<at::Tensor> tensors{t};
   try {
-    impl_->gloo->allreduce(tensors)->wait(impl_->timeout);
+    impl_->all_reduce(tensors);
   } catch (const std::exception& e) {
     throw std::runtime_error(
         fmt::format("rank {} of {}: a collective failed (another rank stopped or died?): {}", rank_,

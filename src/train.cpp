@@ -1,10 +1,13 @@
 #include "sae/train.hpp"
 
+#include "sae/idx_file.hpp"
+
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <tuple>
 
 namespace sae {
 
@@ -21,6 +24,50 @@ torch::optim::Adam make_optimizer(SparseAutoencoder& model, double lr, double we
   return torch::optim::Adam(std::move(groups), options);
 }
 
+namespace {
+
+/// The global batch's loss from this rank's slice, for autograd: the code's sums and the squared
+/// error of the other ranks enter as constants, so that the gradients of `total`, summed over the
+/// ranks, are those of the global loss. The reported loss is the global one.
+std::pair<torch::Tensor, StepLoss> global_loss(const AutoencoderOutput& out,
+                                               const torch::Tensor& images,
+                                               const SparseLoss& loss_fn,
+                                               const ProcessGroup& group) {
+  const auto code_sum = out.code.sum(/*dim=*/0);                          // (64)
+  const auto squared_error = (out.reconstruction - images).pow(2).sum();  // ()
+  const auto f64 = torch::TensorOptions(torch::kFloat64).device(out.code.device());
+  auto totals = torch::cat({code_sum.detach().to(torch::kFloat64),
+                            torch::stack({torch::full({}, static_cast<double>(images.size(0)), f64),
+                                          squared_error.detach().to(torch::kFloat64)})});
+  group.all_reduce_sum(totals);  // (66): code sums, image count, squared error
+  const double count = totals[kCodeSize].item<double>();
+  const double pixels = count * kImageSide * kImageSide;
+  const auto others = totals.slice(0, 0, kCodeSize).to(code_sum.scalar_type()) - code_sum.detach();
+  const auto rho_hat = (code_sum + others) / count;  // (64), differentiable in this rank's codes
+  const auto penalty = loss_fn.penalty(rho_hat);
+  const auto total = squared_error / pixels + loss_fn.beta() * penalty;
+  const double mse = totals[kCodeSize + 1].item<double>() / pixels;
+  return {total,
+          {mse + loss_fn.beta() * penalty.item<double>(), mse,
+           kl_sparsity(rho_hat.detach(), loss_fn.rho()).item<double>()}};
+}
+
+/// Sums every parameter's gradient over the ranks, in one collective.
+void all_reduce_gradients(SparseAutoencoder& model, const ProcessGroup& group) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : model->parameters()) grads.push_back(p.grad().flatten());
+  auto flat = torch::cat(grads);
+  group.all_reduce_sum(flat);
+  int64_t at = 0;
+  for (const auto& p : model->parameters()) {
+    auto grad = p.grad();
+    grad.copy_(flat.slice(0, at, at + grad.numel()).view_as(grad));
+    at += grad.numel();
+  }
+}
+
+}  // namespace
+
 StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
                     const torch::Tensor& images, const SparseLoss& loss_fn, CpuStep* cpu_step,
                     const ProcessGroup& group) {
@@ -29,16 +76,20 @@ StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
   if (cpu_step != nullptr) {
     loss = cpu_step->forward_backward(images, loss_fn, group);  // sets every .grad()
   } else {
-    TORCH_CHECK(group.world_size() == 1, "data-parallel training runs through the CPU step");
     const auto out = model->forward(images);  // reconstruction (B, 1, 28, 28), code (B, 64)
-    const auto terms = loss_fn(out.reconstruction, images, out.code);
-    loss = {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
-    total = terms.total;
+    if (group.world_size() == 1) {
+      const auto terms = loss_fn(out.reconstruction, images, out.code);
+      loss = {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
+      total = terms.total;
+    } else {
+      std::tie(total, loss) = global_loss(out, images, loss_fn, group);
+    }
   }
   if (!std::isfinite(loss.loss)) throw NonFiniteLoss(fmt::format("loss became {}", loss.loss));
   if (total.defined()) {
     optimizer.zero_grad();
     total.backward();
+    if (group.world_size() > 1) all_reduce_gradients(model, group);
   }
   optimizer.step();
   return loss;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sae/device.hpp"
+#include "sae/distributed.hpp"
 #include "sae/errors.hpp"
 #include "sae/eval.hpp"
 #include "sae/train.hpp"
@@ -72,6 +73,20 @@ TEST(Cuda, TrainingOnTheGpuEvaluatesLikeTheCpu) {
   EXPECT_TRUE(torch::allclose(on_gpu.codes, on_cpu.codes, 1e-4, 1e-5));
   EXPECT_NEAR(on_gpu.metrics.mse, on_cpu.metrics.mse, 1e-4);
   EXPECT_NEAR(on_gpu.metrics.kl, on_cpu.metrics.kl, 1e-4 * std::max(1.0, on_cpu.metrics.kl));
+}
+
+// Data-parallel runs on CUDA go through NCCL: a one-rank group on the GPU sums to itself.
+TEST(Cuda, DataParallelRunsOnCudaUseNccl) {
+  SKIP_WITHOUT_CUDA();
+  try {
+    const ProcessGroup group = ProcessGroup::join(
+        {0, 1, "127.0.0.1", 29531, false}, torch::Device(torch::kCUDA), std::chrono::seconds(30));
+    auto t = torch::arange(4, torch::TensorOptions(torch::kFloat32).device(torch::kCUDA));
+    group.all_reduce_sum(t);
+    EXPECT_TRUE(torch::equal(t.cpu(), torch::arange(4, torch::kFloat32)));
+  } catch (const UsageError& e) {
+    GTEST_SKIP() << e.what();  // this LibTorch has no NCCL
+  }
 }
 
 }  // namespace

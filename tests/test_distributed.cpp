@@ -13,6 +13,7 @@
 #include "sae/distributed.hpp"
 #include "sae/errors.hpp"
 #include "sae/idx.hpp"
+#include "sae/train.hpp"
 #include "test_util.hpp"
 
 #include <chrono>
@@ -200,6 +201,51 @@ TEST(Distributed, TwoRanksTakeTheSingleProcessStepOnTheGlobalBatch) {
     EXPECT_NEAR(got[r].mse, expected.mse, kStepTolerance * expected.mse) << "rank " << r;
     const auto theirs = alone->named_parameters();
     for (const auto& p : models[r]->named_parameters()) {
+      expect_close(p.value().grad(), theirs[p.key()].grad(),
+                   "rank " + std::to_string(r) + " " + p.key() + " gradient");
+    }
+  }
+}
+
+// The autograd path (the one CUDA runs, with NCCL) takes the same global step: checked here over
+// Gloo on the CPU, as no GPU is at hand.
+TEST(Distributed, TheAutogradPathTakesTheSameGlobalStep) {
+  const int previous_threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto images = two_halves(60);
+  const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05, Penalty::kKl);
+  SparseAutoencoder alone = brightness_model();
+  auto alone_opt = make_optimizer(alone, 1e-3, 0.0);
+  const StepLoss expected = train_step(alone, alone_opt, images, loss_fn);  // autograd
+
+  const int port = free_port();
+  std::vector<SparseAutoencoder> models = {brightness_model(), brightness_model()};
+  std::vector<StepLoss> got(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        at::set_num_threads(1);
+        const ProcessGroup group = ProcessGroup::join({r, 2, "127.0.0.1", port, false}, torch::kCPU,
+                                                      std::chrono::seconds(30));
+        auto optimizer = make_optimizer(models[r], 1e-3, 0.0);
+        const auto [begin, end] = rank_slice(60, r, 2);
+        got[r] = train_step(models[r], optimizer, images.slice(0, begin, end), loss_fn,
+                            /*cpu_step=*/nullptr, group);
+      } catch (const std::exception& e) {
+        errors[r] = e.what();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  at::set_num_threads(previous_threads);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(errors[r], "") << "rank " << r;
+    EXPECT_NEAR(got[r].loss, expected.loss, kStepTolerance * expected.loss) << "rank " << r;
+    EXPECT_NEAR(got[r].kl, expected.kl, kStepTolerance * expected.kl) << "rank " << r;
+    const auto theirs = alone->named_parameters();
+    for (const auto& p : models[r]->named_parameters()) {  // .grad() is kept after the step
       expect_close(p.value().grad(), theirs[p.key()].grad(),
                    "rank " + std::to_string(r) + " " + p.key() + " gradient");
     }

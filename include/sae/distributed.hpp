@@ -1,7 +1,7 @@
 #pragma once
 // Data-parallel training over PyTorch's own distributed runtime (c10d): processes launched by
-// torchrun or Slurm's srun join one process group (Gloo on the CPU), each trains on its slice of
-// every global batch, and the collectives below make the result the single process's.
+// torchrun or Slurm's srun join one process group (Gloo on the CPU, NCCL on CUDA), each trains on
+// its slice of every global batch, and the collectives below make the result the single process's.
 
 #include <torch/torch.h>
 
@@ -32,8 +32,9 @@ class ProcessGroup {
  public:
   /// The lone process: rank 0 of 1.
   ProcessGroup() = default;
-  /// Joins the launch's group over a TCPStore at MASTER_ADDR:MASTER_PORT, with Gloo; every
-  /// collective fails after `timeout` rather than wait for a rank that died.
+  /// Joins the launch's group over a TCPStore at MASTER_ADDR:MASTER_PORT: Gloo on the CPU, NCCL
+  /// on CUDA (where LibTorch has it; else a UsageError). Every collective fails after `timeout`
+  /// rather than wait for a rank that died.
   static ProcessGroup join(const LaunchEnv& env, const torch::Device& device,
                            std::chrono::milliseconds timeout);
 
@@ -42,7 +43,7 @@ class ProcessGroup {
   /// Rank 0 alone writes the run folder.
   bool is_writer() const { return rank_ == 0; }
 
-  /// t <- the sum of t over all ranks, in place (float or double, CPU).
+  /// t <- the sum of t over all ranks, in place (on the group's device).
   void all_reduce_sum(torch::Tensor& t) const;
 
  private:
