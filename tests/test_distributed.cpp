@@ -159,11 +159,13 @@ void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std
   EXPECT_LE(diff, kStepTolerance * scale) << what << ": max difference " << diff;
 }
 
-TEST(Distributed, TwoRanksTakeTheSingleProcessStepOnTheGlobalBatch) {
+class TwoRanks : public ::testing::TestWithParam<Penalty> {};
+
+TEST_P(TwoRanks, TakeTheSingleProcessStepOnTheGlobalBatch) {
   const int previous_threads = at::get_num_threads();
   at::set_num_threads(1);
   const auto images = two_halves(100);
-  const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05, Penalty::kKl);
+  const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05, GetParam());
 
   SparseAutoencoder alone = brightness_model();
   const StepLoss expected = CpuStep(alone).forward_backward(images, loss_fn);
@@ -173,6 +175,7 @@ TEST(Distributed, TwoRanksTakeTheSingleProcessStepOnTheGlobalBatch) {
   SparseAutoencoder half_model = brightness_model();
   const StepLoss first_half = CpuStep(half_model).forward_backward(images.slice(0, 0, 50), loss_fn);
   ASSERT_GT(std::abs(first_half.kl - expected.kl), 100 * kStepTolerance * expected.kl);
+  ASSERT_GT(std::abs(first_half.mse - expected.mse), 100 * kStepTolerance * expected.mse);
 
   const int port = free_port();
   std::vector<SparseAutoencoder> models = {brightness_model(), brightness_model()};
@@ -206,6 +209,10 @@ TEST(Distributed, TwoRanksTakeTheSingleProcessStepOnTheGlobalBatch) {
     }
   }
 }
+
+// The gradients' scale must be right for each penalty: MSE + beta * KL, + beta * L1, or alone.
+INSTANTIATE_TEST_SUITE_P(Penalties, TwoRanks,
+                         ::testing::Values(Penalty::kKl, Penalty::kL1, Penalty::kNone));
 
 // The autograd path (the one CUDA runs, with NCCL) takes the same global step: checked here over
 // Gloo on the CPU, as no GPU is at hand.
