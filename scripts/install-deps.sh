@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
   libplplot-dev plplot-driver-cairo   # loss plots as PNG, headless
   libdnnl-dev             # oneDNN's sgemm: the CPU step's matrix products (src/cpu_step.cpp)
   libgloo-dev             # headers that LibTorch's c10d/ProcessGroupGloo.hpp includes
+  libstb-dev              # stb_image and stb_image_resize: --images (src/user_images.cpp)
   libgtest-dev
   python3-torch           # tests/test_pytorch_interop.py: model.pt in plain PyTorch
 )

@@ -35,6 +35,7 @@ Exit:    0 pass, 1 mismatch or failure, 77 skipped (python3-torch is not install
 
 import argparse
 import gzip
+import io
 import json
 import math
 import os
@@ -46,9 +47,10 @@ import tempfile
 import time
 
 try:
+    import numpy
     import torch
 except ImportError:
-    print("SKIP: python3-torch is not installed")
+    print("SKIP: python3-torch (with numpy) is not installed")
     sys.exit(77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
@@ -57,6 +59,7 @@ from sae_reference import (IMAGES_MAGIC, LABELS_MAGIC, PARAMETER_SHAPES, SIDE,  
 
 MSE_TOL_ABS = 1e-7  # real differences are ~1e-9; this still catches a one-pixel shift
 KL_TOL_REL = 1e-5
+CODES_TOL_ABS = 1e-6  # sae encode against the plain encoder, per code value in (0, 1)
 
 N_TRAIN = 300
 N_TEST = 97  # not a multiple of 600 (sae eval's batch size), on purpose
@@ -174,6 +177,34 @@ def main():
 
         images = to_float(read_idx_images(os.path.join(data_dir, TEST_IMAGES + ".gz")))
         mse, kl = python_metrics(model, images, float(result["rho"]))
+
+        # `sae encode`: codes.npy and labels.npy load with numpy, byte for byte as numpy.save
+        # writes the same arrays, and the codes are the plain module's within 1e-6.
+        encoded = os.path.join(tmp, "encoded")
+        run_sae(sae, ["encode", "--checkpoint", checkpoint, "--data-dir", data_dir, "--out",
+                      encoded, "--device", "cpu", "--threads", "1", "--quiet"], tmp)
+        codes_path = os.path.join(encoded, "codes.npy")
+        labels_path = os.path.join(encoded, "labels.npy")
+        codes = numpy.load(codes_path)
+        labels = numpy.load(labels_path)
+        if codes.dtype != numpy.float32 or codes.shape != (N_TEST, 64):
+            fail(f"codes.npy holds {codes.dtype} {codes.shape}, expected float32 ({N_TEST}, 64)")
+        if labels.dtype != numpy.uint8 or labels.shape != (N_TEST,):
+            fail(f"labels.npy holds {labels.dtype} {labels.shape}, expected uint8 ({N_TEST},)")
+        for path, array in ((codes_path, codes), (labels_path, labels)):
+            written = io.BytesIO()
+            numpy.save(written, array)
+            with open(path, "rb") as f:
+                if f.read() != written.getvalue():
+                    fail(f"{path} differs from what numpy.save writes for the same array")
+        with torch.no_grad():
+            _, reference_codes = model(images)
+        d_codes = float(numpy.abs(codes - reference_codes.numpy()).max())
+        if not d_codes <= CODES_TOL_ABS:
+            fail(f"codes.npy differs from the plain PyTorch encoder by {d_codes:.3g} > "
+                 f"{CODES_TOL_ABS:g}")
+        print(f"sae encode: codes.npy ({N_TEST}, 64) and labels.npy match numpy.save's bytes; "
+              f"codes within {d_codes:.3g} of the plain encoder (tolerance {CODES_TOL_ABS:g})")
 
     d_mse = abs(mse - result["mse"])
     d_kl = abs(kl - result["kl"])

@@ -16,6 +16,8 @@ Command setup_sweep(CLI::App& app, CommonOptions& common);
 Command setup_eval(CLI::App& app, CommonOptions& common);
 /// `sae reconstruct`: originals over their reconstructions, as PNGs.
 Command setup_reconstruct(CLI::App& app, CommonOptions& common);
+/// `sae encode`: codes.npy and labels.npy.
+Command setup_encode(CLI::App& app, CommonOptions& common);
 /// `sae inspect`: pictures of what the code learned.
 Command setup_inspect(CLI::App& app, CommonOptions& common);
 

@@ -69,6 +69,20 @@ void add_source_options(CLI::App& cmd, CheckpointSource& source) {
                  "folder with the IDX files (default: the one it was trained on)");
 }
 
+void add_image_options(CLI::App& cmd, ImageInput& input) {
+  cmd.add_option("--images", input.paths,
+                 "your own images (PNG files, or folders of them) instead of the data split: "
+                 "each is made MNIST-like (gray, fitted into 20x20, centred in 28x28)")
+      ->check(kNonEmpty);
+  const std::map<std::string, Invert> inverts = {
+      {"auto", Invert::kAuto}, {"yes", Invert::kYes}, {"no", Invert::kNo}};
+  cmd.add_option("--invert", input.invert,
+                 "make the ink white on black, as MNIST's: auto inverts a mostly light image")
+      ->transform(CLI::CheckedTransformer(inverts, CLI::ignore_case).description(""))
+      ->type_name("{auto,yes,no}")
+      ->default_str("auto");
+}
+
 void add_batch_size_option(CLI::App& cmd, int64_t& batch_size) {
   cmd.add_option("--batch-size", batch_size, "images per forward pass")
       ->check(kNonEmpty)

@@ -6,6 +6,7 @@
 #include "sae/analysis.hpp"
 #include "sae/device.hpp"
 #include "sae/run_config.hpp"
+#include "sae/user_images.hpp"
 
 #include <functional>
 #include <set>
@@ -31,6 +32,14 @@ void add_common_options(CLI::App& cmd, CommonOptions& common);
 void add_compute_options(CLI::App& cmd, ComputeOptions& compute);
 /// --checkpoint (required) and --data-dir.
 void add_source_options(CLI::App& cmd, CheckpointSource& source);
+
+/// The user's own images instead of a data split (sae encode and sae reconstruct).
+struct ImageInput {
+  std::vector<std::string> paths;  // files or folders of PNGs; empty: the data split
+  Invert invert = Invert::kAuto;
+};
+/// --images PATH... and --invert auto|yes|no.
+void add_image_options(CLI::App& cmd, ImageInput& input);
 /// --batch-size: images per forward pass of an analysis command.
 void add_batch_size_option(CLI::App& cmd, int64_t& batch_size);
 /// One flag per RunConfig field, from its one table of fields, except the keys in `skip`.

@@ -8,9 +8,11 @@
 #include "sae/image.hpp"
 #include "sae/reconstruct.hpp"
 #include "sae/run_folder.hpp"
+#include "sae/user_images.hpp"
 
 #include <filesystem>
 #include <map>
+#include <optional>
 
 namespace sae::commands {
 namespace {
@@ -22,18 +24,25 @@ struct ReconstructOptions {
   Split split = Split::kTest;
   int64_t count = 16;
   bool pairs = false;  // also each original/reconstruction pair as its own PNG
+  ImageInput images;
 };
 
 int run_reconstruct(const ReconstructOptions& o) {
   namespace fs = std::filesystem;
+  // The user's images are read, and any bad one refused, before anything is written.
+  const std::vector<std::string> files = expand_image_paths(o.images.paths);
+  const std::optional<Dataset> own =
+      files.empty() ? std::nullopt
+                    : std::optional<Dataset>(load_user_images(files, o.images.invert));
   OpenedModel opened = open_model(o.source, o.compute);
-  const Dataset data = load_split(opened.data_dir, o.split);
+  const Dataset data = own ? *own : load_split(opened.data_dir, o.split);
   fs::create_directories(o.out);
   const std::string grid_path = (fs::path(o.out) / kReconstructionsFile).string();
-  write_png(grid_path, reconstruction_grid(opened.model, data, o.count, opened.device));
+  const int64_t shown = own ? data.size() : o.count;  // all of the user's images
+  write_png(grid_path, reconstruction_grid(opened.model, data, shown, opened.device));
   spdlog::info("wrote {}", grid_path);
   if (o.pairs) {
-    const int64_t count = std::min(o.count, data.size());
+    const int64_t count = std::min(shown, data.size());
     for (int64_t i = 0; i < count; ++i) {
       const Dataset one{data.images.slice(0, i, i + 1), data.labels.slice(0, i, i + 1)};
       const std::string path = (fs::path(o.out) / fmt::format("pair_{:04}.png", i)).string();
@@ -61,6 +70,7 @@ Command setup_reconstruct(CLI::App& app, CommonOptions& common) {
       ->type_name("{test,train}")
       ->default_str("test");
   cmd->add_flag("--pairs", options->pairs, "also write each pair as its own PNG");
+  add_image_options(*cmd, options->images);
   add_compute_options(*cmd, options->compute);
   add_common_options(*cmd, common);
   return {cmd, [options] { return run_reconstruct(*options); }};
