@@ -15,6 +15,8 @@ BUILD_PACKAGES=(
   libdnnl-dev             # oneDNN's sgemm: the CPU step's matrix products (src/cpu_step.cpp)
   libgloo-dev             # headers that LibTorch's c10d/ProcessGroupGloo.hpp includes
   libstb-dev              # stb_image and stb_image_resize: --images (src/user_images.cpp)
+  libkainjow-mustache-dev # mustache templates of the HTML reports (src/templates/)
+  chromium-headless-shell # tests/test_report.cpp opens the reports in a real browser
   libgtest-dev
   python3-torch           # tests/test_pytorch_interop.py: model.pt in plain PyTorch
 )

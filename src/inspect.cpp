@@ -30,7 +30,7 @@ GrayImage blank_tile(uint8_t value) {
 
 }  // namespace
 
-GrayImage atoms_grid(SparseAutoencoder& model, const torch::Device& device) {
+std::vector<GrayImage> atom_tiles(SparseAutoencoder& model, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   model->eval();
   const auto codes = torch::eye(kCodeSize, torch::TensorOptions(torch::kFloat32).device(device));
@@ -41,7 +41,11 @@ GrayImage atoms_grid(SparseAutoencoder& model, const torch::Device& device) {
   const auto stretched = (atoms - lo) / (hi - lo).clamp_min(1e-12);
   std::vector<GrayImage> tiles;
   for (int64_t unit = 0; unit < kCodeSize; ++unit) tiles.push_back(to_gray_image(stretched[unit]));
-  return tile_grid(tiles, kAtomColumns, kPadding, kScale * 2);
+  return tiles;
+}
+
+GrayImage atoms_grid(SparseAutoencoder& model, const torch::Device& device) {
+  return tile_grid(atom_tiles(model, device), kAtomColumns, kPadding, kScale * 2);
 }
 
 GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int per_unit) {

@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   const std::vector<sae::commands::Command> commands = {
       sae::commands::setup_train(app, common),  sae::commands::setup_sweep(app, common),
       sae::commands::setup_eval(app, common),   sae::commands::setup_reconstruct(app, common),
-      sae::commands::setup_encode(app, common), sae::commands::setup_inspect(app, common)};
+      sae::commands::setup_encode(app, common), sae::commands::setup_report(app, common),
+      sae::commands::setup_inspect(app, common)};
 
   try {
     app.parse(argc, argv);
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
     if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
       return fail(kExitUsage,
                   fmt::format("unknown command '{}'; use train, eval, reconstruct, inspect, "
-                              "encode or sweep (sae --help)",
+                              "encode, report or sweep (sae --help)",
                               argv[1]));
     }
     return fail(kExitUsage, fmt::format("{} (see sae --help)", e.what()));

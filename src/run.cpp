@@ -9,6 +9,7 @@
 #include "sae/inspect.hpp"
 #include "sae/interrupt.hpp"
 #include "sae/probe.hpp"
+#include "sae/report.hpp"
 #include "sae/train.hpp"
 
 #include <cmath>
@@ -253,7 +254,8 @@ RunSummary Run::write_report(const Dataset& train, const Dataset& test) {
   summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
                                train.labels, last_test_->codes, test.labels);
   summary.seconds = seconds_since(start_);
-  write_summary_json(path(kSummaryFile), summary);
+  write_run_report(dir_, model_, test, *last_test_, config_, device_);
+  write_summary_json(path(kSummaryFile), summary);  // last: it marks the run finished
   return summary;
 }
 

@@ -64,8 +64,9 @@ std::string metrics_header() {
 /// True for the files a run writes, which --force may remove.
 bool is_run_file(const std::string& name) {
   static const std::regex pair(R"(pair_[0-9]+\.png)");  // sae reconstruct --pairs
-  for (const char* run_file : {kConfigFile, kManifestFile, kModelFile, kOldOptimizerFile,
-                               kMetricsFile, kLossPlotFile, kSummaryFile, kReconstructionsFile}) {
+  for (const char* run_file :
+       {kConfigFile, kManifestFile, kModelFile, kOldOptimizerFile, kMetricsFile, kLossPlotFile,
+        kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir}) {
     if (name == run_file) return true;
   }
   for (const char* picture : kInspectionFiles) {
@@ -161,7 +162,7 @@ void prepare_new_run_dir(const std::string& dir, bool force) {
   std::stable_partition(run_files.begin(), run_files.end(),
                         [](const fs::path& path) { return path.filename() == kManifestFile; });
   for (const auto& path : run_files) {
-    if (!fs::remove(path, ec) && ec) {
+    if (fs::remove_all(path, ec) == static_cast<std::uintmax_t>(-1) || ec) {
       throw std::runtime_error(fmt::format("cannot remove {}: {}", path.string(), ec.message()));
     }
   }

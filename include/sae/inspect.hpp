@@ -9,9 +9,13 @@
 #include "sae/model.hpp"
 
 #include <string>
+#include <vector>
 
 namespace sae {
 
+/// What each unit draws, one 28x28 tile per unit: the decoder's output for a code with only that
+/// unit at 1, stretched to its own min..max.
+std::vector<GrayImage> atom_tiles(SparseAutoencoder& model, const torch::Device& device);
 /// What each unit draws: the decoder's output for a code with only that unit at 1 (the rest 0),
 /// each tile stretched to its own min..max (as UFLDL's display_network), 8 units to a row.
 GrayImage atoms_grid(SparseAutoencoder& model, const torch::Device& device);

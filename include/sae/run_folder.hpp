@@ -21,6 +21,9 @@ inline constexpr const char* kLossPlotFile = "loss.png";
 inline constexpr const char* kSummaryFile = "summary.json";
 inline constexpr const char* kReconstructionsFile = "reconstructions.png";
 inline constexpr const char* kLockFile = ".lock";
+inline constexpr const char* kReportFile = "report.html";      ///< the run's page (report.hpp)
+inline constexpr const char* kReportAssetsDir = "report";      ///< its per-unit pictures
+inline constexpr const char* kSweepReportFile = "index.html";  ///< a sweep's page
 /// The pictures `sae inspect` draws (and training writes at the end).
 inline constexpr const char* kInspectionFiles[] = {"units.png", "activations.png", "atoms.png",
                                                    "top.png"};

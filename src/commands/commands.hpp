@@ -18,6 +18,8 @@ Command setup_eval(CLI::App& app, CommonOptions& common);
 Command setup_reconstruct(CLI::App& app, CommonOptions& common);
 /// `sae encode`: codes.npy and labels.npy.
 Command setup_encode(CLI::App& app, CommonOptions& common);
+/// `sae report`: report.html for a run, index.html for a sweep.
+Command setup_report(CLI::App& app, CommonOptions& common);
 /// `sae inspect`: pictures of what the code learned.
 Command setup_inspect(CLI::App& app, CommonOptions& common);
 

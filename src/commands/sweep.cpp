@@ -10,6 +10,7 @@
 #include "sae/errors.hpp"
 #include "sae/idx.hpp"
 #include "sae/interrupt.hpp"
+#include "sae/report.hpp"
 #include "sae/run.hpp"
 #include "sae/sweep.hpp"
 
@@ -231,7 +232,8 @@ int run_sweep(const SweepOptions& o, const CommonOptions& common) {
     rows.push_back({point.config.beta, point.config.rho, read_summary_json(summary.string())});
   }
   write_sweep_results(o.out, rows);
-  spdlog::info("wrote {}/sweep.csv and {}/sweep.png", o.out, o.out);
+  write_sweep_report(o.out);
+  spdlog::info("wrote {}/sweep.csv, {}/sweep.png and {}/index.html", o.out, o.out, o.out);
   return 0;
 }
 
