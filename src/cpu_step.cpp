@@ -455,13 +455,15 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
 }
 
 AutoencoderOutput CpuStep::forward(const torch::Tensor& images) {
-  run_forward(images, /*decode=*/true);
   const int64_t batch = images.size(0);
+  if (batch == 0) return {torch::empty({0, 1, kSide, kSide}), torch::empty({0, kCodeSize})};
+  run_forward(images, /*decode=*/true);
   return {recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone(),
           code_.narrow(0, 0, batch).clone()};
 }
 
 torch::Tensor CpuStep::encode(const torch::Tensor& images) {
+  if (images.size(0) == 0) return torch::empty({0, kCodeSize});
   run_forward(images, /*decode=*/false);
   return code_.narrow(0, 0, images.size(0)).clone();
 }

@@ -37,10 +37,11 @@ int env_int(const char* name, const std::string& value, int low, int high) {
 }  // namespace
 
 std::optional<LaunchEnv> launch_env() {
-  // torchrun's variables first; Slurm's task variables when torchrun's are absent.
+  // torchrun's variables first; Slurm's when torchrun's are absent. SLURM_STEP_NUM_TASKS, not
+  // SLURM_NTASKS: the latter is also set in an sbatch script that runs sae without srun.
   const bool torchrun = env("WORLD_SIZE").has_value();
   const char* rank_name = torchrun ? "RANK" : "SLURM_PROCID";
-  const char* size_name = torchrun ? "WORLD_SIZE" : "SLURM_NTASKS";
+  const char* size_name = torchrun ? "WORLD_SIZE" : "SLURM_STEP_NUM_TASKS";
   const auto size_text = env(size_name);
   if (!size_text) return std::nullopt;
   LaunchEnv launch;

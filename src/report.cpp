@@ -28,6 +28,11 @@ constexpr int kHistogramWidth = 240, kHistogramHeight = 36;
 constexpr int kAtomScale = 3;
 constexpr int kReconstructions = 16;
 
+/// The folder's own name, also when given as "runs/a/" or ".".
+std::string folder_name(const std::string& dir) {
+  return fs::weakly_canonical(fs::absolute(dir)).filename().string();
+}
+
 std::string render(const char* text, const data& values) {
   mustache page{std::string(text)};
   if (!page.is_valid()) {
@@ -125,7 +130,7 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
   }
 
   data page;
-  page.set("name", fs::path(dir).lexically_normal().filename().string());
+  page.set("name", folder_name(dir));
   page.set("summary",
            fmt::format("{} test images; penalty {}, beta {}, rho {}, {} epochs.", m.images,
                        penalty_name(config.penalty), config.beta, config.rho, config.epochs));
@@ -142,6 +147,20 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
   page.set("units", units);
   write_file_atomically((fs::path(dir) / kReportFile).string(),
                         render(templates::kRunReport, page));
+}
+
+std::vector<std::string> sweep_run_names(const std::string& dir) {
+  std::istringstream csv(read_file((fs::path(dir) / "sweep.csv").string()));
+  std::string line;
+  std::getline(csv, line);  // the header
+  std::vector<std::string> names;
+  while (std::getline(csv, line)) {
+    const size_t first = line.find(','), second = line.find(',', first + 1);
+    if (line.empty() || second == std::string::npos) continue;
+    names.push_back(fmt::format("beta={}_rho={}", line.substr(0, first),
+                                line.substr(first + 1, second - first - 1)));
+  }
+  return names;
 }
 
 void write_sweep_report(const std::string& dir) {
@@ -185,7 +204,7 @@ void write_sweep_report(const std::string& dir) {
     ++count;
   }
   data page;
-  page.set("name", fs::path(dir).lexically_normal().filename().string());
+  page.set("name", folder_name(dir));
   page.set("count", std::to_string(count));
   page.set("columns", columns);
   page.set("rows", rows);

@@ -234,7 +234,8 @@ void Run::save() {
 int Run::agreed_stop_signal() const {
   if (group_.world_size() == 1) return stop_signal();
   // Each rank puts its signal in its own slot; the sum is every rank's, and the first wins.
-  auto signals = torch::zeros({group_.world_size()}, torch::kFloat64);
+  auto signals = torch::zeros({group_.world_size()},
+                              torch::TensorOptions(torch::kFloat64).device(device_));  // NCCL: GPU
   signals[group_.rank()] = static_cast<double>(stop_signal());
   group_.all_reduce_sum(signals);
   for (int64_t r = 0; r < signals.size(0); ++r) {
@@ -281,6 +282,7 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
     }
     if (should_stop()) {  // also when it came during the last epoch: the report can wait
       run.save();
+      if (!run.is_writer()) return kExitSignalBase + signal;  // rank 0 says where it saved
       const TrainCursor& at = run.cursor();
       spdlog::warn("interrupted {}; checkpoint saved in {}",
                    at.batches > 0

@@ -7,6 +7,7 @@
 #include "sae/idx_file.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -145,7 +146,8 @@ std::vector<std::string> expand_image_paths(const std::vector<std::string>& path
       std::vector<std::string> pngs;
       for (const auto& entry : fs::directory_iterator(path)) {
         std::string ext = entry.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+        std::transform(ext.begin(), ext.end(), ext.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         if (entry.is_regular_file() && ext == ".png") pngs.push_back(entry.path().string());
       }
       if (pngs.empty()) throw bad(path, "a folder without PNG files");

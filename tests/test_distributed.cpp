@@ -46,8 +46,9 @@ int free_port() {
 class ScopedEnv {
  public:
   explicit ScopedEnv(const std::vector<std::pair<std::string, std::string>>& vars) {
-    for (const char* name : {"WORLD_SIZE", "RANK", "SLURM_NTASKS", "SLURM_PROCID", "MASTER_ADDR",
-                             "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"}) {
+    for (const char* name :
+         {"WORLD_SIZE", "RANK", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_PROCID",
+          "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"}) {
       const char* old = std::getenv(name);
       saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
       unsetenv(name);
@@ -90,7 +91,12 @@ TEST(Distributed, LaunchEnvReadsTorchrunAndSlurmVariables) {
     EXPECT_EQ(launch->master_port, 29511);
   }
   {
-    const ScopedEnv slurm({{"SLURM_NTASKS", "4"},
+    // An sbatch script's own process (SLURM_NTASKS without an srun step) runs alone.
+    const ScopedEnv batch({{"SLURM_NTASKS", "4"}, {"SLURM_PROCID", "0"}});
+    EXPECT_FALSE(launch_env().has_value());
+  }
+  {
+    const ScopedEnv slurm({{"SLURM_STEP_NUM_TASKS", "4"},
                            {"SLURM_PROCID", "3"},
                            {"MASTER_ADDR", "node1"},
                            {"MASTER_PORT", "29500"}});

@@ -13,8 +13,8 @@
 namespace sae {
 
 /// Where a process stands in a launch, read from torchrun's variables (RANK, WORLD_SIZE,
-/// MASTER_ADDR, MASTER_PORT) or Slurm's (SLURM_PROCID, SLURM_NTASKS, with MASTER_ADDR and
-/// MASTER_PORT exported by the job script).
+/// MASTER_ADDR, MASTER_PORT) or an srun step's (SLURM_PROCID, SLURM_STEP_NUM_TASKS, with
+/// MASTER_ADDR and MASTER_PORT exported by the job script).
 struct LaunchEnv {
   int rank = 0;
   int world_size = 1;

@@ -12,6 +12,7 @@
 #include "sae/run_folder.hpp"
 
 #include <string>
+#include <vector>
 
 namespace sae {
 
@@ -22,6 +23,9 @@ namespace sae {
 void write_run_report(const std::string& dir, SparseAutoencoder& model, const Dataset& test,
                       const Evaluation& evaluation, const RunConfig& config,
                       const torch::Device& device);
+
+/// The run folders (names inside SWEEP) that SWEEP/sweep.csv lists, in its order.
+std::vector<std::string> sweep_run_names(const std::string& dir);
 
 /// Writes SWEEP/index.html from SWEEP/sweep.csv: the sweep table (sortable by any column),
 /// sweep.png, and a link from each row to its run's report.html.

@@ -37,6 +37,8 @@ int run_encode(const EncodeOptions& o) {
       encode_all(opened.model, data, opened.checkpoint.config.test_batch_size,
                  opened.device);  // (N, 64) float, in file order
   fs::create_directories(o.out);
+  // The other mode's file would not match this codes.npy's rows.
+  fs::remove(fs::path(o.out) / (own ? "labels.npy" : "files.txt"));
   write_npy((fs::path(o.out) / "codes.npy").string(), codes);
   if (own) {
     std::string list;

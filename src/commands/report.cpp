@@ -45,12 +45,19 @@ int run_report(const ReportOptions& o) {
     report_run(o.source, o.compute);
     return 0;
   }
-  // A sweep: each run's page where it has none yet (runs trained before reports existed), then
-  // the index.
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_directory() && fs::exists(entry.path() / kManifestFile) &&
-        !fs::exists(entry.path() / kReportFile)) {
-      report_run({entry.path().string(), o.source.data_dir}, o.compute);
+  // A sweep: the page of each run sweep.csv lists, where it has none yet (runs trained before
+  // reports existed), then the index. A run that cannot be reported is named and skipped.
+  for (const std::string& name : sweep_run_names(dir.string())) {
+    const fs::path run = dir / name;
+    if (!fs::exists(run / kManifestFile)) {
+      spdlog::warn("{}: listed in sweep.csv, but no run is there; its link will be dead",
+                   run.string());
+    } else if (!fs::exists(run / kReportFile)) {
+      try {
+        report_run({run.string(), o.source.data_dir}, o.compute);
+      } catch (const std::exception& e) {
+        spdlog::warn("{}: no report: {}", run.string(), first_line(e.what()));
+      }
     }
   }
   write_sweep_report(dir.string());

@@ -69,8 +69,20 @@ Shard shard_of(const std::string& flag) {
   const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
   if (id == nullptr || count == nullptr) return {};
   const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+  const char* step = std::getenv("SLURM_ARRAY_TASK_STEP");  // --array=0-9:2
+  const auto number = [](const char* text) {
+    size_t used = 0;
+    const int value = std::stoi(text, &used);
+    if (text[used] != '\0') throw std::invalid_argument(fmt::format("'{}' is not a number", text));
+    return value;
+  };
   try {
-    return parse_shard(fmt::format("{}/{}", std::stoi(id) - (min ? std::stoi(min) : 0), count));
+    const int offset = number(id) - (min ? number(min) : 0);
+    const int stride = step ? number(step) : 1;
+    if (stride < 1 || offset % stride != 0) {
+      throw std::invalid_argument("the array is not evenly spaced; pass --shard I/N instead");
+    }
+    return parse_shard(fmt::format("{}/{}", offset / stride, count));
   } catch (const std::exception& e) {
     throw UsageError(fmt::format("SLURM_ARRAY_TASK_ID={} and SLURM_ARRAY_TASK_COUNT={}: {}", id,
                                  count, e.what()));
@@ -120,14 +132,26 @@ int run_jobs(const SweepOptions& o, const CommonOptions& common, int jobs) {
     job.pid = fork();
     if (job.pid == 0) {
       setpgid(0, 0);  // a terminal's Ctrl-C reaches the parent alone, which passes it on once
-      const int log = open(job.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int log = open(job.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (log >= 0) dup2(log, STDERR_FILENO);
       execv("/proc/self/exe", argv.data());
+      const char* why = std::strerror(errno);  // async-signal-safe enough: no allocation
+      (void)!write(STDERR_FILENO, "sae sweep: cannot start this shard: ", 36);
+      (void)!write(STDERR_FILENO, why, std::strlen(why));
       _exit(127);
     }
-    if (job.pid < 0)
+    if (job.pid < 0) {
+      const int error = errno;
+      for (const Job& started : running) {  // none is left training unsupervised
+        if (started.pid > 0) {
+          kill(started.pid, SIGTERM);
+          waitpid(started.pid, nullptr, 0);
+        }
+      }
       throw std::runtime_error(
-          fmt::format("cannot start a sweep process: {}", std::strerror(errno)));
+          fmt::format("cannot start a sweep process: {}", std::strerror(error)));
+    }
+    setpgid(job.pid, job.pid);  // also here: a Ctrl-C before the child's own call misses it
     spdlog::info("shard {}/{}: pid {}, {} threads, log {}", i, jobs, job.pid, threads, job.log);
   }
   int signal = 0;

@@ -94,10 +94,16 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
   int threads = o.config.threads;
   if (launch && threads == 0) {
     // The cores are shared by the ranks on this machine (torchrun may also set OMP_NUM_THREADS).
-    const int local_ranks = env_int_or("LOCAL_WORLD_SIZE", launch->world_size);
+    const int local_ranks =
+        env_int_or("LOCAL_WORLD_SIZE", env_int_or("SLURM_NTASKS_PER_NODE", launch->world_size));
     threads = env_int_or("OMP_NUM_THREADS", std::max(1, available_cores() / local_ranks));
   }
-  const torch::Device device = apply({o.config.device, threads});
+  torch::Device device = apply({o.config.device, threads});
+  if (launch && device.is_cuda() && !device.has_index()) {
+    // One GPU per rank on each machine: torchrun's LOCAL_RANK, or srun's SLURM_LOCALID.
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env_int_or(
+                                             "LOCAL_RANK", env_int_or("SLURM_LOCALID", 0))));
+  }
   ProcessGroup group;
   if (launch) {
     group = ProcessGroup::join(*launch, device, std::chrono::seconds(o.dist_timeout));
