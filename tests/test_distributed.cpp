@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -159,6 +160,29 @@ SparseAutoencoder brightness_model() {
   return model;
 }
 
+/// Runs `step(rank, group)` for ranks 0 and 1 of a Gloo group on localhost, each on its own thread
+/// with 1 LibTorch thread; returns each rank's error message ("" when it succeeded).
+std::vector<std::string> on_two_ranks(const std::function<void(int, const ProcessGroup&)>& step) {
+  const int previous_threads = at::get_num_threads();
+  const int port = free_port();
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        at::set_num_threads(1);
+        step(r, ProcessGroup::join({r, 2, "127.0.0.1", port, false}, torch::kCPU,
+                                   std::chrono::seconds(30)));
+      } catch (const std::exception& e) {
+        errors[r] = e.what();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  at::set_num_threads(previous_threads);
+  return errors;
+}
+
 void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std::string& what) {
   const double scale = std::max(1e-2, want.abs().max().item<double>());
   const double diff = (got - want).abs().max().item<double>();
@@ -183,25 +207,12 @@ TEST_P(TwoRanks, TakeTheSingleProcessStepOnTheGlobalBatch) {
   ASSERT_GT(std::abs(first_half.kl - expected.kl), 100 * kStepTolerance * expected.kl);
   ASSERT_GT(std::abs(first_half.mse - expected.mse), 100 * kStepTolerance * expected.mse);
 
-  const int port = free_port();
   std::vector<SparseAutoencoder> models = {brightness_model(), brightness_model()};
   std::vector<StepLoss> got(2);
-  std::vector<std::string> errors(2);
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < 2; ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        at::set_num_threads(1);
-        const ProcessGroup group = ProcessGroup::join({r, 2, "127.0.0.1", port, false}, torch::kCPU,
-                                                      std::chrono::seconds(30));
-        const auto [begin, end] = rank_slice(100, r, 2);
-        got[r] = CpuStep(models[r]).forward_backward(images.slice(0, begin, end), loss_fn, group);
-      } catch (const std::exception& e) {
-        errors[r] = e.what();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
+  const auto errors = on_two_ranks([&](int r, const ProcessGroup& group) {
+    const auto [begin, end] = rank_slice(100, r, 2);
+    got[r] = CpuStep(models[r]).forward_backward(images.slice(0, begin, end), loss_fn, group);
+  });
   at::set_num_threads(previous_threads);
   for (int r = 0; r < 2; ++r) {
     ASSERT_EQ(errors[r], "") << "rank " << r;
@@ -231,27 +242,14 @@ TEST(Distributed, TheAutogradPathTakesTheSameGlobalStep) {
   auto alone_opt = make_optimizer(alone, 1e-3, 0.0);
   const StepLoss expected = train_step(alone, alone_opt, images, loss_fn);  // autograd
 
-  const int port = free_port();
   std::vector<SparseAutoencoder> models = {brightness_model(), brightness_model()};
   std::vector<StepLoss> got(2);
-  std::vector<std::string> errors(2);
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < 2; ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        at::set_num_threads(1);
-        const ProcessGroup group = ProcessGroup::join({r, 2, "127.0.0.1", port, false}, torch::kCPU,
-                                                      std::chrono::seconds(30));
-        auto optimizer = make_optimizer(models[r], 1e-3, 0.0);
-        const auto [begin, end] = rank_slice(60, r, 2);
-        got[r] = train_step(models[r], optimizer, images.slice(0, begin, end), loss_fn,
-                            /*cpu_step=*/nullptr, group);
-      } catch (const std::exception& e) {
-        errors[r] = e.what();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
+  const auto errors = on_two_ranks([&](int r, const ProcessGroup& group) {
+    auto optimizer = make_optimizer(models[r], 1e-3, 0.0);
+    const auto [begin, end] = rank_slice(60, r, 2);
+    got[r] = train_step(models[r], optimizer, images.slice(0, begin, end), loss_fn,
+                        /*cpu_step=*/nullptr, group);
+  });
   at::set_num_threads(previous_threads);
   for (int r = 0; r < 2; ++r) {
     ASSERT_EQ(errors[r], "") << "rank " << r;

@@ -26,13 +26,9 @@ struct EncodeOptions {
 
 int run_encode(const EncodeOptions& o) {
   namespace fs = std::filesystem;
-  // The user's images are read, and any bad one refused, before anything is written.
-  const std::vector<std::string> files = expand_image_paths(o.images.paths);
-  const std::optional<Dataset> own =
-      files.empty() ? std::nullopt
-                    : std::optional<Dataset>(load_user_images(files, o.images.invert));
+  const std::optional<UserImages> own = read_image_input(o.images);  // before any write
   OpenedModel opened = open_model(o.source, o.compute);
-  const Dataset data = own ? *own : load_split(opened.data_dir, o.split);
+  const Dataset data = own ? own->data : load_split(opened.data_dir, o.split);
   const torch::Tensor codes =
       encode_all(opened.model, data, opened.checkpoint.config.test_batch_size,
                  opened.device);  // (N, 64) float, in file order
@@ -42,7 +38,7 @@ int run_encode(const EncodeOptions& o) {
   write_npy((fs::path(o.out) / "codes.npy").string(), codes);
   if (own) {
     std::string list;
-    for (const std::string& file : files) list += file + "\n";
+    for (const std::string& file : own->files) list += file + "\n";
     write_file_atomically((fs::path(o.out) / "files.txt").string(), list);  // row i: file i
     spdlog::info("wrote {}/codes.npy ({} x {}, float32) and {}/files.txt", o.out, codes.size(0),
                  codes.size(1), o.out);

@@ -83,6 +83,13 @@ void add_image_options(CLI::App& cmd, ImageInput& input) {
       ->default_str("auto");
 }
 
+std::optional<UserImages> read_image_input(const ImageInput& input) {
+  std::vector<std::string> files = expand_image_paths(input.paths);
+  if (files.empty()) return std::nullopt;
+  Dataset data = load_user_images(files, input.invert);
+  return UserImages{std::move(files), std::move(data)};
+}
+
 void add_batch_size_option(CLI::App& cmd, int64_t& batch_size) {
   cmd.add_option("--batch-size", batch_size, "images per forward pass")
       ->check(kNonEmpty)

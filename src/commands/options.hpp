@@ -9,6 +9,7 @@
 #include "sae/user_images.hpp"
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,6 +41,14 @@ struct ImageInput {
 };
 /// --images PATH... and --invert auto|yes|no.
 void add_image_options(CLI::App& cmd, ImageInput& input);
+/// The user's images and their files.
+struct UserImages {
+  std::vector<std::string> files;
+  Dataset data;
+};
+/// The images --images names, every one read and checked (a bad one throws before anything is
+/// written); nullopt without --images.
+std::optional<UserImages> read_image_input(const ImageInput& input);
 /// --batch-size: images per forward pass of an analysis command.
 void add_batch_size_option(CLI::App& cmd, int64_t& batch_size);
 /// One flag per RunConfig field, from its one table of fields, except the keys in `skip`.

@@ -29,13 +29,9 @@ struct ReconstructOptions {
 
 int run_reconstruct(const ReconstructOptions& o) {
   namespace fs = std::filesystem;
-  // The user's images are read, and any bad one refused, before anything is written.
-  const std::vector<std::string> files = expand_image_paths(o.images.paths);
-  const std::optional<Dataset> own =
-      files.empty() ? std::nullopt
-                    : std::optional<Dataset>(load_user_images(files, o.images.invert));
+  const std::optional<UserImages> own = read_image_input(o.images);  // before any write
   OpenedModel opened = open_model(o.source, o.compute);
-  const Dataset data = own ? *own : load_split(opened.data_dir, o.split);
+  const Dataset data = own ? own->data : load_split(opened.data_dir, o.split);
   fs::create_directories(o.out);
   const std::string grid_path = (fs::path(o.out) / kReconstructionsFile).string();
   const int64_t shown = own ? data.size() : o.count;  // all of the user's images
