@@ -4,7 +4,6 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(dirname "$SCRIPT_DIR")"
 # shellcheck source=SCRIPTDIR/common.sh
 source "$SCRIPT_DIR/common.sh"
 
@@ -46,7 +45,7 @@ Usage: $(basename "$0") [mnist|fashion-mnist] [DIR]
 
 Writes the four gzip-compressed IDX files
   ${FILES[*]}
-into DIR (default: data/mnist or data/fashion-mnist under the repo root).
+into DIR (default: data/mnist or data/fashion-mnist in the current folder).
 If all four already exist, nothing is done.
 
   mnist          download from the official mirrors (md5-checked); if none
@@ -74,7 +73,9 @@ case "$DATASET" in
   mnist|fashion-mnist) ;;
   *) log "unknown dataset '$DATASET'"; usage >&2; exit 2 ;;
 esac
-DIR="${DIR:-$REPO_ROOT/data/$DATASET}"
+# The default is where `sae train` looks by default (--data-dir data/mnist), from the current folder:
+# a checkout's root for scripts/quickstart.sh, any folder for the installed copy.
+DIR="${DIR:-data/$DATASET}"
 
 # --- helpers -----------------------------------------------------------------
 

@@ -14,7 +14,9 @@ PREFIX="$(realpath -m "${1:-.gpu-deps}")"
 PACKAGES=(libcli11-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 nlohmann-json3-dev
           libtomlplusplus-dev libtomlplusplus3 libgtest-dev libpng-dev libpng16-16 zlib1g-dev
           libplplot-dev libplplot17 libplplot-data plplot-driver-cairo libltdl7 libqsastime0
-          libcsirocsa0 libcsironn0 libshp2 libhpdf-2.3.0 libdnnl-dev libdnnl2)
+          libcsirocsa0 libcsironn0 libshp2 libhpdf-2.3.0 libdnnl-dev libdnnl2
+          ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-c-headers libkainjow-mustache-dev libstb-dev
+          libstb0 libgloo-dev)
 
 # What the cairo driver (PLplot's pngcairo, loaded at run time) needs, unpacked apart into
 # DEPS_PREFIX/bundle: scripts/gpu-check.sh links in only those the GPU machine lacks, so that no

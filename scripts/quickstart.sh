@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --data
-scripts/build.sh
+scripts/build.sh --target sae  # the tests are scripts/test.sh's
 scripts/fetch-data.sh mnist
 build/sae train --config configs/mnist.toml "$@"
