@@ -15,7 +15,7 @@ OpenedModel open_model(const CheckpointSource& source, const ComputeOptions& com
   const bool file_given = std::filesystem::is_regular_file(source.checkpoint, ec);
   Checkpoint checkpoint = read_checkpoint(run_dir_of(source.checkpoint), !file_given);
   if (file_given) checkpoint.model_path = source.checkpoint;
-  SparseAutoencoder model = load_model(checkpoint.model_path, device);
+  SparseAutoencoder model = load_model(checkpoint, device);
   if (!all_finite(model)) {
     throw CheckpointError(fmt::format(
         "{}: holds NaN or infinite weights; evaluate an earlier checkpoint of the run instead",

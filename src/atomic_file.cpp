@@ -73,6 +73,31 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
   sync_folder(target.parent_path());
 }
 
+void make_real_folder(const std::string& path) {
+  std::string folder = path;
+  while (folder.size() > 1 && folder.back() == '/') folder.pop_back();  // "x/" would follow a link
+  struct stat st {};
+  if (::lstat(folder.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return;
+    if (!S_ISLNK(st.st_mode)) {
+      throw std::runtime_error("cannot write " + path +
+                               ": expected a folder, found a file; move the file away and run "
+                               "again");
+    }
+    // As rename() replaces a symlinked file: the link goes, what it points to is never touched.
+    if (::unlink(folder.c_str()) != 0) throw write_error(path, errno);
+  } else if (errno != ENOENT) {
+    throw write_error(path, errno);
+  }
+  if (::mkdir(folder.c_str(), 0777) != 0) {  // 0777 less the umask, as any folder sae makes
+    const int error = errno;
+    // Another writer may have made it in between: fine if it is a real folder.
+    if (error != EEXIST || ::lstat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      throw write_error(path, error);
+    }
+  }
+}
+
 std::string read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));

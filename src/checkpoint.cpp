@@ -12,8 +12,11 @@
 #include "sae/run_folder.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 namespace sae {
 namespace {
@@ -23,6 +26,9 @@ namespace fs = std::filesystem;
 constexpr int kFormat = 2;
 constexpr int kOldestFormat = 1;
 constexpr const char* kArchitecture = "sae-conv-64";
+// A reader retries when a commit lands while it reads; a run commits once an epoch (or when
+// stopped), so losing that race this many times in a row means something rewrites it in a loop.
+constexpr int kReadTries = 10;
 
 std::string step_file_name(const char* stem, int64_t steps) {
   return fmt::format("{}-{:08}.pt", stem, steps);
@@ -42,9 +48,10 @@ nlohmann::json describe_file(const std::string& name, const std::string& bytes) 
   return {{"name", name}, {"bytes", bytes.size()}, {"crc32", crc32_of(bytes)}};
 }
 
-/// The path of the file `entry` names, after checking its size and CRC-32.
-std::string verified_file(const fs::path& run, const nlohmann::json& entry,
-                          const std::string& manifest) {
+/// The path and the bytes of the file `entry` names, read once and checked against its size and
+/// CRC-32: the bytes that were checked are then the ones that load.
+std::pair<std::string, std::string> verified_file(const fs::path& run, const nlohmann::json& entry,
+                                                  const std::string& manifest) {
   const auto name = entry.at("name").get<std::string>();
   if (name.find('/') != std::string::npos || !is_checkpoint_file_name(name)) {
     throw CheckpointError(fmt::format("{}: names '{}', not a checkpoint file", manifest, name));
@@ -59,14 +66,15 @@ std::string verified_file(const fs::path& run, const nlohmann::json& entry,
         "part): copy the whole folder again, or start over with --force",
         manifest, path));
   }
-  const std::string bytes = read_file(path);
-  if (bytes.size() != expected_bytes || crc32_of(bytes) != expected_crc) {
+  std::string bytes = read_file(path);
+  const uint32_t crc = crc32_of(bytes);
+  if (bytes.size() != expected_bytes || crc != expected_crc) {
     throw CheckpointError(fmt::format(
         "{}: {} has {} bytes with CRC-32 {:08x}, expected {} bytes with CRC-32 {:08x}: the file "
         "was damaged; copy the run folder again, or start over with --force",
-        manifest, path, bytes.size(), crc32_of(bytes), expected_bytes, expected_crc));
+        manifest, path, bytes.size(), crc, expected_bytes, expected_crc));
   }
-  return path;
+  return {path, std::move(bytes)};
 }
 
 /// Format 1 (before the manifest): model.pt and optimizer.pt, the settings as flat fields.
@@ -92,6 +100,103 @@ Checkpoint read_format_1(const nlohmann::json& json, const fs::path& run) {
   c.model_path = (run / kModelFile).string();
   c.optimizer_path = (run / kOldOptimizerFile).string();
   return c;
+}
+
+/// The checkpoint that the manifest text `text` (read from `manifest`) describes.
+Checkpoint parse_manifest(const std::string& text, const fs::path& run, const std::string& manifest,
+                          bool verify_files) {
+  const auto json = nlohmann::json::parse(text);
+  const int format = json.at("format").get<int>();
+  if (format < kOldestFormat || format > kFormat) {
+    throw CheckpointError(
+        fmt::format("{}: format {}, but this sae reads formats {} to {}: use the sae that wrote it",
+                    manifest, format, kOldestFormat, kFormat));
+  }
+  if (json.at("architecture").get<std::string>() != kArchitecture) {
+    throw CheckpointError(fmt::format("{}: architecture '{}', expected '{}'", manifest,
+                                      json.at("architecture").get<std::string>(), kArchitecture));
+  }
+  Checkpoint c;
+  if (format == 1) {
+    c = read_format_1(json, run);
+  } else {
+    c.config = json.at("config").get<RunConfig>();
+    c.cursor = json.at("cursor").get<TrainCursor>();
+    const auto& files = json.at("files");
+    for (auto [path, bytes, key] : {std::tuple{&c.model_path, &c.model_bytes, "model"},
+                                    {&c.optimizer_path, &c.optimizer_bytes, "optimizer"}}) {
+      if (verify_files) {
+        auto [verified_path, verified_bytes] = verified_file(run, files.at(key), manifest);
+        *path = std::move(verified_path);
+        *bytes = std::move(verified_bytes);
+      } else {
+        *path = (run / files.at(key).at("name").get<std::string>()).string();
+      }
+    }
+  }
+  validate(c.cursor, c.config, manifest);
+  return c;
+}
+
+/// The text of `path`, or nullopt when it cannot be read (gone, among others).
+std::optional<std::string> text_if_readable(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+/// The whole of a file to load; failing to read it is a CheckpointError like the others.
+std::string read_file_to_load(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(e.what());
+  }
+}
+
+/// A model from the bytes of a model file (named `model_path` in messages), onto `device`.
+SparseAutoencoder model_from_bytes(const std::string& bytes, const std::string& model_path,
+                                   const torch::Device& device) {
+  SparseAutoencoder model;
+  // torch::load silently reshapes parameters to whatever the file holds, so remember the
+  // expected shapes and compare afterwards: a checkpoint of another architecture must fail here.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const auto& p : model->named_parameters()) {
+    expected.emplace_back(p.key(), p.value().sizes().vec());
+  }
+  try {
+    std::istringstream in(bytes);
+    // Onto the CPU first: a checkpoint saved from a GPU must load where there is none.
+    torch::load(model, in, torch::Device(torch::kCPU));
+  } catch (const c10::Error& e) {
+    throw CheckpointError(fmt::format("{}: not a readable sae model: {}", model_path,
+                                      first_line(e.what_without_backtrace())));
+  }
+  const auto loaded = model->named_parameters();
+  for (const auto& [name, shape] : expected) {
+    const auto found = loaded[name].sizes().vec();
+    if (found != shape) {
+      throw CheckpointError(fmt::format(
+          "{}: parameter {} has shape [{}], expected [{}]: a checkpoint of another architecture",
+          model_path, name, fmt::join(found, ", "), fmt::join(shape, ", ")));
+    }
+  }
+  model->to(device);
+  return model;
+}
+
+/// Fills `optimizer` from the bytes of an optimizer file (named `optimizer_path` in messages).
+void optimizer_from_bytes(const std::string& bytes, const std::string& optimizer_path,
+                          torch::optim::Adam& optimizer) {
+  try {
+    std::istringstream in(bytes);
+    torch::load(optimizer, in);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(fmt::format("{}: not a readable optimizer state: {}", optimizer_path,
+                                      first_line(e.what_without_backtrace())));
+  }
 }
 
 }  // namespace
@@ -145,39 +250,31 @@ void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
 std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verify_files) {
   const fs::path run(run_dir);
   const std::string manifest = (run / kManifestFile).string();
-  std::error_code ec;
-  if (!fs::exists(manifest, ec)) return std::nullopt;
-  try {
-    const auto json = nlohmann::json::parse(read_file(manifest));
-    const int format = json.at("format").get<int>();
-    if (format < kOldestFormat || format > kFormat) {
+  for (int attempt = 1;; ++attempt) {
+    std::error_code ec;
+    if (!fs::exists(manifest, ec)) return std::nullopt;
+    std::optional<std::string> text;  // as read, for telling a lost race from damage
+    // A training run commits while we read: it removes the files of the commit we read only
+    // after its new manifest is in place, so a failure with the manifest changed meanwhile is a
+    // race lost to that commit, to read again; with the manifest unchanged, it is damage.
+    const auto lost_race = [&] {
+      if (text_if_readable(manifest) == text) return false;
+      if (attempt < kReadTries) return true;
       throw CheckpointError(fmt::format(
-          "{}: format {}, but this sae reads formats {} to {}: use the sae that wrote it", manifest,
-          format, kOldestFormat, kFormat));
+          "{}: a newer commit replaced it during each of {} reads, expected at most a few: "
+          "something rewrites it without pause; read it again once that stops",
+          manifest, kReadTries));
+    };
+    try {
+      text = read_file(manifest);
+      return parse_manifest(*text, run, manifest, verify_files);
+    } catch (const CheckpointError&) {
+      if (lost_race()) continue;
+      throw;
+    } catch (const std::exception& e) {  // JSON errors, out-of-range values, unreadable files
+      if (lost_race()) continue;
+      throw CheckpointError(fmt::format("{}: {}", manifest, first_line(e.what())));
     }
-    if (json.at("architecture").get<std::string>() != kArchitecture) {
-      throw CheckpointError(fmt::format("{}: architecture '{}', expected '{}'", manifest,
-                                        json.at("architecture").get<std::string>(), kArchitecture));
-    }
-    Checkpoint c;
-    if (format == 1) {
-      c = read_format_1(json, run);
-    } else {
-      c.config = json.at("config").get<RunConfig>();
-      c.cursor = json.at("cursor").get<TrainCursor>();
-      const auto& files = json.at("files");
-      for (auto [path, key] :
-           {std::pair{&c.model_path, "model"}, {&c.optimizer_path, "optimizer"}}) {
-        *path = verify_files ? verified_file(run, files.at(key), manifest)
-                             : (run / files.at(key).at("name").get<std::string>()).string();
-      }
-    }
-    validate(c.cursor, c.config, manifest);
-    return c;
-  } catch (const CheckpointError&) {
-    throw;
-  } catch (const std::exception& e) {  // JSON errors, out-of-range values, unreadable files
-    throw CheckpointError(fmt::format("{}: {}", manifest, first_line(e.what())));
   }
 }
 
@@ -189,7 +286,7 @@ Checkpoint read_checkpoint(const std::string& run_dir, bool verify_files) {
                     "runs/<date-time>/model.pt",
                     run_dir, kManifestFile));
   }
-  return *checkpoint;
+  return std::move(*checkpoint);
 }
 
 std::string run_dir_of(const std::string& checkpoint_argument) {
@@ -226,40 +323,21 @@ SparseAutoencoder load_model(const std::string& model_path, const torch::Device&
   if (!fs::is_regular_file(model_path, ec)) {
     throw CheckpointError(fmt::format("{}: no such model file", model_path));
   }
-  SparseAutoencoder model;
-  // torch::load silently reshapes parameters to whatever the file holds, so remember the
-  // expected shapes and compare afterwards: a checkpoint of another architecture must fail here.
-  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
-  for (const auto& p : model->named_parameters()) {
-    expected.emplace_back(p.key(), p.value().sizes().vec());
-  }
-  try {
-    // Onto the CPU first: a checkpoint saved from a GPU must load where there is none.
-    torch::load(model, model_path, torch::Device(torch::kCPU));
-  } catch (const c10::Error& e) {
-    throw CheckpointError(fmt::format("{}: not a readable sae model: {}", model_path,
-                                      first_line(e.what_without_backtrace())));
-  }
-  const auto loaded = model->named_parameters();
-  for (const auto& [name, shape] : expected) {
-    const auto found = loaded[name].sizes().vec();
-    if (found != shape) {
-      throw CheckpointError(fmt::format(
-          "{}: parameter {} has shape [{}], expected [{}]: a checkpoint of another architecture",
-          model_path, name, fmt::join(found, ", "), fmt::join(shape, ", ")));
-    }
-  }
-  model->to(device);
-  return model;
+  return model_from_bytes(read_file_to_load(model_path), model_path, device);
+}
+
+SparseAutoencoder load_model(const Checkpoint& checkpoint, const torch::Device& device) {
+  if (!checkpoint.model_bytes) return load_model(checkpoint.model_path, device);
+  return model_from_bytes(*checkpoint.model_bytes, checkpoint.model_path, device);
 }
 
 void load_optimizer(const std::string& optimizer_path, torch::optim::Adam& optimizer) {
-  try {
-    torch::load(optimizer, optimizer_path);
-  } catch (const c10::Error& e) {
-    throw CheckpointError(fmt::format("{}: not a readable optimizer state: {}", optimizer_path,
-                                      first_line(e.what_without_backtrace())));
-  }
+  optimizer_from_bytes(read_file_to_load(optimizer_path), optimizer_path, optimizer);
+}
+
+void load_optimizer(const Checkpoint& checkpoint, torch::optim::Adam& optimizer) {
+  if (!checkpoint.optimizer_bytes) return load_optimizer(checkpoint.optimizer_path, optimizer);
+  optimizer_from_bytes(*checkpoint.optimizer_bytes, checkpoint.optimizer_path, optimizer);
 }
 
 }  // namespace sae

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
+#include <thread>
 
 namespace sae {
 namespace {
@@ -43,7 +44,15 @@ std::optional<LaunchEnv> launch_env() {
   const char* rank_name = torchrun ? "RANK" : "SLURM_PROCID";
   const char* size_name = torchrun ? "WORLD_SIZE" : "SLURM_STEP_NUM_TASKS";
   const auto size_text = env(size_name);
-  if (!size_text) return std::nullopt;
+  // Malformed or half-set launch variables mean a launch that went wrong, not a single run.
+  if (const auto port = env("MASTER_PORT")) env_int("MASTER_PORT", *port, 1, 65535);
+  if (!size_text) {
+    if (const auto rank = env("RANK")) {
+      throw UsageError(fmt::format(
+          "RANK={} is set but WORLD_SIZE is not: start sae with torchrun, or unset RANK", *rank));
+    }
+    return std::nullopt;
+  }
   LaunchEnv launch;
   launch.world_size = env_int(size_name, *size_text, 1, 1 << 20);
   if (launch.world_size == 1) return std::nullopt;
@@ -105,6 +114,29 @@ std::function<void(std::vector<at::Tensor>&)> nccl_all_reduce(
 #endif
 }
 
+/// Waits until every rank has checked in at the store, or throws once `timeout` has passed.
+/// Gloo's own rendezvous waits for each peer in turn, each with the whole timeout, so a launch
+/// that promises more ranks than come would wait far longer than --dist-timeout; after this
+/// check it runs only with every rank there.
+void wait_for_every_rank(c10d::Store& store, const LaunchEnv& launch,
+                         std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // torchrun restarts keep its store: each attempt counts under its own key.
+  const std::string key = "sae/joined/" + env("TORCHELASTIC_RESTART_COUNT").value_or("0");
+  int64_t joined = store.add(key, 1);
+  while (joined < launch.world_size) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw std::runtime_error(fmt::format(
+          "only {} of {} ranks joined within --dist-timeout {} s: start every rank, or check "
+          "WORLD_SIZE",
+          joined, launch.world_size,
+          std::chrono::duration_cast<std::chrono::seconds>(timeout).count()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    joined = store.add(key, 0);
+  }
+}
+
 }  // namespace
 
 ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& device,
@@ -119,6 +151,7 @@ ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& de
   group.impl_ = std::make_shared<Impl>();
   try {
     group.impl_->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+    wait_for_every_rank(*group.impl_->store, launch, timeout);
     group.impl_->all_reduce = device.is_cuda()
                                   ? nccl_all_reduce(group.impl_->store, launch, timeout)
                                   : gloo_all_reduce(group.impl_->store, launch, timeout);

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     }
     return fail(kExitUsage, fmt::format("{} (see sae --help)", e.what()));
   }
-  if (app.get_config_ptr()->count() > 0 && !app.get_subcommand("train")->parsed()) {
+  if (app.get_option("--config")->count() > 0 && !app.get_subcommand("train")->parsed()) {
     return fail(kExitUsage, "--config is read by sae train only");
   }
 

@@ -8,11 +8,11 @@
 #include "sae/inspect.hpp"
 #include "sae/reconstruct.hpp"
 #include "sae/run_folder.hpp"
+#include "sae/sweep.hpp"
 #include "sae/templates.hpp"
 
 #include <cmath>
 #include <filesystem>
-#include <sstream>
 #include <stdexcept>
 
 namespace sae {
@@ -90,7 +90,7 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
                       const Evaluation& evaluation, const RunConfig& config,
                       const torch::Device& device) {
   const fs::path assets = fs::path(dir) / kReportAssetsDir;
-  fs::create_directories(assets);
+  make_real_folder(assets.string());  // a symlink there must not carry the pictures out of DIR
   const auto asset = [&](const std::string& name) {
     return std::make_pair((assets / name).string(), std::string(kReportAssetsDir) + "/" + name);
   };
@@ -149,63 +149,34 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
                         render(templates::kRunReport, page));
 }
 
-std::vector<std::string> sweep_run_names(const std::string& dir) {
-  std::istringstream csv(read_file((fs::path(dir) / "sweep.csv").string()));
-  std::string line;
-  std::getline(csv, line);  // the header
-  std::vector<std::string> names;
-  while (std::getline(csv, line)) {
-    const size_t first = line.find(','), second = line.find(',', first + 1);
-    if (line.empty() || second == std::string::npos) continue;
-    names.push_back(fmt::format("beta={}_rho={}", line.substr(0, first),
-                                line.substr(first + 1, second - first - 1)));
-  }
-  return names;
-}
-
 void write_sweep_report(const std::string& dir) {
-  const fs::path csv_path = fs::path(dir) / "sweep.csv";
-  std::istringstream csv(read_file(csv_path.string()));
-  std::string line;
-  std::getline(csv, line);
-  std::vector<std::string> names;
-  for (std::istringstream header(line); std::getline(header, line, ',');) names.push_back(line);
-  if (names.size() < 2 || names[0] != "beta" || names[1] != "rho") {
-    throw std::runtime_error(
-        fmt::format("{}: not a sweep table (beta,rho,...)", csv_path.string()));
-  }
+  const SweepTable table = read_sweep_table(dir);
   data columns{data::type::list};
-  for (size_t i = 0; i < names.size(); ++i) {
+  for (size_t i = 0; i < table.columns.size(); ++i) {
     data column;
     column.set("index", std::to_string(i));
-    column.set("name", names[i]);
+    column.set("name", table.columns[i]);
     columns << column;
   }
   data rows{data::type::list};
-  size_t count = 0;
-  while (std::getline(csv, line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> cells_text;
-    for (std::istringstream cells(line); std::getline(cells, line, ',');)
-      cells_text.push_back(line);
+  for (const SweepTable::Row& r : table.rows) {
     data cells{data::type::list};
-    for (const std::string& text : cells_text) {
+    for (const std::string& text : r.cells) {
       data cell;
       cell.set("value", text);
       cell.set("text", text);
       cells << cell;
     }
-    const std::string run = fmt::format("beta={}_rho={}", cells_text.at(0), cells_text.at(1));
+    const std::string run = sweep_point_name(r.beta, r.rho);
     data row;
     row.set("cells", cells);
     row.set("run", run);
     row.set("report", run + "/" + kReportFile);
     rows << row;
-    ++count;
   }
   data page;
   page.set("name", folder_name(dir));
-  page.set("count", std::to_string(count));
+  page.set("count", std::to_string(table.rows.size()));
   page.set("columns", columns);
   page.set("rows", rows);
   write_file_atomically((fs::path(dir) / kSweepReportFile).string(),

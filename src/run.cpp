@@ -33,9 +33,9 @@ SparseAutoencoder initial_model(uint64_t seed, const torch::Device& device) {
 }
 
 /// Copies the parameters of the model file into `model`, whose optimizer already holds them.
-void load_parameters(SparseAutoencoder& model, const std::string& path,
+void load_parameters(SparseAutoencoder& model, const Checkpoint& checkpoint,
                      const torch::Device& device) {
-  SparseAutoencoder loaded = load_model(path, device);
+  SparseAutoencoder loaded = load_model(checkpoint, device);
   torch::NoGradGuard no_grad;
   const auto source = loaded->named_parameters();
   for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
@@ -113,6 +113,7 @@ std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool 
   } else if (fs::create_directories(dir, ec); ec) {
     throw std::runtime_error(fmt::format("--out {}: cannot create: {}", dir, ec.message()));
   }
+  check_new_run_dir(dir, force);  // before the lock: a refused folder must not get a lock file
   RunLock lock(dir);
   prepare_new_run_dir(dir, force);
   auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
@@ -150,8 +151,8 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
   check_resumable(*checkpoint, config, dir);
   if (group.is_writer()) remove_stale_checkpoint_files(dir);
   auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
-  load_parameters(run->model_, checkpoint->model_path, device);
-  load_optimizer(checkpoint->optimizer_path, run->optimizer_);
+  load_parameters(run->model_, *checkpoint, device);
+  load_optimizer(*checkpoint, run->optimizer_);
   run->cursor_ = checkpoint->cursor;
   if (!group.is_writer()) return run;
   run->history_ = read_metrics_csv(run->path(kMetricsFile));

@@ -109,7 +109,9 @@ void validate(const TrainCursor& c, const RunConfig& config, const std::string& 
     fail(fmt::format("negative counts (epoch {}, batches {}, steps {}, images {})", c.epoch,
                      c.batches, c.steps, c.images));
   }
-  if (c.images > c.batches * config.batch_size || c.images < c.batches) {
+  int64_t most_images = 0;  // batches * batch_size, which a crafted cursor could overflow
+  const bool huge = __builtin_mul_overflow(c.batches, config.batch_size, &most_images);
+  if ((!huge && c.images > most_images) || c.images < c.batches) {
     fail(fmt::format("{} images cannot come from {} batches of at most {}", c.images, c.batches,
                      config.batch_size));
   }

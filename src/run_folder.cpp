@@ -133,6 +133,21 @@ std::string claim_default_run_dir() {
 
 void prepare_new_run_dir(const std::string& dir, bool force) {
   std::error_code ec;
+  const std::vector<fs::path> run_files = check_new_run_dir(dir, force);
+  if (run_files.empty()) return;
+  // A forced run starts clean: an old checkpoint, summary or picture must not pass for this one's.
+  // The manifest goes first, so that an interrupted clean-up never leaves it naming lost files.
+  std::vector<fs::path> order = run_files;
+  std::stable_partition(order.begin(), order.end(),
+                        [](const fs::path& path) { return path.filename() == kManifestFile; });
+  for (const auto& path : order) {
+    if (fs::remove_all(path, ec) == static_cast<std::uintmax_t>(-1) || ec) {
+      throw std::runtime_error(fmt::format("cannot remove {}: {}", path.string(), ec.message()));
+    }
+  }
+}
+
+std::vector<fs::path> check_new_run_dir(const std::string& dir, bool force) {
   std::vector<fs::path> run_files;
   bool other_files = false;
   for (const auto& entry : fs::directory_iterator(dir)) {  // throws if it cannot be listed
@@ -144,7 +159,7 @@ void prepare_new_run_dir(const std::string& dir, bool force) {
       other_files = true;
     }
   }
-  if (run_files.empty() && !other_files) return;
+  if (run_files.empty() && !other_files) return run_files;
   if (!force) {
     throw UsageError(fmt::format(
         "--out {}: the folder already holds files; pass --resume {} to continue it, --force to "
@@ -157,15 +172,7 @@ void prepare_new_run_dir(const std::string& dir, bool force) {
         "another --out",
         dir));
   }
-  // A forced run starts clean: an old checkpoint, summary or picture must not pass for this one's.
-  // The manifest goes first, so that an interrupted clean-up never leaves it naming lost files.
-  std::stable_partition(run_files.begin(), run_files.end(),
-                        [](const fs::path& path) { return path.filename() == kManifestFile; });
-  for (const auto& path : run_files) {
-    if (fs::remove_all(path, ec) == static_cast<std::uintmax_t>(-1) || ec) {
-      throw std::runtime_error(fmt::format("cannot remove {}: {}", path.string(), ec.message()));
-    }
-  }
+  return run_files;
 }
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows) {

@@ -115,7 +115,8 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
   const int64_t epoch = cursor.epoch + 1;
   const int64_t n = data.size();
   const int64_t batch_size = config.batch_size;
-  const int64_t num_batches = (n + batch_size - 1) / batch_size;  // the last partial batch is kept
+  // The last partial batch is kept. Not (n + batch_size - 1) / batch_size: that overflows.
+  const int64_t num_batches = n / batch_size + (n % batch_size != 0 ? 1 : 0);
   if (cursor.batches > num_batches) {
     throw std::runtime_error(fmt::format(
         "epoch {} was interrupted after batch {}, but this data has only {} batches: resume "

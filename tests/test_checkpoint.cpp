@@ -1,6 +1,9 @@
 // Checkpoints: one commit = step files + manifest; verified on load; older formats still read.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "sae/atomic_file.hpp"
@@ -9,8 +12,16 @@
 #include "sae/train.hpp"
 #include "test_util.hpp"
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
 
 namespace sae {
 namespace {
@@ -36,6 +47,40 @@ TrainCursor cursor_at(int64_t steps) {
   cursor.epoch = 1;
   cursor.steps = steps;
   return cursor;
+}
+
+/// Sets every enc1 bias of `model` to `steps`, so that a loaded model tells which commit it is.
+void mark(SparseAutoencoder& model, int64_t steps) {
+  torch::NoGradGuard no_grad;
+  model->enc1->bias.fill_(static_cast<double>(steps));
+}
+
+/// The steps that mark() wrote into `model`.
+int64_t mark_of(const SparseAutoencoder& model) {
+  return static_cast<int64_t>(model->enc1->bias[0].item<float>());
+}
+
+/// A file descriptor, closed at scope exit.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+/// Opens the FIFO `path` for writing once a reader has opened it (until then O_NONBLOCK gives
+/// ENXIO), so that the reader blocks in its read until this end is closed.
+int open_fifo_once_read(const std::string& path) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) return fd;
+    const int error = errno;
+    if (error != ENXIO || std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("no reader opened " + path + ": " + std::strerror(error));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 TEST(Checkpoint, ACommitRoundTripsAndNamesItsStepFiles) {
@@ -93,10 +138,129 @@ TEST(Checkpoint, ADamagedStepFileIsDetected) {
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("CRC-32"), std::string::npos) << e.what();
   }
+  // Readers retry when a newer commit replaced the manifest they read (issue 20): with the
+  // manifest unchanged, a missing file is damage and must still be reported as such.
   fs::remove(dir / "optimizer-00000003.pt");
-  EXPECT_THROW(read_checkpoint(dir.path()), CheckpointError);
+  try {
+    read_checkpoint(dir.path());
+    FAIL() << "a missing optimizer file was accepted";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("optimizer-00000003.pt, which is missing"),
+              std::string::npos)
+        << e.what();
+  }
   // Without verification (an explicit model file is being evaluated) the settings still read.
   EXPECT_NO_THROW(read_checkpoint(dir.path(), /*verify_files=*/false));
+}
+
+// Issue 20: `sae eval` on a run still training read checkpoint.json, then found the files it
+// names removed by the next commit, and called the healthy run damaged. Here that commit lands
+// in exactly that gap, every time, without timing luck: checkpoint.json is a FIFO, so the reader
+// gets the older manifest but cannot go on to its files until the next step is committed.
+TEST(Checkpoint, AReaderThatLosesTheRaceToACommitReadsTheNewerOne) {
+  test::TempDir dir;
+  auto t = one_step(1);
+  mark(t.model, 5);
+  save_checkpoint(dir.path(), t.model, t.optimizer, RunConfig{}, cursor_at(5));
+  const std::string manifest = dir / kManifestFile;
+  const std::string older = read_file(manifest);
+  fs::remove(manifest);
+  ASSERT_EQ(::mkfifo(manifest.c_str(), 0600), 0) << std::strerror(errno);
+  std::string committer_error;
+  std::thread committer([&] {
+    try {
+      const Fd fifo{open_fifo_once_read(manifest)};
+      if (::write(fifo.fd, older.data(), older.size()) != static_cast<ssize_t>(older.size())) {
+        throw std::runtime_error(std::string("cannot write the FIFO: ") + std::strerror(errno));
+      }
+      fs::remove(manifest);  // the reader holds it open; the next commit writes a plain file
+      mark(t.model, 9);
+      save_checkpoint(dir.path(), t.model, t.optimizer, RunConfig{}, cursor_at(9));
+    } catch (const std::exception& e) {
+      committer_error = e.what();
+    }
+  });
+  std::optional<Checkpoint> c;
+  std::string reader_error;
+  try {
+    c = read_checkpoint(dir.path());
+  } catch (const std::exception& e) {
+    reader_error = e.what();
+  }
+  committer.join();
+  ASSERT_EQ(committer_error, "");
+  ASSERT_TRUE(c) << reader_error;
+  EXPECT_FALSE(fs::exists(dir / "model-00000005.pt"));  // so the race was really lost once
+  EXPECT_EQ(c->cursor.steps, 9);
+  EXPECT_EQ(c->model_path, dir / "model-00000009.pt");
+  EXPECT_EQ(mark_of(load_model(*c, torch::kCPU)), 9);
+}
+
+// Issue 20's other failure: the files were verified, then torch::load opened them again by path
+// after the next commit had removed them. What loads is what was verified, so it still loads, and
+// it is the model of the cursor that was read.
+TEST(Checkpoint, WhatLoadsIsWhatWasVerifiedThoughANewerCommitRemovedTheFiles) {
+  test::TempDir dir;
+  auto t = one_step(1);
+  mark(t.model, 5);
+  save_checkpoint(dir.path(), t.model, t.optimizer, RunConfig{}, cursor_at(5));
+  const Checkpoint c = read_checkpoint(dir.path());
+  mark(t.model, 9);
+  save_checkpoint(dir.path(), t.model, t.optimizer, RunConfig{}, cursor_at(9));
+  ASSERT_FALSE(fs::exists(c.model_path));
+  ASSERT_FALSE(fs::exists(c.optimizer_path));
+  auto loaded = load_model(c, torch::kCPU);
+  EXPECT_EQ(mark_of(loaded), 5);
+  auto optimizer = make_optimizer(loaded, 1e-3, 0.0);
+  EXPECT_NO_THROW(load_optimizer(c, optimizer));
+}
+
+// Issue 20 end to end, as `sae eval` meets a training run (2 failures in 30 tries there): one
+// thread commits with save_checkpoint as training does, only without pause, while hundreds of
+// reads each load a model and an optimizer. Every read must succeed, with the model of its own
+// cursor. The race is hit here by chance; the FIFO test above hits it every time.
+TEST(Checkpoint, ReadsDuringCommitsEachGiveTheModelAndCursorOfOneCommit) {
+  test::TempDir dir;
+  auto t = one_step(1);
+  mark(t.model, 1);
+  save_checkpoint(dir.path(), t.model, t.optimizer, RunConfig{}, cursor_at(1));
+  std::atomic<bool> done{false};
+  std::string committer_error;
+  std::thread committer([&] {
+    try {
+      for (int64_t steps = 2; !done; ++steps) {
+        mark(t.model, steps);
+        save_checkpoint(dir.path(), t.model, t.optimizer, RunConfig{}, cursor_at(steps));
+      }
+    } catch (const std::exception& e) {
+      committer_error = e.what();
+    }
+  });
+  constexpr int kReads = 300;
+  int failures = 0;
+  std::string first_failure;
+  int64_t first_steps = -1, last_steps = -1;
+  for (int i = 0; i < kReads; ++i) {
+    try {
+      const Checkpoint c = read_checkpoint(dir.path());
+      auto model = load_model(c, torch::kCPU);
+      auto optimizer = make_optimizer(model, 1e-3, 0.0);
+      load_optimizer(c, optimizer);
+      if (mark_of(model) != c.cursor.steps) {
+        throw std::runtime_error("the model of step " + std::to_string(mark_of(model)) +
+                                 " with the cursor of step " + std::to_string(c.cursor.steps));
+      }
+      if (first_steps < 0) first_steps = c.cursor.steps;
+      last_steps = c.cursor.steps;
+    } catch (const std::exception& e) {
+      if (failures++ == 0) first_failure = e.what();
+    }
+  }
+  done = true;
+  committer.join();
+  EXPECT_EQ(committer_error, "");
+  EXPECT_EQ(failures, 0) << "of " << kReads << " reads; the first: " << first_failure;
+  EXPECT_GT(last_steps, first_steps) << "no commit landed while reading: the test tested nothing";
 }
 
 TEST(Checkpoint, UnknownFormatsAndBadCursorsAreRefused) {

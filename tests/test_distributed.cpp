@@ -125,6 +125,32 @@ TEST(Distributed, LaunchEnvRefusesAHalfSetWithItsName) {
           "RANK=2");
   refused({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "x"}},
           "MASTER_PORT=x");
+  // Alone, without WORLD_SIZE: a launch that went wrong, not a single run.
+  refused({{"RANK", "-1"}}, "RANK=-1 is set but WORLD_SIZE is not");
+  refused({{"RANK", "3"}}, "unset RANK");
+  refused({{"MASTER_PORT", "abc"}}, "MASTER_PORT=abc");
+  refused({{"MASTER_PORT", "70000"}}, "MASTER_PORT=70000");
+  {
+    const ScopedEnv port_alone(std::vector<std::pair<std::string, std::string>>{
+        {"MASTER_PORT", "29500"}});  // exported by a job script: fine
+    EXPECT_FALSE(launch_env().has_value());
+  }
+}
+
+TEST(Distributed, TheWholeJoinEndsWithinTheTimeout) {
+  // A launch that promises 5000 ranks where one comes: Gloo alone waited for each in turn
+  // (~17 minutes extrapolated at 100,000); the join must give up after --dist-timeout.
+  const int port = free_port();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    ProcessGroup::join({0, 5000, "127.0.0.1", port, false}, torch::kCPU, std::chrono::seconds(2));
+    ADD_FAILURE() << "joined a group of 5000 alone";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("only 1 of 5000 ranks joined within --dist-timeout 2 s"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(Distributed, RankSlicesCoverTheBatchOnce) {

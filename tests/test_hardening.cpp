@@ -245,5 +245,83 @@ TEST(Hardening, ResumeSaysWhatIsMissingAndRefusesASecondConfig) {
   EXPECT_EQ(missing.err.find("--config"), std::string::npos) << missing.err;
 }
 
+TEST(Hardening, AHostileConfigIsRefusedCheaplyAlsoThroughResume) {
+  test::TempDir tmp;
+  std::string deep = "[train]\nepochs=1\n[a";
+  for (int i = 1; i < 5000; ++i) deep += ".a";
+  std::ofstream(tmp / "deep.toml") << deep << "]\nx=1\n";
+  const auto refused = run_sae({"train", "--config", tmp / "deep.toml", "--print-config"});
+  expect_clean_failure(refused, tmp / "deep.toml" + ":3:");
+  EXPECT_NE(refused.err.find("TOML"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.exit_code, 2);
+  // A run folder's config.toml is read the same way by --resume.
+  ASSERT_EQ(run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs", "1",
+                     "--threads", "1", "--quiet"})
+                .exit_code,
+            0);
+  fs::copy_file(tmp / "deep.toml", tmp / "run/config.toml", fs::copy_options::overwrite_existing);
+  expect_clean_failure(run_sae({"train", "--resume", tmp / "run", "--epochs", "2"}),
+                       "run/config.toml:3:");
+  // Keys outside [train], unknown keys and tables are named where they stand.
+  std::ofstream(tmp / "outside.toml") << "epochs = 2\n";
+  expect_clean_failure(run_sae({"train", "--config", tmp / "outside.toml"}),
+                       "outside.toml:1:1: TOML: 'epochs' sits outside any table");
+  std::ofstream(tmp / "unknown.toml") << "[train]\n\nbetta = 2\n";
+  expect_clean_failure(run_sae({"train", "--config", tmp / "unknown.toml"}),
+                       "unknown.toml:3:1: TOML: 'betta' is not a setting");
+  std::ofstream(tmp / "value.toml") << "[train]\nepochs = 'many'\n";
+  expect_clean_failure(run_sae({"train", "--config", tmp / "value.toml"}),
+                       "value.toml:2:1: epochs");
+}
+
+TEST(Hardening, ARefusedOutFolderGetsNoLockFile) {
+  test::TempDir tmp;
+  const std::string data = small_data();
+  fs::create_directories(tmp / "x");
+  std::ofstream(tmp / "x/notes.txt") << "mine";
+  for (const bool force : {false, true}) {
+    std::vector<std::string> args = {"train",   "--data-dir", data, "--out",
+                                     tmp / "x", "--epochs",   "1"};
+    if (force) args.push_back("--force");  // a folder that holds no run: refused even so
+    const auto r = run_sae(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_FALSE(fs::exists(tmp / "x/.lock"));
+  }
+  // A config's `out` (the first format wrote one) is refused the same way.
+  std::ofstream(tmp / "out.toml") << "[train]\nout = \"" << tmp / "x"
+                                  << "\"\nepochs = 1\n";
+  EXPECT_EQ(run_sae({"train", "--config", tmp / "out.toml", "--data-dir", data}).exit_code, 2);
+  EXPECT_FALSE(fs::exists(tmp / "x/.lock"));
+  // An empty --out or --resume is a usage error, not the default folder.
+  expect_clean_failure(run_sae({"train", "--data-dir", data, "--out", ""}), "--out");
+  expect_clean_failure(run_sae({"train", "--resume", ""}), "--resume");
+}
+
+TEST(Hardening, AHugeBatchSizeTrainsOneBatchPerEpoch) {
+  test::TempDir tmp;
+  const auto r = run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs",
+                          "1", "--threads", "1", "--quiet", "--batch-size", "9223372036854775807"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string metrics = read_text(tmp / "run/metrics.csv");
+  EXPECT_EQ(metrics.find("nan"), std::string::npos) << metrics;
+  EXPECT_EQ(read_checkpoint(tmp / "run").cursor.steps, 1);
+}
+
+TEST(Hardening, SweepListsAndShardsAreReadStrictly) {
+  test::TempDir tmp;
+  for (const char* betas : {"1,,2", "1,", ",", "0.1,x", "1e400"}) {
+    expect_clean_failure(
+        run_sae({"sweep", "--beta", betas, "--rho", "0.01", "--out", tmp / "s", "--epochs", "1"}),
+        "--beta");
+  }
+  expect_clean_failure(
+      run_sae({"sweep", "--beta", "0", "--rho", "0.01;0.02", "--out", tmp / "s", "--epochs", "1"}),
+      "--rho");
+  expect_clean_failure(
+      run_sae({"sweep", "--beta", "0", "--rho", "0.01", "--out", tmp / "s", "--shard", " 1/2"}),
+      "--shard");
+  EXPECT_FALSE(fs::exists(tmp / "s"));
+}
+
 }  // namespace
 }  // namespace sae

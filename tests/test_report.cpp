@@ -1,13 +1,17 @@
 // The HTML reports, opened in a real browser (headless Chromium, which the test command
 // installs): the page renders, every image loads, the 64 unit cards are there, sorting changes
 // their order, and the console stays silent. Skipped, with the reason, where no Chromium is found.
+// And, without a browser: a report never writes outside its run or sweep folder, whatever
+// sweep.csv says and wherever a symlink points.
 
 #include <gtest/gtest.h>
 
 #include "test_util.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 namespace sae {
@@ -130,6 +134,146 @@ TEST(Report, ASweepsIndexLinksEveryRunAndSortsItsTable) {
   const auto again = test::run_sae({"report", dir / "sweep", "--threads", "1", "--quiet"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_TRUE(fs::exists(fs::path(dir / "sweep") / links[0]));
+}
+
+/// The run the browser test opens too (one epoch on 300 synthetic images), trained once.
+std::string trained_run() {
+  return test::shared_run(
+      {"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads", "1"});
+}
+
+/// A copy of `run` at `to` without its report, which tests may write into (the shared run is not
+/// theirs to change).
+void copy_run_without_report(const std::string& run, const fs::path& to) {
+  fs::copy(run, to, fs::copy_options::recursive);
+  fs::remove(to / "report.html");
+  fs::remove_all(to / "report");
+}
+
+/// Every entry under `dir`, symlinks not followed, each file with its size: what a write changes.
+std::vector<std::string> listing(const fs::path& dir) {
+  std::vector<std::string> entries;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const std::string name = entry.path().lexically_relative(dir).string();
+    if (entry.is_symlink()) {
+      entries.push_back(name + " -> " + fs::read_symlink(entry.path()).string());
+    } else if (entry.is_regular_file()) {
+      entries.push_back(name + " " + std::to_string(entry.file_size()));
+    } else {
+      entries.push_back(name + "/");
+    }
+  }
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+/// SWEEP/sweep.csv: the header sae sweep writes, then `rows`.
+void write_sweep_csv(const fs::path& sweep, const std::string& rows) {
+  fs::create_directories(sweep);
+  std::ofstream(sweep / "sweep.csv")
+      << "beta,rho,test_mse,mean_rho_hat,dead_units,mean_l0,probe_accuracy,seconds\n"
+      << rows;
+}
+
+TEST(Report, ABadSweepTableIsOneLineAndWritesNothingAnywhere) {
+  const std::string run = trained_run();
+  struct Case {
+    std::string rows;          // of sweep.csv
+    std::string empty_folder;  // in SWEEP, where a folder name made of the row's text would begin
+    std::string victim;        // a run (with no report yet) where that name would then lead
+    std::string expected;      // the one line, after "SWEEP/sweep.csv: "
+  };
+  // SWEEP is ROOT/x/sweep, so SWEEP/beta=/../../../vict_rho=0.05 would be ROOT/vict_rho=0.05.
+  const std::vector<Case> cases = {
+      {"/../../../vict,0.05,0.1,0.05,0,1,0.5,1.0\n", "beta=", "vict_rho=0.05",
+       "line 2: expected a finite number for beta, found '/../../../vict'"},
+      // A good row first: the whole table is read before any run's report is written.
+      {"0.01,0.05,0.1,0.05,0,1,0.5,1.0\n0.01,/../../../victim,0.1,0.05,0,1,0.5,1.0\n",
+       "beta=0.01_rho=", "victim",
+       "line 3: expected a finite number for rho, found '/../../../victim'"},
+      {"0.01,abc,0.1,0.05,0,1,0.5,1.0\n", "", "",
+       "line 2: expected a finite number for rho, found 'abc'"},
+      {"0.01\n", "", "",
+       "line 2: expected 8 comma-separated cells, one per column of the header, found 1: '0.01'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.rows);
+    test::TempDir root;
+    const fs::path sweep = root.path() / "x" / "sweep";
+    write_sweep_csv(sweep, c.rows);
+    if (!c.empty_folder.empty()) fs::create_directories(sweep / c.empty_folder);
+    if (!c.victim.empty()) copy_run_without_report(run, root.path() / c.victim);
+    fs::create_directories(root.path() / "outside");
+    const std::vector<std::string> before = listing(root.path());
+
+    const auto r = test::run_sae({"report", sweep.string(), "--threads", "1", "--quiet"});
+    test::expect_clean_failure(r, (sweep / "sweep.csv").string() + ": " + c.expected);
+    EXPECT_NE(r.err.find("sae sweep"), std::string::npos) << r.err;  // how to write it anew
+    EXPECT_EQ(listing(root.path()), before);  // no report outside, and no index inside either
+    EXPECT_TRUE(fs::is_empty(root.path() / "outside"));
+    if (!c.victim.empty()) EXPECT_FALSE(fs::exists(root.path() / c.victim / "report.html"));
+  }
+}
+
+TEST(Report, ASweepLinksTheFolderItsNumbersNameAndFollowsNoSymlinkedRun) {
+  const std::string run = trained_run();
+  test::TempDir root;
+  const fs::path sweep = root.path() / "sweep", elsewhere = root.path() / "elsewhere";
+  // 1e-2 and 0.050 are the grid point sae sweep names beta=0.01_rho=0.05.
+  write_sweep_csv(sweep, "1e-2,0.050,0.1,0.05,0,1,0.5,1.0\n0.02,0.05,0.1,0.05,0,1,0.5,1.0\n");
+  copy_run_without_report(run, elsewhere);
+  fs::create_directory_symlink(elsewhere, sweep / "beta=0.02_rho=0.05");
+  const std::vector<std::string> before = listing(elsewhere);
+
+  const auto r = test::run_sae({"report", sweep.string(), "--threads", "1", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("beta=0.01_rho=0.05: listed in sweep.csv, but no run is there"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("beta=0.02_rho=0.05: a symlink, not followed"), std::string::npos) << r.err;
+  EXPECT_EQ(listing(elsewhere), before);
+  const std::string index = test::read_text((sweep / "index.html").string());
+  EXPECT_NE(index.find(R"(href="beta=0.01_rho=0.05/report.html")"), std::string::npos) << index;
+  EXPECT_NE(index.find(R"(href="beta=0.02_rho=0.05/report.html")"), std::string::npos) << index;
+}
+
+TEST(Report, ASymlinkedReportFolderIsReplacedNotWrittenThrough) {
+  const std::string run = trained_run();
+  // A link to a folder outside the run, one to nothing, one to a file: each is replaced.
+  for (const char* target : {"outside", "outside/missing", "outside/keep.txt"}) {
+    SCOPED_TRACE(target);
+    test::TempDir root;
+    const fs::path copy = root.path() / "run", outside = root.path() / "outside";
+    copy_run_without_report(run, copy);
+    fs::create_directories(outside);
+    std::ofstream(outside / "keep.txt") << "not sae's";
+    fs::create_symlink(root.path() / target, copy / "report");
+    // And report.html, as every file sae writes: the link is replaced, its target kept.
+    fs::create_symlink(outside / "keep.txt", copy / "report.html");
+    const std::vector<std::string> before = listing(outside);
+
+    const auto r = test::run_sae({"report", copy.string(), "--threads", "1", "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(listing(outside), before);
+    EXPECT_EQ(test::read_text((outside / "keep.txt").string()), "not sae's");
+    EXPECT_FALSE(fs::is_symlink(copy / "report"));
+    EXPECT_TRUE(fs::is_directory(copy / "report"));
+    EXPECT_TRUE(fs::is_regular_file(copy / "report" / "unit-63-top.png"));
+    EXPECT_FALSE(fs::is_symlink(copy / "report.html"));
+    EXPECT_NE(test::read_text((copy / "report.html").string()).find("report/unit-63-top.png"),
+              std::string::npos);
+  }
+
+  // A file where the folder goes may be the user's: it is named, not removed.
+  test::TempDir root;
+  const fs::path copy = root.path() / "run";
+  copy_run_without_report(run, copy);
+  std::ofstream(copy / "report") << "a file";
+  test::expect_clean_failure(
+      test::run_sae({"report", copy.string(), "--threads", "1", "--quiet"}),
+      "cannot write " + (copy / "report").string() + ": expected a folder, found a file");
+  EXPECT_EQ(test::read_text((copy / "report").string()), "a file");
+  EXPECT_FALSE(fs::exists(copy / "report.html"));
 }
 
 }  // namespace

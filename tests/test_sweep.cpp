@@ -1,13 +1,17 @@
 // `sae sweep` across processes: --shard I/N (and Slurm's array variables), --jobs N, and shards
-// running at once into one folder, against a sequential sweep of the same grid.
+// running at once into one folder, against a sequential sweep of the same grid. And sweep.csv
+// read back: grid folders named from its numbers, never from its text.
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include "sae/sweep.hpp"
 #include "test_util.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace sae {
 namespace {
@@ -101,6 +105,105 @@ TEST(Sweep, AShardTrainsItsPointsOnlyAndSlurmArraysPickTheShard) {
                              "--shard 2/2");
   test::expect_clean_failure(
       run_sae(with(sweep_args(dir / "bad"), {"--shard", "0/2", "--jobs", "2"})), "--jobs");
+}
+
+constexpr const char* kHeader =
+    "beta,rho,test_mse,mean_rho_hat,dead_units,mean_l0,probe_accuracy,seconds\n";
+
+/// DIR/sweep.csv holding `text`.
+void write_table(const test::TempDir& dir, const std::string& text) {
+  std::ofstream(dir / "sweep.csv", std::ios::binary) << text;
+}
+
+/// What read_sweep_table says of a sweep.csv holding `text`: its error, or "" when it reads.
+std::string table_error(const std::string& text) {
+  test::TempDir dir;
+  write_table(dir, text);
+  try {
+    read_sweep_table(dir.path().string());
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SweepTable, GridFoldersAreNamedFromTheNumbersNotTheirSpelling) {
+  const std::vector<SweepPoint> grid = sweep_grid(RunConfig{}, {1e-3, 0.02}, {0.05});
+  ASSERT_EQ(grid.size(), 2u);
+  EXPECT_EQ(grid[0].name, "beta=0.001_rho=0.05");
+  EXPECT_EQ(grid[1].name, sweep_point_name(0.02, 0.05));
+
+  // Other spellings of the grid's numbers, a blank line and a Windows line end.
+  test::TempDir dir;
+  write_table(dir, std::string(kHeader) + "1e-3,0.050,0.1,0.05,0,1,0.5,1.0\r\n\n" +
+                       "0.020,5e-2,0.1,0.05,0,1,0.5,2.5\n");
+  const SweepTable table = read_sweep_table(dir.path().string());
+  ASSERT_EQ(table.columns.size(), 8u);
+  ASSERT_EQ(table.rows.size(), 2u);
+  EXPECT_EQ(sweep_point_name(table.rows[0].beta, table.rows[0].rho), grid[0].name);
+  EXPECT_EQ(sweep_point_name(table.rows[1].beta, table.rows[1].rho), grid[1].name);
+  EXPECT_EQ(table.rows[0].cells.front(), "1e-3");  // the page shows the cells as written
+  EXPECT_EQ(table.rows[0].cells.back(), "1.0");
+  EXPECT_EQ(table.rows[1].line, 4);
+}
+
+TEST(SweepTable, ABetaOrRhoThatIsNotAFiniteNumberIsRefusedByLineAndCell) {
+  const std::string rest = ",0.1,0.05,0,1,0.5,1.0\n";  // the cells after beta and rho
+  struct Case {
+    std::string beta, rho;
+    std::string column;  // the one refused
+    std::string shown;   // as the message quotes it
+  };
+  const std::vector<Case> cases = {
+      {"/../../../vict", "0.05", "beta", "'/../../../vict'"},
+      {"..", "0.05", "beta", "'..'"},
+      {"0.01/../../..", "0.05", "beta", "'0.01/../../..'"},
+      {"/tmp/elsewhere", "0.05", "beta", "'/tmp/elsewhere'"},
+      {"0.01", "0.05/../../../x", "rho", "'0.05/../../../x'"},
+      {"0.01", "abc", "rho", "'abc'"},
+      {"0.01", "", "rho", "''"},
+      {"nan", "0.05", "beta", "'nan'"},
+      {"0.01", "-inf", "rho", "'-inf'"},
+      {"1e999", "0.05", "beta", "'1e999'"},
+      {" 0.01", "0.05", "beta", "' 0.01'"},
+      {"0.01 ", "0.05", "beta", "'0.01 '"},
+      {"0x1p-3", "0.05", "beta", "'0x1p-3'"},
+      {"0.01", "0.05\x1b[2J", "rho", "'0.05\\x1b[2J'"},  // no terminal control reaches stderr
+  };
+  for (const Case& c : cases) {
+    const std::string error = table_error(std::string(kHeader) + c.beta + "," + c.rho + rest);
+    EXPECT_NE(error.find("sweep.csv: line 2: expected a finite number for " + c.column +
+                         ", found " + c.shown + ";"),
+              std::string::npos)
+        << error;
+    EXPECT_NE(error.find("sae sweep"), std::string::npos) << error;  // how to write it anew
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  }
+  // A bad row after good ones is named by its own line.
+  EXPECT_NE(table_error(std::string(kHeader) + "0.01,0.05" + rest + "\n0.01,x" + rest)
+                .find("sweep.csv: line 4: expected a finite number for rho, found 'x'"),
+            std::string::npos);
+}
+
+TEST(SweepTable, ARowOfTheWrongLengthOrAForeignHeaderIsOneLineNamingIt) {
+  const std::string header = kHeader;
+  const std::string cells = "expected 8 comma-separated cells, one per column of the header, ";
+  EXPECT_NE(table_error(header + "0.01\n").find("sweep.csv: line 2: " + cells + "found 1: '0.01'"),
+            std::string::npos)
+      << table_error(header + "0.01\n");
+  EXPECT_NE(table_error(header + "0.01,0.05,0.1\n").find("line 2: " + cells + "found 3"),
+            std::string::npos);
+  EXPECT_NE(table_error(header + "0.01,0.05,1,1,1,1,1,1,1\n").find("line 2: " + cells + "found 9"),
+            std::string::npos);
+  EXPECT_NE(table_error(header + "0.01,0.05,1,1,1,1,1,1,\n").find("line 2: " + cells + "found 9"),
+            std::string::npos);  // a trailing comma is an empty cell
+  for (const std::string& text :
+       {std::string(), std::string("rho,beta\n0.05,0.01\n"), std::string("beta\n0.01\n")}) {
+    EXPECT_NE(table_error(text).find("sweep.csv: line 1: expected a header starting 'beta,rho,'"),
+              std::string::npos)
+        << table_error(text);
+  }
+  EXPECT_EQ(table_error(header), "");  // a table with no rows yet reads
 }
 
 }  // namespace

@@ -26,6 +26,11 @@ struct Checkpoint {
   TrainCursor cursor;
   std::string model_path;      ///< the model file the manifest names (verified)
   std::string optimizer_path;  ///< the optimizer file the manifest names (verified)
+  /// What verification read of those two files, absent without it (reset them with the paths).
+  /// Loading these, not the files again, keeps model and cursor of one commit, as a newer commit
+  /// removes the files at any moment.
+  std::optional<std::string> model_bytes;
+  std::optional<std::string> optimizer_bytes;
 };
 
 /// Commits model, optimizer, config and cursor into `run_dir` as one unit: writes
@@ -35,9 +40,10 @@ void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
                      torch::optim::Adam& optimizer, const RunConfig& config,
                      const TrainCursor& cursor);
 
-/// Reads the checkpoint committed in `run_dir`, verifying the files it names unless told not to;
-/// nullopt when none was committed yet. Reads the older format 1 (model.pt, optimizer.pt, flat
-/// checkpoint.json) too.
+/// Reads the checkpoint committed in `run_dir`, and the files it names, verified, unless told not
+/// to; nullopt when none was committed yet. A commit that lands meanwhile is read instead, so a
+/// run that is training reads as healthy. Reads the older format 1 (model.pt, optimizer.pt, flat
+/// checkpoint.json) too, whose files it neither verifies nor reads.
 std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verify_files = true);
 
 /// find_checkpoint, but a missing checkpoint is a CheckpointError too.
@@ -55,8 +61,12 @@ void remove_stale_checkpoint_files(const std::string& run_dir);
 
 /// Loads a model file onto `device`, checking every parameter's name and shape.
 SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device);
+/// Loads a checkpoint's model as load_model does, from the bytes verified when there are some.
+SparseAutoencoder load_model(const Checkpoint& checkpoint, const torch::Device& device);
 /// Loads an optimizer file into `optimizer`.
 void load_optimizer(const std::string& optimizer_path, torch::optim::Adam& optimizer);
+/// Loads a checkpoint's optimizer state, from the bytes verified when there are some.
+void load_optimizer(const Checkpoint& checkpoint, torch::optim::Adam& optimizer);
 
 /// The model's bytes as torch::save writes them; the archive's inner name is fixed, so identical
 /// models give identical bytes.

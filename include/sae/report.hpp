@@ -24,11 +24,8 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
                       const Evaluation& evaluation, const RunConfig& config,
                       const torch::Device& device);
 
-/// The run folders (names inside SWEEP) that SWEEP/sweep.csv lists, in its order.
-std::vector<std::string> sweep_run_names(const std::string& dir);
-
-/// Writes SWEEP/index.html from SWEEP/sweep.csv: the sweep table (sortable by any column),
-/// sweep.png, and a link from each row to its run's report.html.
+/// Writes SWEEP/index.html from SWEEP/sweep.csv (read_sweep_table): the sweep table (sortable by
+/// any column), sweep.png, and a link from each row to its run's report.html.
 void write_sweep_report(const std::string& dir);
 
 }  // namespace sae

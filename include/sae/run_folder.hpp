@@ -6,6 +6,7 @@
 #include "sae/probe.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -46,8 +47,12 @@ class RunLock {
 /// Creates a new folder runs/<date-time> (with -2, -3, ... when that name is taken), atomically.
 std::string claim_default_run_dir();
 
-/// Readies the existing, locked folder `dir` for a new run: refuses (UsageError) a folder that
-/// already holds files unless `force`, which removes the run's files (and only those).
+/// The run's files in the existing folder `dir`, after refusing (UsageError) a folder that holds
+/// files unless `force`, and one that holds no run's files even with it. Reads only: called
+/// before the lock too, so that nothing is written into a folder that is refused.
+std::vector<std::filesystem::path> check_new_run_dir(const std::string& dir, bool force);
+/// Readies the existing, locked folder `dir` for a new run: check_new_run_dir again, then
+/// `force` removes the run's files (and only those).
 void prepare_new_run_dir(const std::string& dir, bool force);
 
 /// One row of metrics.csv: one epoch.

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "sae/errors.hpp"
+
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <type_traits>
@@ -12,6 +15,26 @@ namespace sae::commands {
 const CLI::Validator kNonEmpty(
     [](std::string& value) { return value.empty() ? std::string("a value is required") : ""; }, "",
     "non-empty");
+
+std::vector<double> parse_number_list(const char* flag, const std::string& text) {
+  std::vector<double> numbers;
+  size_t begin = 0;
+  while (true) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, end - begin);
+    double value = 0;
+    const auto [rest, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || error != std::errc() || rest != item.data() + item.size() ||
+        !std::isfinite(value)) {
+      throw UsageError(fmt::format(
+          "{} {}: item {} is {}; expected numbers separated by commas, e.g. 0,0.001,0.005", flag,
+          text, numbers.size() + 1, item.empty() ? "empty" : "'" + item + "', not a number"));
+    }
+    numbers.push_back(value);
+    if (end == text.size()) return numbers;
+    begin = end + 1;
+  }
+}
 
 namespace {
 

@@ -57,4 +57,8 @@ void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std
 /// Refuses an empty value, which CLI11 would otherwise read as 0.
 extern const CLI::Validator kNonEmpty;
 
+/// "0,0.001,0.005" as numbers; a UsageError naming `flag` for an empty item or one that is not
+/// a finite number in full.
+std::vector<double> parse_number_list(const char* flag, const std::string& text);
+
 }  // namespace sae::commands

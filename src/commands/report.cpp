@@ -10,6 +10,7 @@
 #include "sae/eval.hpp"
 #include "sae/report.hpp"
 #include "sae/run_folder.hpp"
+#include "sae/sweep.hpp"
 
 #include <filesystem>
 
@@ -41,15 +42,23 @@ int run_report(const ReportOptions& o) {
     throw UsageError(
         fmt::format("{}: not a folder; give a run folder or a sweep folder", dir.string()));
   }
-  if (!fs::exists(dir / "sweep.csv")) {
+  if (!fs::exists(dir / kSweepCsvFile)) {
     report_run(o.source, o.compute);
     return 0;
   }
   // A sweep: the page of each run sweep.csv lists, where it has none yet (runs trained before
-  // reports existed), then the index. A run that cannot be reported is named and skipped.
-  for (const std::string& name : sweep_run_names(dir.string())) {
-    const fs::path run = dir / name;
-    if (!fs::exists(run / kManifestFile)) {
+  // reports existed), then the index. A run that cannot be reported is named and skipped. The
+  // whole table is read first, so that a bad row stops the command before anything is written.
+  const SweepTable table = read_sweep_table(dir.string());
+  for (const SweepTable::Row& row : table.rows) {
+    const fs::path run = dir / sweep_point_name(row.beta, row.rho);
+    if (fs::is_symlink(run, ec)) {
+      // Its target may be any folder on the machine: a report of the sweep stays inside it.
+      spdlog::warn(
+          "{}: a symlink, not followed, so this run gets no report here; run sae report on the "
+          "folder it points to for one",
+          run.string());
+    } else if (!fs::exists(run / kManifestFile)) {
       spdlog::warn("{}: listed in sweep.csv, but no run is there; its link will be dead",
                    run.string());
     } else if (!fs::exists(run / kReportFile)) {

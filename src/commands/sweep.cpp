@@ -34,9 +34,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct SweepOptions {
-  RunConfig base;  // everything but beta and rho
-  std::vector<double> betas;
-  std::vector<double> rhos;
+  RunConfig base;     // everything but beta and rho
+  std::string betas;  // "0,0.001,0.005": parse_number_list
+  std::string rhos;
   std::string out;     // one run folder per grid point, sweep.csv and sweep.png
   bool force = false;  // retrain finished points whose settings differ
   int jobs = 1;        // grid points trained at once, as separate processes
@@ -54,7 +54,9 @@ Shard parse_shard(const std::string& text) {
   Shard shard;
   char slash = 0;
   std::istringstream in(text);
-  if (!(in >> shard.index >> slash >> shard.count) || slash != '/' || !in.eof() ||
+  // No spaces: istream would skip leading ones, and a flag that reads ' 1/2' hides a typo.
+  if (text.find_first_of(" \t\n") != std::string::npos ||
+      !(in >> shard.index >> slash >> shard.count) || slash != '/' || !in.eof() ||
       shard.count < 1 || shard.index < 0 || shard.index >= shard.count) {
     throw UsageError(fmt::format("--shard {}: expected I/N with 0 <= I < N, e.g. 0/4", text));
   }
@@ -207,7 +209,8 @@ PointState point_state(const std::string& run_dir, const RunConfig& asked, bool 
 }
 
 int run_sweep(const SweepOptions& o, const CommonOptions& common) {
-  const std::vector<SweepPoint> grid = sweep_grid(o.base, o.betas, o.rhos);
+  const std::vector<SweepPoint> grid =
+      sweep_grid(o.base, parse_number_list("--beta", o.betas), parse_number_list("--rho", o.rhos));
   const Shard shard = shard_of(o.shard);
   if (o.jobs > 1 && shard.count > 1) {
     throw UsageError("--jobs N runs every shard of this machine's grid; drop --shard (or --jobs)");
@@ -268,12 +271,10 @@ Command setup_sweep(CLI::App& app, CommonOptions& common) {
   CLI::App* cmd =
       app.add_subcommand("sweep", "train one run per (beta, rho); writes sweep.csv and sweep.png");
   cmd->add_option("--beta", options->betas, "beta values, e.g. 0,0.001,0.005,0.02")
-      ->delimiter(',')
-      ->check(kNonEmpty)
+      ->type_name("LIST")
       ->required();
   cmd->add_option("--rho", options->rhos, "rho values, e.g. 0.01,0.05,0.1")
-      ->delimiter(',')
-      ->check(kNonEmpty)
+      ->type_name("LIST")
       ->required();
   cmd->add_option("--out", options->out, "folder for the runs, sweep.csv and sweep.png")
       ->required();

@@ -1,7 +1,6 @@
 // `sae train`: Adam on MSE + beta * penalty into one run folder, resumable.
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "commands.hpp"
 #include "sae/config.hpp"
@@ -16,37 +15,21 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <iterator>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 namespace sae::commands {
 namespace {
 
 struct TrainOptions {
   RunConfig config;
-  std::string out;     // empty: runs/<date-time>
-  std::string resume;  // run folder to continue
+  std::string out;          // empty: runs/<date-time>
+  std::string resume;       // run folder to continue
+  std::string config_file;  // --config
   bool force = false;
   bool print_config = false;
   int dist_timeout = 300;  // seconds a collective waits for the other ranks
-};
-
-/// CLI11's TOML reader, but skipping the UTF-8 byte-order mark that some editors write.
-class ConfigWithoutBom : public CLI::ConfigTOML {
- public:
-  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::string text(std::istreambuf_iterator<char>(input), {});
-    if (text.rfind(kUtf8Bom, 0) == 0) text.erase(0, std::strlen(kUtf8Bom));
-    std::istringstream without_bom(text);
-    return CLI::ConfigTOML::from_config(without_bom);
-  }
-
- private:
-  static constexpr const char* kUtf8Bom = "\xEF\xBB\xBF";
 };
 
 /// A positive integer from the environment, or `fallback` when it is unset or not one.
@@ -67,11 +50,40 @@ bool same_folder(const std::string& a, const std::string& b) {
 /// The `out` that a config.toml of the first format recorded; a run folder moved since then still
 /// resumes, as that value reaches --out from the file, not from the user.
 std::string out_in_old_config(const std::string& run) {
-  try {
-    const auto config = toml::parse_file((std::filesystem::path(run) / kConfigFile).string());
-    return config["train"]["out"].value_or(std::string());
-  } catch (const toml::parse_error&) {
-    return "";
+  const std::string config = (std::filesystem::path(run) / kConfigFile).string();
+  if (!std::filesystem::exists(config)) return "";
+  for (const ConfigSetting& setting : read_config_file(config)) {
+    if (setting.section == "train" && setting.key == "out" && setting.values.size() == 1) {
+      return setting.values.front();
+    }
+  }
+  return "";
+}
+
+/// Sets each option of `cmd` that the config file at `path` names, unless the command line gave
+/// it: flags win. Read with the options' own conversions and checks, as if typed.
+void apply_config_file(const std::string& path, CLI::App& cmd) {
+  for (const ConfigSetting& setting : read_config_file(path)) {
+    if (setting.section != "train") {
+      throw UsageError(fmt::format(
+          "{}: TOML: '{}' sits {}; sae train reads its settings from a [train] section",
+          setting.where, setting.key,
+          setting.section.empty() ? "outside any table" : "in [" + setting.section + "]"));
+    }
+    CLI::Option* option = cmd.get_option_no_throw("--" + setting.key);
+    if (option == nullptr || !option->get_configurable()) {
+      throw UsageError(
+          fmt::format("{}: TOML: '{}' is not a setting of sae train (sae train "
+                      "--help lists them)",
+                      setting.where, setting.key));
+    }
+    if (option->count() > 0) continue;
+    try {
+      option->add_result(setting.values);
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      throw UsageError(fmt::format("{}: {}: {}", setting.where, setting.key, e.what()));
+    }
   }
 }
 
@@ -125,31 +137,26 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
 Command setup_train(CLI::App& app, CommonOptions& common) {
   auto options = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "train a sparse autoencoder; writes a run folder");
-  // CLI11 reads config files at the top level only, so --config lives there and `train` lets it
-  // fall through; the file keeps train's options under a [train] section.
-  app.config_formatter(std::make_shared<ConfigWithoutBom>());
-  app.set_config("--config", "", "TOML file with a [train] section; command-line flags win")
+  // --config lives at the top level, so that `sae --config FILE train` reads as it always did;
+  // train lets it fall through. The file is read in the command's callback (apply_config_file).
+  app.add_option("--config", options->config_file,
+                 "TOML file with a [train] section; command-line flags win")
+      ->type_name("FILE")
       ->check(CLI::ExistingFile)
-      ->check(CLI::Validator(toml_syntax_error, "TOML", "TOML"))
-      ->expected(1, 2);  // the second, if any, comes from --resume: refused in run_train
-  app.allow_config_extras(CLI::config_extras_mode::error);
+      ->multi_option_policy(CLI::MultiOptionPolicy::Throw)  // two files would mix two runs
+      ->configurable(false);
   cmd->fallthrough();
   cmd->footer(
       "  --config FILE               TOML file with a [train] section, e.g. configs/mnist.toml;\n"
       "                              command-line flags win over it");
   add_run_config_options(*cmd, options->config, {});
-  cmd->add_option("--out", options->out, "run folder (default: runs/<date-time>)");
+  cmd->add_option("--out", options->out, "run folder (default: runs/<date-time>)")
+      ->check(kNonEmpty);
   cmd->add_option("--resume", options->resume,
                   "continue RUN from its last checkpoint, with RUN/config.toml under the flags")
       ->configurable(false)
-      ->check(CLI::ExistingDirectory)
-      ->trigger_on_parse()
-      ->each([&app](const std::string& run) {
-        // The run's own configuration, read as if given with --config: flags still win. A folder
-        // without one is refused by the resume itself, with its reason.
-        const std::string config = (std::filesystem::path(run) / kConfigFile).string();
-        if (std::filesystem::exists(config)) app.get_config_ptr()->add_result(config);
-      });
+      ->check(kNonEmpty)
+      ->check(CLI::ExistingDirectory);
   cmd->add_flag("--force", options->force, "start over a run folder that already holds a run")
       ->configurable(false);
   cmd->add_option("--dist-timeout", options->dist_timeout,
@@ -161,11 +168,17 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
                 "print the resolved configuration and exit")
       ->configurable(false);
   add_common_options(*cmd, common);
-  return {cmd, [options, &common, &app] {
-            if (app.get_config_ptr()->count() > 1) {  // two config files would mix two runs
-              throw UsageError(options->resume.empty()
-                                   ? "--config may be given once"
-                                   : "--resume RUN reads RUN/config.toml; drop --config");
+  return {cmd, [options, &common, cmd] {
+            if (!options->resume.empty()) {
+              if (!options->config_file.empty()) {
+                throw UsageError("--resume RUN reads RUN/config.toml; drop --config");
+              }
+              // The run's own configuration, read as if given with --config: flags still win. A
+              // folder without one is refused by the resume itself, with its reason.
+              const auto config = std::filesystem::path(options->resume) / kConfigFile;
+              if (std::filesystem::exists(config)) apply_config_file(config.string(), *cmd);
+            } else if (!options->config_file.empty()) {
+              apply_config_file(options->config_file, *cmd);
             }
             return run_train(*options, common);
           }};
