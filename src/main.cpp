@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <c10/util/Logging.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
@@ -18,11 +19,24 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
+/// LibTorch's own log lines (a failed join's socket warnings, glog's "Logging before
+/// InitGoogleLogging") would print before sae's one line: shown at --log-level debug or trace only.
+void quiet_libtorch_logging(bool verbose) {
+#ifdef C10_USE_GLOG  // Debian's LibTorch logs through glog; pip's through c10's own logger
+  if (!google::IsGoogleLoggingInitialized()) google::InitGoogleLogging("sae");
+  FLAGS_logtostderr = true;
+  FLAGS_minloglevel = verbose ? google::GLOG_INFO : google::GLOG_FATAL;
+#else
+  FLAGS_caffe2_log_level = verbose ? 0 : 3;  // INFO : FATAL
+#endif
+}
+
 void setup_logging(const sae::commands::CommonOptions& common) {
   auto logger = spdlog::stderr_color_mt("sae");
   logger->set_pattern("%^[%H:%M:%S %l]%$ %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(common.quiet ? spdlog::level::warn : spdlog::level::from_str(common.log_level));
+  quiet_libtorch_logging(spdlog::get_level() <= spdlog::level::debug);
 }
 
 /// One line on stderr; the rest of a LibTorch message is a backtrace.

@@ -153,6 +153,18 @@ TEST(Distributed, TheWholeJoinEndsWithinTheTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+TEST(Distributed, AFailedJoinPrintsOneLine) {
+  // LibTorch's own logging (glog's "Logging before InitGoogleLogging", socket warnings) once
+  // came first: 8 lines in all before sae's one.
+  const ScopedEnv env({{"WORLD_SIZE", "2"},
+                       {"RANK", "1"},
+                       {"MASTER_ADDR", "127.0.0.1"},
+                       {"MASTER_PORT", std::to_string(free_port())}});
+  test::expect_clean_failure(
+      test::run_sae({"train", "--dist-timeout", "1", "--data-dir", "nowhere", "--quiet"}),
+      "could not join the process group");
+}
+
 TEST(Distributed, RankSlicesCoverTheBatchOnce) {
   EXPECT_EQ(rank_slice(100, 0, 2), (std::pair<int64_t, int64_t>{0, 50}));
   EXPECT_EQ(rank_slice(100, 1, 2), (std::pair<int64_t, int64_t>{50, 100}));
