@@ -6,25 +6,38 @@
 
 #include "sae/idx_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <optional>
 #include <stdexcept>
-#include <utility>
 
 namespace sae {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kMaxSide = 16384;      // a larger header is refused before any pixel is decoded
-constexpr int kBox = 20;             // MNIST fits each digit into 20x20 ...
-constexpr int kSide = kImageSide;    // ... and centres it in 28x28
+// What one image may cost. Inside stb_image a PNG's compressed data (at most the file) and its
+// inflated samples are held at once, then the samples and their de-filtered copy, then that copy
+// widened to RGBA at its own depth and the 8-bit RGBA made from it; read_gray then holds the
+// 8-bit RGBA and a float gray copy. At these bounds the worst case, 8192x8192 gray 16-bit, peaks
+// at 768 MiB (512 MiB of RGBA 16-bit beside its 256 MiB 8-bit copy; `sae encode` measured
+// +741 MiB), so one image stays under 1 GiB. A digit needs far fewer pixels.
+constexpr int kMaxSide = 8192;
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kMaxDecodedBytes = 256 * kMiB;  // width x height x channels x bytes per sample
+constexpr uint64_t kMaxFileBytes = 384 * kMiB;     // more than any PNG of kMaxDecodedBytes needs
+constexpr int kBox = 20;                           // MNIST fits each digit into 20x20 ...
+constexpr int kSide = kImageSide;                  // ... and centres it in 28x28
 constexpr float kInk = 0.25f;        // a pixel this bright (after inversion) is part of the digit
 constexpr float kLightPaper = 0.5f;  // kAuto inverts an image whose mean is above this
 
@@ -32,43 +45,191 @@ std::runtime_error bad(const std::string& path, const std::string& why) {
   return std::runtime_error(fmt::format("{}: {}", path, why));
 }
 
-/// A PNG's width and height as its header states them (stb_image refuses an oversized header
-/// without saying so), or nothing for another file.
-std::optional<std::pair<uint32_t, uint32_t>> png_header_size(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  unsigned char head[24] = {};
-  if (!in.read(reinterpret_cast<char*>(head), sizeof head)) return std::nullopt;
-  if (std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) != 0 || std::memcmp(head + 12, "IHDR", 4) != 0) {
-    return std::nullopt;
+/// `bytes` for a person, rounded up so that a size just over a limit never reads as the limit.
+std::string size_text(uint64_t bytes) {
+  const bool gib = bytes >= 1024 * kMiB;
+  const double units = static_cast<double>(bytes) / static_cast<double>(gib ? 1024 * kMiB : kMiB);
+  return fmt::format("{:.1f} {}", std::ceil(units * 10.0) / 10.0, gib ? "GiB" : "MiB");
+}
+
+/// Why `path` cannot be followed to a file, `error` being stat's errno.
+std::string unreachable(const std::string& path, int error) {
+  switch (error) {
+    case ENOENT: {
+      struct stat link {};
+      if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+        std::error_code ec;
+        return fmt::format("a dangling symlink (to {}): no such file; point it at a PNG file",
+                           fs::read_symlink(path, ec).string());
+      }
+      return "no such file";
+    }
+    case ELOOP:
+      return "a symlink loop (its links never reach a file); point it at a PNG file";
+    case ENOTDIR:
+      return "no such file (a part of its path is a file, not a folder)";
+    case EACCES:
+      return "permission denied on a folder in its path; make that folder readable";
+    default:
+      return fmt::format("cannot be reached: {}", std::strerror(error));
+  }
+}
+
+/// What a file that is neither a regular file nor a folder is, for a refusal.
+std::string not_regular(mode_t mode) {
+  const char* what = S_ISFIFO(mode)   ? "a FIFO"
+                     : S_ISSOCK(mode) ? "a socket"
+                     : S_ISCHR(mode)  ? "a character device"
+                     : S_ISBLK(mode)  ? "a block device"
+                                      : "of an unknown kind";
+  return fmt::format("not a regular file ({}); expected a PNG file", what);
+}
+
+/// What the first bytes of a file that is not a PNG look like, for a refusal.
+std::string not_png(const unsigned char* head, size_t size) {
+  const auto starts = [&](const char* magic, size_t n, size_t at = 0) {
+    return size >= at + n && std::memcmp(head + at, magic, n) == 0;
+  };
+  const char* found = size == 0                                   ? "an empty file"
+                      : starts("\xff\xd8\xff", 3)                 ? "a JPEG"
+                      : starts("GIF8", 4)                         ? "a GIF"
+                      : starts("BM", 2)                           ? "a BMP"
+                      : starts("RIFF", 4) && starts("WEBP", 4, 8) ? "a WebP"
+                      : starts("II*\0", 4) || starts("MM\0*", 4)  ? "a TIFF"
+                                                                  : nullptr;
+  return found ? fmt::format("not a PNG ({}); convert it to PNG", found)
+               : "not a PNG (it does not start with the PNG signature); convert it to PNG";
+}
+
+/// A PNG's IHDR: what its samples will cost is known before any is decoded.
+struct PngHeader {
+  uint32_t width = 0, height = 0;
+  int depth = 0, color = 0;
+
+  /// Channels as stored: a palette image stores one index per pixel.
+  int channels() const { return color == 2 ? 3 : color == 4 ? 2 : color == 6 ? 4 : 1; }
+  uint64_t decoded_bytes() const {
+    return uint64_t{width} * height * channels() * (depth == 16 ? 2 : 1);  // 1-4 bits: a byte
+  }
+  /// E.g. "5000x4000 RGBA 16-bit".
+  std::string text() const {
+    const char* kind = color == 0   ? "gray"
+                       : color == 2 ? "RGB"
+                       : color == 3 ? "palette"
+                       : color == 4 ? "gray+alpha"
+                                    : "RGBA";
+    return fmt::format("{}x{} {} {}-bit", width, height, kind, depth);
+  }
+};
+
+/// The header of the PNG `file`, a file of `file_size` bytes, checked against what sae decodes;
+/// throws naming `path` for another format, a corrupt header, or one beyond the limits.
+PngHeader read_png_header(std::FILE* file, uint64_t file_size, const std::string& path) {
+  unsigned char head[29] = {};  // signature, IHDR's length and type, its 13 bytes
+  const size_t got = std::fread(head, 1, sizeof head, file);
+  if (got < 8 || std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) != 0) {
+    throw bad(path, not_png(head, got));
   }
   const auto big_endian = [&](int at) {
     return static_cast<uint32_t>(head[at]) << 24 | static_cast<uint32_t>(head[at + 1]) << 16 |
            static_cast<uint32_t>(head[at + 2]) << 8 | head[at + 3];
   };
-  return std::make_pair(big_endian(16), big_endian(20));
+  if (got < sizeof head || big_endian(8) != 13 || std::memcmp(head + 12, "IHDR", 4) != 0) {
+    throw bad(path,
+              "a PNG without its header (IHDR first, 13 bytes): truncated or corrupt; "
+              "save it again as PNG");
+  }
+  PngHeader h{big_endian(16), big_endian(20), head[24], head[25]};
+  // The colour types and depths of the PNG specification, table 11.1.
+  const bool valid =
+      (h.color == 0 &&
+       (h.depth == 1 || h.depth == 2 || h.depth == 4 || h.depth == 8 || h.depth == 16)) ||
+      (h.color == 3 && (h.depth == 1 || h.depth == 2 || h.depth == 4 || h.depth == 8)) ||
+      ((h.color == 2 || h.color == 4 || h.color == 6) && (h.depth == 8 || h.depth == 16));
+  if (!valid || head[26] != 0 || head[27] != 0 || head[28] > 1) {
+    throw bad(path, fmt::format("a corrupt PNG header (colour type {}, {}-bit, compression {}, "
+                                "filter {}, interlace {}); save it again as PNG",
+                                h.color, h.depth, head[26], head[27], head[28]));
+  }
+  if (h.width < 1 || h.height < 1) {
+    throw bad(path, fmt::format("{}x{} pixels; expected 1 to {} on each side: a corrupt header, "
+                                "save it again as PNG",
+                                h.width, h.height, kMaxSide));
+  }
+  if (h.width > kMaxSide || h.height > kMaxSide) {
+    throw bad(path, fmt::format("{}x{} pixels; expected 1 to {} on each side: scale it down",
+                                h.width, h.height, kMaxSide));
+  }
+  if (h.decoded_bytes() > kMaxDecodedBytes) {
+    throw bad(path,
+              fmt::format("too large to decode: {} needs {}; expected at most {} (e.g. "
+                          "8192x8192 at 8 bits, 5792x5792 RGBA 16-bit): scale it down or "
+                          "save it with 8 bits per channel",
+                          h.text(), size_text(h.decoded_bytes()), size_text(kMaxDecodedBytes)));
+  }
+  if (file_size > kMaxFileBytes) {
+    throw bad(path, fmt::format("a PNG file of {}; expected at most {} for {}: save it again "
+                                "as PNG (compressed) or scale it down",
+                                size_text(file_size), size_text(kMaxFileBytes), h.text()));
+  }
+  return h;
+}
+
+/// Sets stb_image's failure reason to the one its PNG decoder gives a file whose first chunk is
+/// not IHDR, which read_png_header has ruled out, and returns it: a decode that then fails with
+/// this reason failed without giving one (zlib's malloc returns NULL silently), and must not be
+/// reported with whatever an earlier call left there, such as a JPEG probe's "no SOI".
+const char* clear_stb_reason() {
+  static const unsigned char kSignatureOnly[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  int width = 0, height = 0, channels = 0;
+  stbi_image_free(stbi_load_from_memory(kSignatureOnly, sizeof kSignatureOnly, &width, &height,
+                                        &channels, /*desired_channels=*/4));
+  return stbi_failure_reason();
 }
 
 /// Gray in [0, 1], alpha composited over white paper: (h * w).
 std::vector<float> read_gray(const std::string& path, int& width, int& height) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw bad(path, "no such file");
-  if (const auto size = png_header_size(path);
-      size &&
-      (size->first < 1 || size->second < 1 || size->first > kMaxSide || size->second > kMaxSide)) {
-    throw bad(path, fmt::format("{}x{} pixels; expected 1 to {} on each side", size->first,
-                                size->second, kMaxSide));
+  // stat first and open without blocking: opening a FIFO for reading would wait for a writer.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw bad(path, unreachable(path, errno));
+  if (S_ISDIR(st.st_mode)) throw bad(path, "a folder, not a PNG file");
+  if (!S_ISREG(st.st_mode)) throw bad(path, not_regular(st.st_mode));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw bad(path, fmt::format("cannot open it: {}", std::strerror(errno)));
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(::fdopen(fd, "rb"), std::fclose);
+  if (!file) {
+    ::close(fd);
+    throw bad(path, fmt::format("cannot open it: {}", std::strerror(errno)));
   }
+  // The file opened may not be the one stat saw.
+  if (::fstat(fd, &st) != 0) {
+    throw bad(path, fmt::format("cannot read it: {}", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) throw bad(path, not_regular(st.st_mode));
+
+  const PngHeader header = read_png_header(file.get(), static_cast<uint64_t>(st.st_size), path);
+  std::rewind(file.get());
+  // From a file that starts with the PNG signature stb_image runs its PNG decoder only.
+  const char* no_reason = clear_stb_reason();
   int channels = 0;
-  if (stbi_info(path.c_str(), &width, &height, &channels) == 0) {
-    throw bad(path, fmt::format("not an image that stb_image reads ({})", stbi_failure_reason()));
-  }
-  if (width < 1 || height < 1 || width > kMaxSide || height > kMaxSide) {
-    throw bad(path,
-              fmt::format("{}x{} pixels; expected 1 to {} on each side", width, height, kMaxSide));
-  }
   const std::unique_ptr<stbi_uc, void (*)(void*)> rgba(
-      stbi_load(path.c_str(), &width, &height, &channels, /*desired_channels=*/4), stbi_image_free);
-  if (!rgba) throw bad(path, fmt::format("cannot decode it ({})", stbi_failure_reason()));
+      stbi_load_from_file(file.get(), &width, &height, &channels, /*desired_channels=*/4),
+      stbi_image_free);
+  if (!rgba) {
+    const char* reason = stbi_failure_reason();
+    if (reason == no_reason || (reason && std::strcmp(reason, "outofmem") == 0)) {
+      throw bad(path, fmt::format("out of memory decoding it ({}, {} of samples): free memory or "
+                                  "scale it down",
+                                  header.text(), size_text(header.decoded_bytes())));
+    }
+    if (reason && std::strcmp(reason, "too large") == 0) {
+      throw bad(path, fmt::format("too large to decode: {} needs {}; scale it down", header.text(),
+                                  size_text(header.decoded_bytes())));
+    }
+    throw bad(path, fmt::format("cannot decode it: a corrupt or truncated PNG (stb_image: {}); "
+                                "save it again as PNG",
+                                reason && *reason ? reason : "no reason given"));
+  }
   std::vector<float> gray(static_cast<size_t>(width) * height);
   for (size_t i = 0; i < gray.size(); ++i) {
     const stbi_uc* p = rgba.get() + 4 * i;
@@ -141,23 +302,31 @@ torch::Tensor load_user_image(const std::string& path, Invert invert) {
 std::vector<std::string> expand_image_paths(const std::vector<std::string>& paths) {
   std::vector<std::string> files;
   for (const std::string& path : paths) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      std::vector<std::string> pngs;
-      for (const auto& entry : fs::directory_iterator(path)) {
-        std::string ext = entry.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (entry.is_regular_file() && ext == ".png") pngs.push_back(entry.path().string());
-      }
-      if (pngs.empty()) throw bad(path, "a folder without PNG files");
-      std::sort(pngs.begin(), pngs.end());
-      files.insert(files.end(), pngs.begin(), pngs.end());
-    } else if (fs::exists(path, ec)) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw bad(path, unreachable(path, errno));
+    if (S_ISREG(st.st_mode)) {
       files.push_back(path);
-    } else {
-      throw bad(path, "no such file");
+      continue;
     }
+    if (!S_ISDIR(st.st_mode)) throw bad(path, not_regular(st.st_mode));
+    std::error_code ec;
+    std::vector<std::string> pngs;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string ext = it->path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (ext != ".png") continue;
+      // A *.png that cannot be read is refused, not skipped: files.txt would silently lack it.
+      const std::string file = it->path().string();
+      if (::stat(file.c_str(), &st) != 0) throw bad(file, unreachable(file, errno));
+      if (S_ISDIR(st.st_mode)) continue;  // a folder named *.png holds no image of its own
+      if (!S_ISREG(st.st_mode)) throw bad(file, not_regular(st.st_mode));
+      pngs.push_back(file);
+    }
+    if (ec) throw bad(path, fmt::format("cannot list this folder: {}", ec.message()));
+    if (pngs.empty()) throw bad(path, "a folder without PNG files");
+    std::sort(pngs.begin(), pngs.end());
+    files.insert(files.end(), pngs.begin(), pngs.end());
   }
   return files;
 }

@@ -3,12 +3,23 @@
 
 #include <gtest/gtest.h>
 #include <png.h>
+#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
 #include "sae/user_images.hpp"
 #include "test_util.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 namespace sae {
 namespace {
@@ -52,6 +63,47 @@ void write_png16(const std::string& path, int width, int height,
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
   std::fclose(f);
+}
+
+/// The bytes of a PNG that is only a signature and an IHDR claiming `width` x `height` at `depth`
+/// bits of colour type `color` (then IEND when `end`): sae's checks read no further.
+std::vector<uint8_t> png_header(uint32_t width, uint32_t height, uint8_t depth = 8,
+                                uint8_t color = 0, bool end = false) {
+  std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                            0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+  for (const uint32_t side : {width, height}) {
+    b.insert(b.end(), {static_cast<uint8_t>(side >> 24), static_cast<uint8_t>(side >> 16),
+                       static_cast<uint8_t>(side >> 8), static_cast<uint8_t>(side)});
+  }
+  b.insert(b.end(), {depth, color, 0, 0, 0, 0, 0, 0, 0});  // ..., a CRC nobody checks
+  if (end) b.insert(b.end(), {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82});
+  return b;
+}
+
+/// Writes a `width` x `height` RGBA 16-bit PNG of one colour with libpng.
+void write_flat_rgba16(const std::string& path, int width, int height) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_init_io(png, f);
+  png_set_IHDR(png, info, width, height, 16, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  const std::vector<uint8_t> row(static_cast<size_t>(width) * 8, 0x80);
+  for (int y = 0; y < height; ++y) png_write_row(png, row.data());
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  std::fclose(f);
+}
+
+/// The message load_user_image throws for `path` ("" when it accepts the file).
+std::string refusal(const std::string& path) {
+  try {
+    load_user_image(path, Invert::kAuto);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 /// The digit's bounding box and centre of mass in a (28, 28) image.
@@ -140,21 +192,11 @@ TEST(UserImages, BadFilesAreRefusedByName) {
   };
   refused(dir / "missing.png", "no such file");
   test::write_bytes(dir / "text.png", {'h', 'e', 'l', 'l', 'o'}, false);
-  refused(dir / "text.png", "not an image");
+  refused(dir / "text.png", "not a PNG");
   // A PNG header that claims 100000 x 100000 pixels, and one that claims 0 x 0.
-  const auto header = [](uint32_t side) {
-    std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
-                              0,    0,   0,   13,  'I',  'H',  'D',  'R'};
-    for (int i = 0; i < 2; ++i) {
-      b.insert(b.end(), {static_cast<uint8_t>(side >> 24), static_cast<uint8_t>(side >> 16),
-                         static_cast<uint8_t>(side >> 8), static_cast<uint8_t>(side)});
-    }
-    b.insert(b.end(), {8, 0, 0, 0, 0, 0, 0, 0, 0});  // depth, type, ..., a CRC nobody checks
-    return b;
-  };
-  test::write_bytes(dir / "huge.png", header(100000), false);
+  test::write_bytes(dir / "huge.png", png_header(100000, 100000), false);
   refused(dir / "huge.png", "100000x100000");
-  test::write_bytes(dir / "empty.png", header(0), false);
+  test::write_bytes(dir / "empty.png", png_header(0, 0), false);
   refused(dir / "empty.png", "0x0 pixels");
   // A real PNG cut in half.
   const auto pixels = paper_with_stroke(60, 60, 1);
@@ -162,7 +204,9 @@ TEST(UserImages, BadFilesAreRefusedByName) {
   const std::string whole = test::read_text(dir / "whole.png");
   test::write_bytes(dir / "cut.png",
                     std::vector<uint8_t>(whole.begin(), whole.begin() + whole.size() / 2), false);
-  refused(dir / "cut.png", "");
+  refused(dir / "cut.png", "cannot decode it: a corrupt or truncated PNG (stb_image: ");
+  // Twice: the second failure's reason is the first's, and must not read as "none given".
+  refused(dir / "cut.png", "cannot decode it: a corrupt or truncated PNG (stb_image: ");
   // A blank page.
   const std::vector<uint8_t> blank(40 * 40, 255);
   ASSERT_NE(stbi_write_png((dir / "blank.png").c_str(), 40, 40, 1, blank.data(), 40), 0);
@@ -191,6 +235,203 @@ TEST(UserImages, EncodeAndReconstructTakeThemAndABadOneWritesNothing) {
                                   dir / "nothing.png", "--out", dir / "bad", "--quiet"});
   test::expect_clean_failure(bad, "nothing.png: no such file");
   EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
+}
+
+// Issue 20: a valid 16384x16384 RGBA 16-bit PNG said "cannot decode it (no SOI)". It is now
+// refused from its header, by what it would cost; only the header matters, so the files are tiny.
+TEST(UserImages, PngsBeyondTheMemoryBoundAreRefusedFromTheirHeader) {
+  test::TempDir dir;
+  const auto says = [](const std::string& path, const std::string& needle) {
+    const std::string message = refusal(path);
+    EXPECT_EQ(message.rfind(path + ": " + needle, 0), 0u)
+        << message << " (wanted: " << needle << ")";
+  };
+  test::write_bytes(dir / "wide.png", png_header(8193, 3), false);
+  says(dir / "wide.png", "8193x3 pixels; expected 1 to 8192 on each side: scale it down");
+  // One row over 256 MiB of samples at 16 bits; at 8 bits the same size is inside the bound, and
+  // this header-only file gets as far as the decoder.
+  test::write_bytes(dir / "deep.png", png_header(8192, 4097, 16, 6), false);
+  says(dir / "deep.png",
+       "too large to decode: 8192x4097 RGBA 16-bit needs 256.1 MiB; expected at most 256.0 MiB");
+  EXPECT_NE(refusal(dir / "deep.png").find("save it with 8 bits per channel"), std::string::npos);
+  test::write_bytes(dir / "edge.png", png_header(8192, 8192, 8, 6, /*end=*/true), false);
+  says(dir / "edge.png", "cannot decode it: a corrupt or truncated PNG (stb_image: no IDAT)");
+  // A file larger than any PNG within the bound needs (sparse: it takes no disk).
+  test::write_bytes(dir / "padded.png", png_header(100, 60, 8, 0, /*end=*/true), false);
+  ASSERT_EQ(::truncate((dir / "padded.png").c_str(), 385 << 20), 0);
+  says(dir / "padded.png", "a PNG file of 385.0 MiB; expected at most 384.0 MiB");
+
+  // Through the binary: one line with the file, what it would cost, and the fix; nothing written.
+  const std::string run = test::shared_run(
+      {"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads", "1"});
+  test::write_bytes(dir / "scan.png", png_header(7000, 7000, 16, 2), false);
+  const auto r = test::run_sae(
+      {"encode", "--checkpoint", run, "--images", dir / "scan.png", "--out", dir / "out"});
+  test::expect_clean_failure(r,
+                             "scan.png: too large to decode: 7000x7000 RGB 16-bit needs 280.4 "
+                             "MiB; expected at most 256.0 MiB");
+  EXPECT_NE(r.err.find("scale it down"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("SOI"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+TEST(UserImages, OnlyThePngDecoderRunsSoAnotherFormatIsNotAPng) {
+  test::TempDir dir;
+  const auto pixels = paper_with_stroke(48, 32, 3);
+  ASSERT_NE(stbi_write_jpg((dir / "photo.png").c_str(), 48, 32, 3, pixels.data(), 90), 0);
+  const std::string jpeg = refusal(dir / "photo.png");
+  EXPECT_EQ(jpeg, dir / "photo.png" + ": not a PNG (a JPEG); convert it to PNG");
+  test::write_bytes(dir / "nothing.png", {}, false);
+  EXPECT_EQ(refusal(dir / "nothing.png"), dir / "nothing.png" +
+                                              ": not a PNG (an empty file); "
+                                              "convert it to PNG");
+}
+
+// The cause of "no SOI": stb_image's zlib returns NULL without a reason when malloc fails, and the
+// message was then what an earlier stbi_info's JPEG probe had left. Here a child process runs out
+// of address space for real, after such a probe.
+TEST(UserImages, RunningOutOfMemoryWhileDecodingSaysSo) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "AddressSanitizer's shadow memory does not live within RLIMIT_AS";
+#endif
+  test::TempDir dir;
+  const std::string big = dir / "big.png";
+  // 128 MiB of samples, a few hundred KiB on disk. Above glibc's largest mmap threshold (32 MiB),
+  // so no free heap left by earlier tests in this process can serve it under the limit.
+  write_flat_rgba16(big, 4096, 4096);
+  test::write_bytes(dir / "note.txt", {'h', 'i'}, false);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    int w = 0, h = 0, c = 0;
+    stbi_info((dir / "note.txt").c_str(), &w, &h, &c);  // leaves "no SOI" behind
+    long pages = 0;
+    FILE* statm = std::fopen("/proc/self/statm", "r");
+    if (statm == nullptr || std::fscanf(statm, "%ld", &pages) != 1) ::_exit(2);
+    std::fclose(statm);
+    // 8 MiB more than the child has mapped: far less than decoding needs.
+    const rlim_t limit = static_cast<rlim_t>(pages) * ::sysconf(_SC_PAGESIZE) + (8 << 20);
+    const rlimit bound{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &bound) != 0) ::_exit(3);
+    const std::string message = refusal(big);
+    const bool written =
+        ::write(fds[1], message.data(), message.size()) == static_cast<ssize_t>(message.size());
+    ::_exit(written ? 0 : 4);
+  }
+  ASSERT_GT(pid, 0);
+  ::close(fds[1]);
+  std::string message;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, n);
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(message, big +
+                         ": out of memory decoding it (4096x4096 RGBA 16-bit, 128.0 MiB of "
+                         "samples): free memory or scale it down");
+}
+
+TEST(UserImages, SymlinkLoopsAndFifosAreNamedAndNeverBlock) {
+  test::TempDir dir;
+  ASSERT_EQ(::symlink("ring2.png", (dir / "ring1.png").c_str()), 0);
+  ASSERT_EQ(::symlink("ring1.png", (dir / "ring2.png").c_str()), 0);
+  ASSERT_EQ(::symlink("gone.png", (dir / "dangling.png").c_str()), 0);
+  ASSERT_EQ(::mkfifo((dir / "pipe.png").c_str(), 0600), 0);
+  const std::string loop = dir / "ring1.png", fifo = dir / "pipe.png";
+  const auto expands_to = [](const std::string& path) {
+    try {
+      expand_image_paths({path});
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+
+  // Should a read block on the FIFO, a writer that comes and goes wakes it, so that the test
+  // fails on its time instead of hanging.
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 100 && !done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (done) return;
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string as_file = refusal(fifo), as_path = expands_to(fifo);
+  const auto in_folder = [&] {
+    test::TempDir folder;
+    const auto pixels = paper_with_stroke(30, 30, 1);
+    EXPECT_NE(stbi_write_png((folder / "a.png").c_str(), 30, 30, 1, pixels.data(), 30), 0);
+    EXPECT_EQ(::mkfifo((folder / "b.png").c_str(), 0600), 0);
+    return std::make_pair(folder / "b.png", expands_to(folder.path().string()));
+  }();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  done = true;
+  watchdog.join();
+  EXPECT_LT(seconds, 2.0) << "reading a FIFO blocked";
+  const std::string kFifo = ": not a regular file (a FIFO); expected a PNG file";
+  EXPECT_EQ(as_file, fifo + kFifo);
+  EXPECT_EQ(as_path, fifo + kFifo);
+  EXPECT_EQ(in_folder.second, in_folder.first + kFifo);
+
+  const std::string kLoop =
+      ": a symlink loop (its links never reach a file); point it at a PNG file";
+  EXPECT_EQ(refusal(loop), loop + kLoop);
+  EXPECT_EQ(expands_to(loop), loop + kLoop);
+  EXPECT_EQ(expands_to(dir / "dangling.png"),
+            dir / "dangling.png" +
+                ": a dangling symlink (to gone.png): no such file; point it at a PNG file");
+
+  // Through the binary, each in one line; the FIFO run gets a deadline instead of a hang.
+  const std::string run = test::shared_run(
+      {"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads", "1"});
+  test::expect_clean_failure(
+      test::run_sae({"encode", "--checkpoint", run, "--images", loop, "--out", dir / "out"}),
+      "ring1.png: a symlink loop");
+  const pid_t pid = test::spawn_sae(
+      {"encode", "--checkpoint", run, "--images", fifo, "--out", dir / "out"}, dir / "err");
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  pid_t waited = 0;
+  for (int i = 0; i < 600 && (waited = ::waitpid(pid, &status, WNOHANG)) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (waited == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "sae encode --images FIFO still ran after 60 s";
+  }
+  test::RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = test::read_text(dir / "err");
+  test::expect_clean_failure(r, "pipe.png: not a regular file (a FIFO)");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+TEST(UserImages, FilesTxtEscapesEachNameToOneLine) {
+  test::TempDir dir;
+  const std::string run = test::shared_run(
+      {"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads", "1"});
+  const auto pixels = paper_with_stroke(40, 40, 1);
+  const std::vector<std::string> names = {"two\nlines.png", "back\\slash.png", "tab\tand\rcr.png"};
+  std::vector<std::string> args = {"encode",      "--checkpoint", run,       "--out",
+                                   dir / "codes", "--quiet",      "--images"};
+  for (const std::string& name : names) {
+    ASSERT_NE(stbi_write_png((dir / name).c_str(), 40, 40, 1, pixels.data(), 40), 0) << name;
+    args.push_back(dir / name);
+  }
+  const auto r = test::run_sae(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string list = test::read_text(dir / "codes/files.txt");
+  EXPECT_EQ(list, dir / "two\\nlines.png\n" + dir / "back\\\\slash.png\n" +
+                      dir / "tab\\x09and\\x0dcr.png\n");
+  EXPECT_EQ(std::count(list.begin(), list.end(), '\n'), 3) << list;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // `sae encode`: the sparse code of every image of a split, as NumPy arrays for other tools.
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
@@ -24,6 +25,24 @@ struct EncodeOptions {
   ImageInput images;
 };
 
+/// `name` as one line of files.txt: a backslash as \\, a newline as \n, control bytes as \xNN.
+std::string escape_line(const std::string& name) {
+  std::string line;
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      line += "\\\\";
+    } else if (c == '\n') {
+      line += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      line += fmt::format("\\x{:02x}", c);
+    } else {
+      line += ch;
+    }
+  }
+  return line;
+}
+
 int run_encode(const EncodeOptions& o) {
   namespace fs = std::filesystem;
   const std::optional<UserImages> own = read_image_input(o.images);  // before any write
@@ -38,8 +57,9 @@ int run_encode(const EncodeOptions& o) {
   write_npy((fs::path(o.out) / "codes.npy").string(), codes);
   if (own) {
     std::string list;
-    for (const std::string& file : own->files) list += file + "\n";
-    write_file_atomically((fs::path(o.out) / "files.txt").string(), list);  // row i: file i
+    // Escaped so that row i is line i whatever bytes a file name holds.
+    for (const std::string& file : own->files) list += escape_line(file) + "\n";
+    write_file_atomically((fs::path(o.out) / "files.txt").string(), list);
     spdlog::info("wrote {}/codes.npy ({} x {}, float32) and {}/files.txt", o.out, codes.size(0),
                  codes.size(1), o.out);
   } else {
