@@ -46,11 +46,23 @@ done
 ((${#sources[@]} > 0)) || { log "no apt sources on this machine (/etc/apt/sources.list(.d))"; exit 2; }
 
 root="$(mktemp -d "${TMPDIR:-/tmp}/fresh-root.XXXXXX")"
-mounts=()
+# The mounts under the root, deepest first, as the kernel lists them: the command inside may have
+# moved or replaced the folders they were made on.
+mounts_under_root() {
+  awk -v root="$root" '$5 == root || index($5, root "/") == 1 {print $5}' /proc/self/mountinfo |
+    sort -r
+}
 cleanup() {
-  local i
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null || true; done
-  if ((keep)); then log "root kept at $root"; else rm -rf --one-file-system "$root"; fi
+  local target
+  while read -r target; do umount -l "$target" || true; done < <(mounts_under_root)
+  if [[ -n "$(mounts_under_root)" ]]; then
+    # rm would walk into a bind mount of this machine's own folders (the ccache, --out).
+    log "could not unmount everything under $root; left it in place: $(mounts_under_root | tr '\n' ' ')"
+  elif ((keep)); then
+    log "root kept at $root"
+  else
+    rm -rf --one-file-system "$root"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -76,13 +88,13 @@ mount_in() {  # mount_in TARGET MOUNT-ARGS...: mounts at $root/TARGET, unmounted
   local target="$root/$1"
   shift
   mkdir -p "$target"
+  [[ ! -L "$target" ]] || { log "$target is a symlink; not mounting on it"; exit 1; }
   mount "$@" "$target"
-  mounts+=("$target")
 }
 mount_in proc -t proc proc
-mount_in dev --rbind /dev  # /dev/pts with it
-# A slave: the root's own /dev/shm below must not propagate back onto this machine's.
-mount --make-rslave "$root/dev"
+# /dev/pts with it. A slave from the start: nothing mounted or unmounted under it (the root's own
+# /dev/shm below, the lazy unmounts of cleanup) may propagate back onto this machine's /dev.
+mount_in dev --rbind --make-rslave /dev
 mount_in dev/shm -t tmpfs tmpfs
 env_vars=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
           "CI=${CI:-}" NODE_EXTRA_CA_CERTS=$bundle SSL_CERT_FILE=$bundle CURL_CA_BUNDLE=$bundle)

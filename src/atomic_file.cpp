@@ -99,8 +99,16 @@ void make_real_folder(const std::string& path) {
 }
 
 std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  // Non-blocking, then checked: a FIFO or a device in a file's place (a crafted run or sweep
+  // folder) must neither hang the reader nor feed it without end, as /dev/zero would.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("cannot read " + path +
+                             ": not a regular file (a FIFO, device or socket in its place)");
+  }
   std::string out;
   char buffer[1 << 16];
   for (;;) {

@@ -66,6 +66,13 @@ std::pair<std::string, std::string> verified_file(const fs::path& run, const nlo
         "part): copy the whole folder again, or start over with --force",
         manifest, path));
   }
+  // A file of another size is damaged whatever it holds: no need to read a huge one to say so.
+  if (const auto size = fs::file_size(path, ec); !ec && size != expected_bytes) {
+    throw CheckpointError(fmt::format(
+        "{}: {} has {} bytes, expected {}: the file was damaged; copy the run folder again, or "
+        "start over with --force",
+        manifest, path, size, expected_bytes));
+  }
   std::string bytes = read_file(path);
   const uint32_t crc = crc32_of(bytes);
   if (bytes.size() != expected_bytes || crc != expected_crc) {

@@ -3,10 +3,11 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "sae/atomic_file.hpp"
 #include "sae/errors.hpp"
 
 #include <algorithm>
-#include <fstream>
+#include <filesystem>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -21,19 +22,29 @@ constexpr int kMaxConfigDepth = 8;
 constexpr int kMaxConfigKeys = 256;
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
-/// The file's bytes, refusing one larger than kMaxConfigBytes without reading past it.
+/// The file's bytes, refusing one larger than kMaxConfigBytes before reading it.
 std::string read_bounded(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(fmt::format("{}: cannot open the config file", path));
-  std::string text(kMaxConfigBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxConfigBytes) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::is_regular_file(status)) {
+    throw UsageError(fmt::format("{}: not a regular file; expected a TOML config file", path));
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxConfigBytes) {
     throw UsageError(
         fmt::format("{}: a TOML config of more than {} bytes; sae's settings fit in a few hundred",
                     path, kMaxConfigBytes));
   }
-  return text;
+  try {
+    std::string text = read_file(path);
+    if (text.size() > kMaxConfigBytes) {  // it grew since the check
+      throw UsageError(
+          fmt::format("{}: a TOML config of more than {} bytes", path, kMaxConfigBytes));
+    }
+    return text;
+  } catch (const std::runtime_error& e) {
+    throw UsageError(e.what());
+  }
 }
 
 /// Bounds the nesting depth and the number of keys of TOML text lexically, strings and comments

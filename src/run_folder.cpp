@@ -4,6 +4,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
@@ -80,7 +81,17 @@ bool is_run_file(const std::string& name) {
 
 RunLock::RunLock(const std::string& run_dir) {
   const std::string path = (fs::path(run_dir) / kLockFile).string();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // A symlink in the lock's place is replaced, never followed (its target would be truncated),
+  // as symlinked run files are.
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) ::unlink(path.c_str());
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  struct stat info {};
+  if (fd_ >= 0 && (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode))) {
+    ::close(fd_);
+    throw std::runtime_error(
+        fmt::format("cannot lock {}: {} is not a regular file; remove it", run_dir, path));
+  }
   if (fd_ < 0) {
     throw std::runtime_error(fmt::format("cannot lock {}: {}", run_dir, std::strerror(errno)));
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
+#include <zlib.h>
 
 #include "sae/idx_file.hpp"
 
@@ -175,6 +176,57 @@ PngHeader read_png_header(std::FILE* file, uint64_t file_size, const std::string
   return h;
 }
 
+/// Inflates the IDAT chunks of the PNG `file` only to count their bytes, and throws naming `path`
+/// when they hold more than the header's image can: stb_image grows its buffer to whatever the
+/// stream holds (up to 2 GiB), so a tiny file of deflated zeros would otherwise pass every
+/// header check and take gigabytes. A malformed chunk list is left for the decoder to report.
+void check_inflated_size(std::FILE* file, const PngHeader& h, const std::string& path) {
+  // Filter bytes and rows: Adam7's seven passes add at most one row of each per pass and row.
+  const uint64_t row_bytes = (uint64_t{h.width} * h.channels() * h.depth + 7) / 8;
+  const uint64_t most = 2 * uint64_t{h.height} * (row_bytes + 1) + kMiB;
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) return;
+  const std::unique_ptr<z_stream, int (*)(z_stream*)> end(&zs, inflateEnd);
+  std::vector<unsigned char> in(64 * 1024), out(256 * 1024);
+  uint64_t inflated = 0;
+  std::fseek(file, 8, SEEK_SET);  // past the signature
+  for (;;) {
+    unsigned char chunk[8];
+    if (std::fread(chunk, 1, 8, file) != 8) return;
+    const uint32_t length = static_cast<uint32_t>(chunk[0]) << 24 |
+                            static_cast<uint32_t>(chunk[1]) << 16 |
+                            static_cast<uint32_t>(chunk[2]) << 8 | chunk[3];
+    if (std::memcmp(chunk + 4, "IEND", 4) == 0 || length > (1u << 31)) return;
+    const bool idat = std::memcmp(chunk + 4, "IDAT", 4) == 0;
+    for (uint32_t left = length; left > 0;) {
+      const size_t n = std::min<size_t>(left, in.size());
+      if (!idat) {
+        if (std::fseek(file, static_cast<long>(left), SEEK_CUR) != 0) return;
+        break;
+      }
+      if (std::fread(in.data(), 1, n, file) != n) return;
+      left -= static_cast<uint32_t>(n);
+      zs.next_in = in.data();
+      zs.avail_in = static_cast<uInt>(n);
+      while (zs.avail_in > 0) {
+        zs.next_out = out.data();
+        zs.avail_out = static_cast<uInt>(out.size());
+        const int status = inflate(&zs, Z_NO_FLUSH);
+        inflated += out.size() - zs.avail_out;
+        if (inflated > most) {
+          throw bad(path, fmt::format("its image data inflates to more than {}, where a {} "
+                                      "image needs at most {}: a corrupt PNG or a "
+                                      "decompression bomb; save it again as PNG",
+                                      size_text(inflated), h.text(), size_text(most)));
+        }
+        if (status == Z_STREAM_END) return;
+        if (status != Z_OK) return;  // corrupt: the decoder says so
+      }
+    }
+    if (std::fseek(file, 4, SEEK_CUR) != 0) return;  // the chunk's CRC
+  }
+}
+
 /// Sets stb_image's failure reason to the one its PNG decoder gives a file whose first chunk is
 /// not IHDR, which read_png_header has ruled out, and returns it: a decode that then fails with
 /// this reason failed without giving one (zlib's malloc returns NULL silently), and must not be
@@ -208,6 +260,7 @@ std::vector<float> read_gray(const std::string& path, int& width, int& height) {
   if (!S_ISREG(st.st_mode)) throw bad(path, not_regular(st.st_mode));
 
   const PngHeader header = read_png_header(file.get(), static_cast<uint64_t>(st.st_size), path);
+  check_inflated_size(file.get(), header, path);
   std::rewind(file.get());
   // From a file that starts with the PNG signature stb_image runs its PNG decoder only.
   const char* no_reason = clear_stb_reason();

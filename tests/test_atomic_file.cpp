@@ -158,6 +158,23 @@ TEST(AtomicFile, TemporaryNamesAreTheWritersOnly) {
   }
 }
 
+TEST(AtomicFile, ReadFileRefusesFifosAndDevicesWithoutBlocking) {
+  // A crafted run or sweep folder with a FIFO or /dev/zero in a file's place (checkpoint.json,
+  // sweep.csv, metrics.csv): once a reader that hung, or one that read without end.
+  test::TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / "checkpoint.json").c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/zero", tmp / "sweep.csv");
+  for (const char* name : {"checkpoint.json", "sweep.csv"}) {
+    try {
+      static_cast<void>(read_file(tmp / name));
+      ADD_FAILURE() << name << " was read";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(tmp / name + ": not a regular file"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(AtomicFile, ReadFileReadsBinaryExactlyAndNamesAMissingFile) {
   test::TempDir dir;
   const std::string bytes = binary_bytes(70000, 4);

@@ -317,13 +317,17 @@ TEST(Hardening, SweepListsAndShardsAreReadStrictly) {
   expect_clean_failure(
       run_sae({"sweep", "--beta", "0", "--rho", "0.01;0.02", "--out", tmp / "s", "--epochs", "1"}),
       "--rho");
+  // Repeated flags still add up, as they did: the bad item is found in the second.
+  expect_clean_failure(run_sae({"sweep", "--beta", "0", "--beta", "0.1,", "--rho", "0.01", "--out",
+                                tmp / "s", "--epochs", "1"}),
+                       "--beta 0,0.1,: item 3 is empty");
   expect_clean_failure(
       run_sae({"sweep", "--beta", "0", "--rho", "0.01", "--out", tmp / "s", "--shard", " 1/2"}),
       "--shard");
   // A negative number after a list flag is a value, not a flag ("At Most 1 required" once).
-  expect_clean_failure(run_sae({"sweep", "--beta", "0,0.1", "--rho", "0.01", "--threads", "-2",
-                                "--out", tmp / "s"}),
-                       "--threads must be 0 (one per core) or more, got -2");
+  expect_clean_failure(
+      run_sae({"sweep", "--beta", "0,0.1", "--rho", "0.01", "--threads", "-2", "--out", tmp / "s"}),
+      "--threads must be 0 (one per core) or more, got -2");
   EXPECT_FALSE(fs::exists(tmp / "s"));
 }
 

@@ -87,6 +87,19 @@ TEST(RunFolder, MalformedMetricsCsvNamesTheLine) {
   }
 }
 
+TEST(RunFolder, ASymlinkedLockIsReplacedNotFollowed) {
+  // `ln -s ~/.bashrc RUN/.lock` once had the lock's pid written over the link's target.
+  test::TempDir dir;
+  test::TempDir outside;
+  std::ofstream(outside / "precious") << "keep me";
+  fs::create_symlink(outside / "precious", dir / kLockFile);
+  {
+    const RunLock lock(dir.path().string());
+    EXPECT_FALSE(fs::is_symlink(dir / kLockFile));
+  }
+  EXPECT_EQ(test::read_text(outside / "precious"), "keep me");
+}
+
 TEST(RunFolder, AnEmptyFolderOrOneWithOnlyItsLockIsReadyForANewRun) {
   test::TempDir dir;
   EXPECT_EQ(refusal(dir.path().string(), /*force=*/false), "");

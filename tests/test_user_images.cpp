@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -332,6 +333,32 @@ TEST(UserImages, RunningOutOfMemoryWhileDecodingSaysSo) {
   EXPECT_EQ(message, big +
                          ": out of memory decoding it (4096x4096 RGBA 16-bit, 128.0 MiB of "
                          "samples): free memory or scale it down");
+}
+
+TEST(UserImages, ADecompressionBombIsRefusedBeforeDecoding) {
+  // A 1x1 gray PNG whose IDAT inflates to 64 MiB of zeros (64 KiB on disk): every header limit
+  // holds, yet stb_image would grow its buffer to the stream's size. Refused by counting alone.
+  test::TempDir dir;
+  std::vector<uint8_t> bytes = png_header(1, 1);
+  const std::vector<uint8_t> zeros(64u << 20, 0);
+  uLongf packed_size = compressBound(zeros.size());
+  std::vector<uint8_t> packed(packed_size);
+  ASSERT_EQ(compress2(packed.data(), &packed_size, zeros.data(), zeros.size(), 9), Z_OK);
+  packed.resize(packed_size);
+  const auto n = static_cast<uint32_t>(packed.size());
+  bytes.insert(bytes.end(),
+               {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
+                static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n), 'I', 'D', 'A', 'T'});
+  bytes.insert(bytes.end(), packed.begin(), packed.end());
+  bytes.insert(bytes.end(), {0, 0, 0, 0, 0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82});
+  test::write_bytes(dir / "bomb.png", bytes, false);
+  const std::string error = refusal(dir / "bomb.png");
+  EXPECT_NE(error.find("bomb.png: its image data inflates to more than"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("where a 1x1 gray 8-bit image needs at most"), std::string::npos) << error;
+  // A real PNG of the same kind still reads.
+  stbi_write_png((dir / "one.png").c_str(), 1, 1, 1, zeros.data(), 1);
+  EXPECT_NE(refusal(dir / "one.png").find("blank"), std::string::npos);
 }
 
 TEST(UserImages, SymlinkLoopsAndFifosAreNamedAndNeverBlock) {

@@ -34,9 +34,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct SweepOptions {
-  RunConfig base;     // everything but beta and rho
-  std::string betas;  // "0,0.001,0.005": parse_number_list
-  std::string rhos;
+  RunConfig base;                  // everything but beta and rho
+  std::vector<std::string> betas;  // "0,0.001,0.005", or repeated: parse_number_list
+  std::vector<std::string> rhos;
   std::string out;     // one run folder per grid point, sweep.csv and sweep.png
   bool force = false;  // retrain finished points whose settings differ
   int jobs = 1;        // grid points trained at once, as separate processes
@@ -210,7 +210,8 @@ PointState point_state(const std::string& run_dir, const RunConfig& asked, bool 
 
 int run_sweep(const SweepOptions& o, const CommonOptions& common) {
   const std::vector<SweepPoint> grid =
-      sweep_grid(o.base, parse_number_list("--beta", o.betas), parse_number_list("--rho", o.rhos));
+      sweep_grid(o.base, parse_number_list("--beta", fmt::format("{}", fmt::join(o.betas, ","))),
+                 parse_number_list("--rho", fmt::format("{}", fmt::join(o.rhos, ","))));
   const Shard shard = shard_of(o.shard);
   if (o.jobs > 1 && shard.count > 1) {
     throw UsageError("--jobs N runs every shard of this machine's grid; drop --shard (or --jobs)");
