@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 namespace sae {
@@ -42,28 +43,35 @@ std::vector<uint8_t> paper_with_stroke(int width, int height, int channels) {
   return pixels;
 }
 
-/// Writes a 16-bit grayscale PNG with libpng (stb_image_write writes 8 bits only).
-void write_png16(const std::string& path, int width, int height,
-                 const std::vector<uint8_t>& gray8) {
+/// Writes a 16-bit PNG of libpng colour type `color` (stb_image_write writes 8 bits only), row y
+/// being `row(y)`, big-endian samples as PNG stores them.
+void write_png16(const std::string& path, int width, int height, int color,
+                 const std::function<std::vector<uint8_t>(int)>& row) {
   FILE* f = std::fopen(path.c_str(), "wb");
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png_create_info_struct(png);
   png_init_io(png, f);
-  png_set_IHDR(png, info, width, height, 16, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+  png_set_IHDR(png, info, width, height, 16, color, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
-  std::vector<uint8_t> row(static_cast<size_t>(width) * 2);
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      const uint16_t v = static_cast<uint16_t>(gray8[static_cast<size_t>(y) * width + x] * 257);
-      row[2 * x] = static_cast<uint8_t>(v >> 8);  // PNG is big-endian
-      row[2 * x + 1] = static_cast<uint8_t>(v & 0xff);
-    }
-    png_write_row(png, row.data());
-  }
+  for (int y = 0; y < height; ++y) png_write_row(png, row(y).data());
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
   std::fclose(f);
+}
+
+/// A 16-bit gray PNG of the 8-bit pixels `gray8`.
+void write_gray16(const std::string& path, int width, int height,
+                  const std::vector<uint8_t>& gray8) {
+  write_png16(path, width, height, PNG_COLOR_TYPE_GRAY, [&](int y) {
+    std::vector<uint8_t> row(static_cast<size_t>(width) * 2);
+    for (int x = 0; x < width; ++x) {
+      const uint16_t v = static_cast<uint16_t>(gray8[static_cast<size_t>(y) * width + x] * 257);
+      row[2 * x] = static_cast<uint8_t>(v >> 8);
+      row[2 * x + 1] = static_cast<uint8_t>(v & 0xff);
+    }
+    return row;
+  });
 }
 
 /// The bytes of a PNG that is only a signature and an IHDR claiming `width` x `height` at `depth`
@@ -81,20 +89,10 @@ std::vector<uint8_t> png_header(uint32_t width, uint32_t height, uint8_t depth =
   return b;
 }
 
-/// Writes a `width` x `height` RGBA 16-bit PNG of one colour with libpng.
+/// A `width` x `height` RGBA 16-bit PNG of one colour.
 void write_flat_rgba16(const std::string& path, int width, int height) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  png_init_io(png, f);
-  png_set_IHDR(png, info, width, height, 16, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
   const std::vector<uint8_t> row(static_cast<size_t>(width) * 8, 0x80);
-  for (int y = 0; y < height; ++y) png_write_row(png, row.data());
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-  std::fclose(f);
+  write_png16(path, width, height, PNG_COLOR_TYPE_RGBA, [&](int) { return row; });
 }
 
 /// The message load_user_image throws for `path` ("" when it accepts the file).
@@ -150,7 +148,7 @@ TEST(UserImages, AnyPngBecomesAnMnistLikeDigit) {
     expect_mnist_like(load_user_image(path, Invert::kAuto), path);
   }
   const std::string deep = dir / "gray16.png";
-  write_png16(deep, 40, 100, paper_with_stroke(40, 100, 1));
+  write_gray16(deep, 40, 100, paper_with_stroke(40, 100, 1));
   expect_mnist_like(load_user_image(deep, Invert::kAuto), deep);
 
   // Already white on black: auto leaves it, and --invert no agrees.
