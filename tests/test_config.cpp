@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "sae/config.hpp"
 #include "sae/errors.hpp"
@@ -85,6 +86,17 @@ TEST(Config, RefusesTooManyKeysAndTooLargeAFile) {
   EXPECT_NE(error_of(tmp, keys).find("more than 256 keys"), std::string::npos);
   const std::string large = "[train]\n# " + std::string(70 * 1024, 'x') + "\n";
   EXPECT_NE(error_of(tmp, large).find("more than 65536 bytes"), std::string::npos);
+}
+
+TEST(Config, AFifoIsRefusedWithoutWaitingForAWriter) {
+  test::TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / "c.toml").c_str(), 0600), 0);
+  try {
+    read_config_file(tmp / "c.toml");
+    ADD_FAILURE() << "read a FIFO";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Config, TheHostileFilesCostLittle) {
