@@ -4,7 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "sae/idx_file.hpp"
+#include "sae/data/idx_file.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -14,7 +14,7 @@ if ! command -v clang++ >/dev/null 2>&1 || [[ ! -d /usr/lib/llvm-14/lib/clang ]]
 fi
 mkdir -p "$OUT/corpus"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Iinclude fuzz/fuzz_idx.cpp src/idx_file.cpp -lz -lfmt -o "$OUT/fuzz_idx"
+  -Iinclude fuzz/fuzz_idx.cpp src/data/idx_file.cpp -lz -lfmt -o "$OUT/fuzz_idx"
 # New inputs go to $OUT/corpus; the committed seeds in fuzz/corpus are only read.
 "$OUT/fuzz_idx" -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -timeout=10 \
   -artifact_prefix="$OUT/" "$OUT/corpus" fuzz/corpus

@@ -13,11 +13,11 @@ BUILD_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   zlib1g-dev libpng-dev
   libplplot-dev plplot-driver-cairo   # loss plots as PNG, headless
-  libdnnl-dev             # oneDNN's sgemm: the CPU step's matrix products (src/cpu_step.cpp)
+  libdnnl-dev             # oneDNN's sgemm: the CPU step's matrix products (src/model/cpu_step.cpp)
   ocl-icd-opencl-dev      # libdnnl-dev's CMake config requires OpenCL (only its Recommends bring it)
   libgloo-dev             # headers that LibTorch's c10d/ProcessGroupGloo.hpp includes
-  libstb-dev              # stb_image and stb_image_resize: --images (src/user_images.cpp)
-  libkainjow-mustache-dev # mustache templates of the HTML reports (src/templates/)
+  libstb-dev              # stb_image and stb_image_resize: --images (src/data/user_images.cpp)
+  libkainjow-mustache-dev # mustache templates of the HTML reports (src/report/templates/)
   help2man                # the man page, from sae --help
   chromium-headless-shell # tests/test_report.cpp opens the reports in a real browser
   libgtest-dev

@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sae/atomic_file.hpp"
+#include "sae/base/atomic_file.hpp"
 #include "test_util.hpp"
 
 #include <algorithm>

@@ -6,10 +6,10 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
-#include "sae/atomic_file.hpp"
-#include "sae/checkpoint.hpp"
-#include "sae/run_folder.hpp"
-#include "sae/train.hpp"
+#include "sae/base/atomic_file.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/store/run_folder.hpp"
+#include "sae/train/train.hpp"
 #include "test_util.hpp"
 
 #include <atomic>

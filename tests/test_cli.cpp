@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "sae/image.hpp"
+#include "sae/data/image.hpp"
 #include "test_util.hpp"
 
 #include <cmath>

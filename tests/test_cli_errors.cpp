@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "sae/model.hpp"
+#include "sae/model/model.hpp"
 #include "test_util.hpp"
 
 #include <filesystem>

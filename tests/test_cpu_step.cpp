@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include "sae/cpu_step.hpp"
-#include "sae/loss.hpp"
-#include "sae/model.hpp"
-#include "sae/train.hpp"
+#include "sae/model/cpu_step.hpp"
+#include "sae/model/loss.hpp"
+#include "sae/model/model.hpp"
+#include "sae/train/train.hpp"
 
 #include <map>
 #include <tuple>

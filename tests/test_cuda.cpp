@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include "sae/device.hpp"
-#include "sae/distributed.hpp"
-#include "sae/errors.hpp"
-#include "sae/eval.hpp"
-#include "sae/train.hpp"
+#include "sae/train/device.hpp"
+#include "sae/train/distributed.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/train/eval.hpp"
+#include "sae/train/train.hpp"
 #include "test_util.hpp"
 
 namespace sae {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sae/device.hpp"
+#include "sae/train/device.hpp"
 
 namespace sae {
 namespace {

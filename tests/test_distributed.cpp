@@ -9,11 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sae/cpu_step.hpp"
-#include "sae/distributed.hpp"
-#include "sae/errors.hpp"
-#include "sae/idx.hpp"
-#include "sae/train.hpp"
+#include "sae/model/cpu_step.hpp"
+#include "sae/train/distributed.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/data/dataset.hpp"
+#include "sae/train/train.hpp"
 #include "test_util.hpp"
 
 #include <chrono>

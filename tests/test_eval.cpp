@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sae/eval.hpp"
+#include "sae/train/eval.hpp"
 #include "test_util.hpp"
 
 #include <cmath>

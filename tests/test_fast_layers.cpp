@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "sae/fast_layers.hpp"
-#include "sae/loss.hpp"
-#include "sae/model.hpp"
+#include "sae/model/fast_layers.hpp"
+#include "sae/model/loss.hpp"
+#include "sae/model/model.hpp"
 
 namespace sae {
 namespace {

@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "sae/atomic_file.hpp"
-#include "sae/idx.hpp"
-#include "sae/loss.hpp"
-#include "sae/model.hpp"
-#include "sae/train.hpp"
+#include "sae/base/atomic_file.hpp"
+#include "sae/data/dataset.hpp"
+#include "sae/model/loss.hpp"
+#include "sae/model/model.hpp"
+#include "sae/train/train.hpp"
 
 #include <cmath>
 

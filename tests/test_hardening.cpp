@@ -8,10 +8,10 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
-#include "sae/atomic_file.hpp"
-#include "sae/checkpoint.hpp"
-#include "sae/device.hpp"
-#include "sae/train.hpp"
+#include "sae/base/atomic_file.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/train/device.hpp"
+#include "sae/train/train.hpp"
 #include "test_util.hpp"
 
 #include <chrono>

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sae/idx.hpp"
+#include "sae/data/dataset.hpp"
 #include "test_util.hpp"
 
 #include <algorithm>

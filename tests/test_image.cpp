@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sae/image.hpp"
+#include "sae/data/image.hpp"
 #include "test_util.hpp"
 
 #include <fstream>

@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sae/interrupt.hpp"
+#include "sae/base/interrupt.hpp"
 
 #include <atomic>
 #include <cerrno>

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "sae/errors.hpp"
-#include "sae/loss.hpp"
-#include "sae/model.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/model/loss.hpp"
+#include "sae/model/model.hpp"
 
 #include <cmath>
 #include <limits>

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sae/model.hpp"
+#include "sae/model/model.hpp"
 
 #include <map>
 

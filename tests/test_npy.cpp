@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "sae/npy.hpp"
+#include "sae/data/npy.hpp"
 
 #include <cstring>
 

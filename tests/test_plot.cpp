@@ -1,9 +1,9 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include "sae/atomic_file.hpp"
-#include "sae/plot.hpp"
-#include "sae/plot_geometry.hpp"
+#include "sae/base/atomic_file.hpp"
+#include "sae/plot/charts.hpp"
+#include "sae/plot/layout.hpp"
 #include "test_util.hpp"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sae/probe.hpp"
+#include "sae/train/probe.hpp"
 
 namespace sae {
 namespace {

@@ -4,7 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "sae/progress.hpp"
+#include "sae/base/progress.hpp"
 #include "test_util.hpp"
 
 #include <algorithm>

@@ -7,10 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sae/atomic_file.hpp"
-#include "sae/checkpoint.hpp"
-#include "sae/run.hpp"
-#include "sae/run_folder.hpp"
+#include "sae/base/atomic_file.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/run/run.hpp"
+#include "sae/store/run_folder.hpp"
 #include "test_util.hpp"
 
 #include <chrono>

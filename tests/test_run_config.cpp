@@ -3,9 +3,9 @@
 #include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
-#include "sae/atomic_file.hpp"
-#include "sae/errors.hpp"
-#include "sae/run_config.hpp"
+#include "sae/base/atomic_file.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/train/run_config.hpp"
 #include "test_util.hpp"
 
 #include <cmath>

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "sae/errors.hpp"
-#include "sae/run_folder.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/store/run_folder.hpp"
 #include "test_util.hpp"
 
 #include <cmath>

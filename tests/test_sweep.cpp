@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
-#include "sae/sweep.hpp"
+#include "sae/store/sweep_folder.hpp"
 #include "test_util.hpp"
 
 #include <filesystem>

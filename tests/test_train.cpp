@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "sae/checkpoint.hpp"
-#include "sae/train.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/train/train.hpp"
 #include "test_util.hpp"
 
 #include <limits>

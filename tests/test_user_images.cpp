@@ -6,7 +6,7 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
-#include "sae/user_images.hpp"
+#include "sae/data/user_images.hpp"
 #include "test_util.hpp"
 
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 
 #include <sys/types.h>
 
-#include "sae/idx.hpp"
+#include "sae/data/dataset.hpp"
 
 #include <cstdint>
 #include <filesystem>

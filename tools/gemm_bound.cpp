@@ -1,4 +1,4 @@
-// The GEMM-only bound of a training step: every matrix product of src/cpu_step.cpp for one batch
+// The GEMM-only bound of a training step: every matrix product of src/model/cpu_step.cpp for one batch
 // (forward, weight gradients and input gradients), with the same shapes, transposes, chunking
 // across threads and sgemm (oneDNN's), and nothing else. No step that does these products can be
 // faster, so scripts/bench.sh divides sae's images/s by this program's to say how close it gets.
@@ -20,7 +20,7 @@
 
 namespace {
 
-constexpr int64_t kMinImagesPerChunk = 16;  // as in src/cpu_step.cpp
+constexpr int64_t kMinImagesPerChunk = 16;  // as in src/model/cpu_step.cpp
 
 /// One product C (m, n) = op(A) (m, k) . op(B) (k, n), row-major.
 struct Gemm {

@@ -1,0 +1,17 @@
+#pragma once
+// Originals over their reconstructions: `sae reconstruct` and the end of every training run.
+
+#include <torch/torch.h>
+
+#include "sae/data/dataset.hpp"
+#include "sae/data/image.hpp"
+#include "sae/model/model.hpp"
+
+namespace sae {
+
+/// The first `count` images of `data` in rows of up to 16: a row of originals, then a row of
+/// their reconstructions below, as in the original model's output figure.
+GrayImage reconstruction_grid(SparseAutoencoder& model, const Dataset& data, int64_t count,
+                              const torch::Device& device);
+
+}  // namespace sae

@@ -1,0 +1,73 @@
+#pragma once
+// The network's training step on the CPU, written out by hand in the spirit of llm.c: forward,
+// loss and backward as matrix products (BLAS, through LibTorch's mm) and plain loops over
+// buffers allocated once, with no autograd graph. The batch is split across the threads, each
+// computing its own gradients, which are then summed. The autograd layers of model.cpp remain
+// the reference; tests/test_cpu_step.cpp holds the two together.
+
+#include <torch/torch.h>
+
+#include "sae/train/distributed.hpp"
+#include "sae/model/loss.hpp"
+#include "sae/model/model.hpp"
+
+#include <array>
+#include <utility>
+#include <vector>
+
+namespace sae {
+
+/// Forward and backward passes of a SparseAutoencoder on the CPU, reusing its buffers from one
+/// call to the next. It reads the model's parameters at every call, so it stays valid while an
+/// optimizer updates them; it is not thread-safe.
+class CpuStep {
+ public:
+  explicit CpuStep(SparseAutoencoder model);
+
+  /// Forward, loss and backward on `images` (B, 1, 28, 28), float, CPU: sets every parameter's
+  /// .grad() to the gradient of loss_fn's total and returns the loss terms of the batch. In a
+  /// data-parallel run each rank passes its slice of the global batch, and the loss and the
+  /// gradients are those of the whole batch, on every rank.
+  StepLoss forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
+                            const ProcessGroup& group = ProcessGroup());
+
+  /// The forward pass alone, as model->forward gives it: reconstruction (B, 1, 28, 28) and code
+  /// (B, 64), new tensors.
+  AutoencoderOutput forward(const torch::Tensor& images);
+  /// The code alone, as model->encode gives it: (B, 64), a new tensor.
+  torch::Tensor encode(const torch::Tensor& images);
+
+ private:
+  std::array<torch::Tensor, 6> weights() const;  // enc1..dec3, the model's own
+  std::array<torch::Tensor, 6> biases() const;
+  /// Image ranges [begin, end) that the threads share, in order.
+  std::vector<std::pair<int64_t, int64_t>> chunks(int64_t batch) const;
+  /// Checks `images`, grows the buffers to its batch and re-lays the weights.
+  void prepare(const torch::Tensor& images, int64_t chunk_count);
+  /// The rows of a per-image buffer that belong to images [begin, end).
+  torch::Tensor rows(const torch::Tensor& buffer, int64_t begin, int64_t end) const;
+  torch::Tensor weight_grad(int64_t chunk, int64_t layer) const;  // re-laid, like relaid_
+  float* bias_grad(int64_t chunk, int64_t layer) const;
+  void run_forward(const torch::Tensor& images, bool decode);
+  void encode_chunk(int64_t begin, int64_t end);
+  void decode_chunk(int64_t begin, int64_t end);
+  void backward_chunk(int64_t chunk, int64_t begin, int64_t end);
+
+  SparseAutoencoder model_;
+  int64_t parameter_count_ = 0;
+  std::array<int64_t, 6> weight_offset_{}, bias_offset_{};  // into a row of grads_
+  int64_t capacity_ = 0;                                    // images the activation buffers hold
+  const float* input_ = nullptr;                            // (B, 28, 28): this call's images
+  float grad_scale_ = 0.0f;       // d mse / d recon = grad_scale * (r - x): 2 / (B * 784)
+  std::vector<float> code_grad_;  // (64) beta * d penalty / d h_bj, the same for every image b
+
+  // Weights re-laid once per call so that every product reads them contiguously (cpu_step.cpp).
+  std::array<torch::Tensor, 6> relaid_;
+  // Activations and their gradients: one block of rows per image (shapes in cpu_step.cpp).
+  torch::Tensor cols1_, h1_, cols2_, h2_, code_, h4_, cols5_, h5_, cols6_, recon_;
+  torch::Tensor d_recon_, d_cols6_, d_h5_, d_cols5_, d_h4_, d_code_, d_h2_, d_cols2_, d_h1_;
+  torch::Tensor grads_;                // (chunks, parameters): each chunk's gradients
+  std::vector<double> squared_error_;  // per chunk
+};
+
+}  // namespace sae

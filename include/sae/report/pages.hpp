@@ -1,0 +1,31 @@
+#pragma once
+// HTML reports, one page per run and one per sweep, from mustache templates compiled into the
+// binary (src/templates/). Self-contained: they work from file:// with no network, their images
+// are files beside them.
+
+#include <torch/torch.h>
+
+#include "sae/train/eval.hpp"
+#include "sae/data/dataset.hpp"
+#include "sae/model/model.hpp"
+#include "sae/train/run_config.hpp"
+#include "sae/store/run_folder.hpp"
+
+#include <string>
+#include <vector>
+
+namespace sae {
+
+/// Writes DIR/report.html and DIR/report/: the configuration, the final test metrics, the loss
+/// curves (DIR/loss.png), the reconstructions and a card per code unit (atom, top test images,
+/// activation histogram, rho_hat, KL, max activation, how often active), sortable by rho_hat, KL
+/// or activity. `evaluation` is one pass of `model` over `test`.
+void write_run_report(const std::string& dir, SparseAutoencoder& model, const Dataset& test,
+                      const Evaluation& evaluation, const RunConfig& config,
+                      const torch::Device& device);
+
+/// Writes SWEEP/index.html from SWEEP/sweep.csv (read_sweep_table): the sweep table (sortable by
+/// any column), sweep.png, and a link from each row to its run's report.html.
+void write_sweep_report(const std::string& dir);
+
+}  // namespace sae

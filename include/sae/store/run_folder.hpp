@@ -1,0 +1,91 @@
+#pragma once
+// A run folder: the names of its files, its lock, and the files beside the checkpoint
+// (metrics.csv, summary.json, loss.png).
+
+#include "sae/train/eval.hpp"
+#include "sae/train/probe.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sae {
+
+/// The files of a run folder.
+inline constexpr const char* kConfigFile = "config.toml";         ///< settings, human-editable
+inline constexpr const char* kManifestFile = "checkpoint.json";   ///< the committed checkpoint
+inline constexpr const char* kModelFile = "model.pt";             ///< the latest committed model
+inline constexpr const char* kOldOptimizerFile = "optimizer.pt";  ///< format 1 only
+inline constexpr const char* kMetricsFile = "metrics.csv";
+inline constexpr const char* kLossPlotFile = "loss.png";
+inline constexpr const char* kSummaryFile = "summary.json";
+inline constexpr const char* kReconstructionsFile = "reconstructions.png";
+inline constexpr const char* kLockFile = ".lock";
+inline constexpr const char* kReportFile = "report.html";      ///< the run's page (report.hpp)
+inline constexpr const char* kReportAssetsDir = "report";      ///< its per-unit pictures
+inline constexpr const char* kSweepReportFile = "index.html";  ///< a sweep's page
+/// The pictures `sae inspect` draws (and training writes at the end).
+inline constexpr const char* kInspectionFiles[] = {"units.png", "activations.png", "atoms.png",
+                                                   "top.png"};
+
+/// An exclusive lock (flock) on a run folder's lock file, held while alive. A second process that
+/// wants it gets a std::runtime_error naming the process that holds it.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& run_dir);
+  ~RunLock();
+  RunLock(RunLock&& other) noexcept;
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+/// Creates a new folder runs/<date-time> (with -2, -3, ... when that name is taken), atomically.
+std::string claim_default_run_dir();
+
+/// The run's files in the existing folder `dir`, after refusing (UsageError) a folder that holds
+/// files unless `force`, and one that holds no run's files even with it. Reads only: called
+/// before the lock too, so that nothing is written into a folder that is refused.
+std::vector<std::filesystem::path> check_new_run_dir(const std::string& dir, bool force);
+/// Readies the existing, locked folder `dir` for a new run: check_new_run_dir again, then
+/// `force` removes the run's files (and only those).
+void prepare_new_run_dir(const std::string& dir, bool force);
+
+/// One row of metrics.csv: one epoch.
+struct EpochMetrics {
+  int64_t epoch = 0;
+  double train_loss = 0, train_mse = 0, train_kl = 0;  ///< image-weighted means over the epoch
+  double test_loss = 0, test_mse = 0, test_kl = 0;     ///< over the whole test set, as `sae eval`
+  double test_explained_variance = 0;
+  double test_mean_rho_hat = 0;
+  int64_t test_dead_units = 0;
+  int64_t test_far_units = 0;
+  double test_l0 = 0;       ///< mean units active per test image
+  double seconds = 0;       ///< the epoch, evaluation included
+  double images_per_s = 0;  ///< training images per second
+};
+
+/// Writes metrics.csv (header and one row per epoch) atomically.
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows);
+/// Reads a metrics.csv written by write_metrics_csv; throws std::runtime_error naming the line.
+std::vector<EpochMetrics> read_metrics_csv(const std::string& path);
+
+/// What a finished run reached, for `sae sweep`.
+struct RunSummary {
+  EvalMetrics test;
+  ProbeResult probe;
+  double seconds = 0.0;  ///< the whole run
+};
+/// Writes summary.json: the final test metrics, the linear probe and the run's duration.
+void write_summary_json(const std::string& path, const RunSummary& summary);
+/// Reads summary.json back (only what sweeps need: the scalars); throws std::runtime_error.
+RunSummary read_summary_json(const std::string& path);
+
+/// Plots train and test loss per epoch to a PNG.
+void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& rows);
+
+}  // namespace sae

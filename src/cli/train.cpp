@@ -1,0 +1,187 @@
+// `sae train`: Adam on MSE + beta * penalty into one run folder, resumable.
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "sae/base/toml_file.hpp"
+#include "sae/train/device.hpp"
+#include "sae/train/distributed.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/data/dataset.hpp"
+#include "sae/run/run.hpp"
+#include "sae/store/run_folder.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace sae::commands {
+namespace {
+
+struct TrainOptions {
+  RunConfig config;
+  std::string out;          // empty: runs/<date-time>
+  std::string resume;       // run folder to continue
+  std::string config_file;  // --config
+  bool force = false;
+  bool print_config = false;
+  int dist_timeout = 300;  // seconds a collective waits for the other ranks
+};
+
+/// A positive integer from the environment, or `fallback` when it is unset or not one.
+int env_int_or(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return fallback;
+  char* end = nullptr;
+  const long parsed = std::strtol(value, &end, 10);
+  return (end != value && *end == '\0' && parsed >= 1 && parsed <= 1 << 16)
+             ? static_cast<int>(parsed)
+             : fallback;
+}
+
+bool same_folder(const std::string& a, const std::string& b) {
+  return std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
+}
+
+/// The `out` that a config.toml of the first format recorded; a run folder moved since then still
+/// resumes, as that value reaches --out from the file, not from the user.
+std::string out_in_old_config(const std::string& run) {
+  const std::string config = (std::filesystem::path(run) / kConfigFile).string();
+  if (!std::filesystem::exists(config)) return "";
+  for (const ConfigSetting& setting : read_config_file(config)) {
+    if (setting.section == "train" && setting.key == "out" && setting.values.size() == 1) {
+      return setting.values.front();
+    }
+  }
+  return "";
+}
+
+/// Sets each option of `cmd` that the config file at `path` names, unless the command line gave
+/// it: flags win. Read with the options' own conversions and checks, as if typed.
+void apply_config_file(const std::string& path, CLI::App& cmd) {
+  for (const ConfigSetting& setting : read_config_file(path)) {
+    if (setting.section != "train") {
+      throw UsageError(fmt::format(
+          "{}: TOML: '{}' sits {}; sae train reads its settings from a [train] section",
+          setting.where, setting.key,
+          setting.section.empty() ? "outside any table" : "in [" + setting.section + "]"));
+    }
+    CLI::Option* option = cmd.get_option_no_throw("--" + setting.key);
+    if (option == nullptr || !option->get_configurable()) {
+      throw UsageError(
+          fmt::format("{}: TOML: '{}' is not a setting of sae train (sae train "
+                      "--help lists them)",
+                      setting.where, setting.key));
+    }
+    if (option->count() > 0) continue;
+    try {
+      option->add_result(setting.values);
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      throw UsageError(fmt::format("{}: {}: {}", setting.where, setting.key, e.what()));
+    }
+  }
+}
+
+int run_train(const TrainOptions& o, const CommonOptions& common) {
+  validate(o.config);
+  if (o.print_config) {
+    fmt::print("{}", to_toml(o.config));
+    return 0;
+  }
+  if (!o.resume.empty() && !o.out.empty() && !same_folder(o.out, o.resume) &&
+      o.out != out_in_old_config(o.resume)) {
+    throw UsageError(fmt::format(
+        "--resume {} continues that folder in place; drop --out {} (to branch a run, copy its "
+        "folder first)",
+        o.resume, o.out));
+  }
+  if (!o.resume.empty()) check_resumable_folder(o.resume);
+  // Started by torchrun or srun as one of several processes: a data-parallel run.
+  const std::optional<LaunchEnv> launch = launch_env();
+  int threads = o.config.threads;
+  if (launch && threads == 0) {
+    // The cores are shared by the ranks on this machine (torchrun may also set OMP_NUM_THREADS).
+    const int local_ranks =
+        env_int_or("LOCAL_WORLD_SIZE", env_int_or("SLURM_NTASKS_PER_NODE", launch->world_size));
+    threads = env_int_or("OMP_NUM_THREADS", std::max(1, available_cores() / local_ranks));
+  }
+  torch::Device device = apply({o.config.device, threads});
+  if (launch && device.is_cuda() && !device.has_index()) {
+    // One GPU per rank on each machine: torchrun's LOCAL_RANK, or srun's SLURM_LOCALID.
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env_int_or(
+                                             "LOCAL_RANK", env_int_or("SLURM_LOCALID", 0))));
+  }
+  ProcessGroup group;
+  if (launch) {
+    group = ProcessGroup::join(*launch, device, std::chrono::seconds(o.dist_timeout));
+    if (!group.is_writer()) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for all
+    spdlog::info("data-parallel: {} ranks (Gloo), global batch {} split across them",
+                 group.world_size(), o.config.batch_size);
+  }
+  // Data first: a bad data folder must not leave an empty run folder behind.
+  const Dataset train = load_split(o.config.data_dir, Split::kTrain);
+  const Dataset test = load_split(o.config.data_dir, Split::kTest);
+  const std::unique_ptr<Run> run = o.resume.empty()
+                                       ? Run::create(o.config, o.out, o.force, device, group)
+                                       : Run::resume(o.resume, o.config, device, group);
+  return train_to_end(*run, train, test, default_progress_style(common.quiet));
+}
+
+}  // namespace
+
+Command setup_train(CLI::App& app, CommonOptions& common) {
+  auto options = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "train a sparse autoencoder; writes a run folder");
+  // --config lives at the top level, so that `sae --config FILE train` reads as it always did;
+  // train lets it fall through. The file is read in the command's callback (apply_config_file).
+  app.add_option("--config", options->config_file,
+                 "TOML file with a [train] section; command-line flags win")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile)
+      ->multi_option_policy(CLI::MultiOptionPolicy::Throw)  // two files would mix two runs
+      ->configurable(false);
+  cmd->fallthrough();
+  cmd->footer(
+      "  --config FILE               TOML file with a [train] section, e.g. configs/mnist.toml;\n"
+      "                              command-line flags win over it");
+  add_run_config_options(*cmd, options->config, {});
+  cmd->add_option("--out", options->out, "run folder (default: runs/<date-time>)")
+      ->check(kNonEmpty);
+  cmd->add_option("--resume", options->resume,
+                  "continue RUN from its last checkpoint, with RUN/config.toml under the flags")
+      ->configurable(false)
+      ->check(kNonEmpty)
+      ->check(CLI::ExistingDirectory);
+  cmd->add_flag("--force", options->force, "start over a run folder that already holds a run")
+      ->configurable(false);
+  cmd->add_option("--dist-timeout", options->dist_timeout,
+                  "data-parallel runs (torchrun, srun): seconds a rank waits for the others "
+                  "before it gives up with an error")
+      ->check(CLI::Range(1, 86400))
+      ->configurable(false);
+  cmd->add_flag("--print-config", options->print_config,
+                "print the resolved configuration and exit")
+      ->configurable(false);
+  add_common_options(*cmd, common);
+  return {cmd, [options, &common, cmd] {
+            if (!options->resume.empty()) {
+              if (!options->config_file.empty()) {
+                throw UsageError("--resume RUN reads RUN/config.toml; drop --config");
+              }
+              // The run's own configuration, read as if given with --config: flags still win. A
+              // folder without one is refused by the resume itself, with its reason.
+              const auto config = std::filesystem::path(options->resume) / kConfigFile;
+              if (std::filesystem::exists(config)) apply_config_file(config.string(), *cmd);
+            } else if (!options->config_file.empty()) {
+              apply_config_file(options->config_file, *cmd);
+            }
+            return run_train(*options, common);
+          }};
+}
+
+}  // namespace sae::commands

@@ -1,0 +1,485 @@
+#include "sae/model/cpu_step.hpp"
+
+#include "sae/data/idx_file.hpp"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+#include <cmath>
+
+// Layout. Activations are stored channels-last, one block of rows per image: a (C, H, W) map is
+// H*W rows of C floats. A strided layer (kernel 3, stride 2, padding 1) between a side x side map
+// and a half x half one is then a matrix product with "cols", the 3x3 patches of the larger map:
+//   conv (enc1, enc2):            cols = im2col(x) (B*half*half, 9*C);  z = cols . W^T
+//   transposed conv (dec2, dec3): cols = x . W    (B*half*half, 9*C);  z = col2im(cols)
+// col2im is the adjoint of im2col, so each layer's backward pass uses the other one. Every weight
+// (A, B, 3, 3) or (A, B, 7, 7) is re-laid as (A, k*k*B), tap-major, to match: W.permute(0,2,3,1).
+//
+// Shapes per image (B images in all; `n` in a chunk):
+//   x      (784)            the input, 28x28
+//   cols1  (196, 9)         im2col(x)
+//   h1     (196, 16)        relu(cols1 . W1^T + b1)          enc1: 14x14x16
+//   cols2  (49, 144)        im2col(h1)
+//   h2     (49, 32)=(1568)  relu(cols2 . W2^T + b2)          enc2: 7x7x32
+//   code   (64)             sigmoid(h2 . W3^T + b3)          enc3: the code h
+//   h4     (1568)=(49, 32)  relu(code . W4 + b4)             dec1: 7x7x32
+//   cols5  (49, 144)        h4 . W5
+//   h5     (196, 16)        relu(col2im(cols5) + b5)         dec2: 14x14x16
+//   cols6  (196, 9)         h5 . W6
+//   recon  (784)            sigmoid(col2im(cols6) + b6)      dec3: 28x28
+//
+// Loss: mse = sum (recon - x)^2 / (B*784);  total = mse + beta * penalty(rho_hat), with
+// rho_hat_j = mean_b code_bj. The penalty's gradient reaches code_bj as beta * penalty'(rho_hat_j)
+// / B, the same for every image, so it is computed once between the encoder and the decoder.
+
+namespace sae {
+namespace {
+
+constexpr int64_t kSide = kImageSide;       // 28
+constexpr int64_t kHalf = kSide / 2;        // 14
+constexpr int64_t kQuarter = kSide / 4;     // 7
+constexpr int64_t kPixels = kSide * kSide;  // 784
+constexpr int64_t kTaps = 9;                // 3x3 kernel
+constexpr int64_t kMinImagesPerChunk = 16;  // below this, a thread costs more than it gives
+constexpr int64_t kLayers = 6;
+
+/// cols (images * half * half, 9 * C) <- the 3x3 patches of `map` (images, side, side, C) around
+/// pixels (2oy, 2ox); taps outside the map are 0 (padding 1).
+void im2col(const float* map, int64_t images, int64_t side, int64_t channels, float* cols) {
+  const int64_t half = side / 2;
+  for (int64_t b = 0; b < images; ++b) {
+    const float* image = map + b * side * side * channels;
+    for (int64_t oy = 0; oy < half; ++oy) {
+      for (int64_t ox = 0; ox < half; ++ox) {
+        for (int64_t ky = 0; ky < 3; ++ky) {
+          const int64_t iy = 2 * oy - 1 + ky;  // never >= side
+          for (int64_t kx = 0; kx < 3; ++kx, cols += channels) {
+            const int64_t ix = 2 * ox - 1 + kx;
+            if (iy < 0 || ix < 0) {
+              std::fill_n(cols, channels, 0.0f);
+            } else {
+              std::copy_n(image + (iy * side + ix) * channels, channels, cols);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// The (half-size pixel, tap) pairs that im2col copies full-size coordinate i to: i = 2o - 1 + k.
+struct Taps {
+  int count = 0;
+  int64_t half_index[2] = {0, 0}, tap[2] = {0, 0};
+};
+Taps taps_of(int64_t i, int64_t half) {
+  Taps t;
+  for (int64_t k = 0; k < 3; ++k) {
+    const int64_t twice = i + 1 - k;  // = 2o
+    if (twice >= 0 && twice % 2 == 0 && twice / 2 < half) {
+      t.half_index[t.count] = twice / 2;
+      t.tap[t.count] = k;
+      ++t.count;
+    }
+  }
+  return t;
+}
+
+/// map (images, side, side, C) <- bias + the adjoint of im2col: each pixel sums the entries of
+/// `cols` that im2col would copy it to. Written pixel by pixel into the full-size map, this is
+/// also the transposed convolution (kernel 3, stride 2, padding 1, output padding 1).
+void col2im(const float* cols, int64_t images, int64_t side, int64_t channels, const float* bias,
+            float* map) {
+  const int64_t half = side / 2;
+  std::vector<Taps> taps(side);
+  for (int64_t i = 0; i < side; ++i) taps[i] = taps_of(i, half);
+  const int64_t row = kTaps * channels;
+  for (int64_t b = 0; b < images; ++b) {
+    const float* image_cols = cols + b * half * half * row;
+    for (int64_t iy = 0; iy < side; ++iy) {
+      const Taps& ty = taps[iy];
+      for (int64_t ix = 0; ix < side; ++ix, map += channels) {
+        const Taps& tx = taps[ix];
+        for (int64_t c = 0; c < channels; ++c) map[c] = bias ? bias[c] : 0.0f;
+        for (int a = 0; a < ty.count; ++a) {
+          for (int e = 0; e < tx.count; ++e) {
+            const float* src = image_cols + (ty.half_index[a] * half + tx.half_index[e]) * row +
+                               (ty.tap[a] * 3 + tx.tap[e]) * channels;
+            for (int64_t c = 0; c < channels; ++c) map[c] += src[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+/// x (rows, C) <- max(x + bias, 0).
+void add_bias_relu(float* x, int64_t rows, int64_t channels, const float* bias) {
+  for (int64_t r = 0; r < rows; ++r, x += channels) {
+    for (int64_t c = 0; c < channels; ++c) x[c] = std::max(x[c] + bias[c], 0.0f);
+  }
+}
+
+/// x (rows, C) <- x + bias.
+void add_bias(float* x, int64_t rows, int64_t channels, const float* bias) {
+  for (int64_t r = 0; r < rows; ++r, x += channels) {
+    for (int64_t c = 0; c < channels; ++c) x[c] += bias[c];
+  }
+}
+
+/// x <- max(x, 0).
+void relu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
+}
+
+/// grad <- grad where the ReLU's output was positive, else 0.
+void relu_backward(float* grad, const float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) grad[i] = out[i] > 0.0f ? grad[i] : 0.0f;
+}
+
+/// out (C) <- the sum over rows of x (rows, C): a bias's gradient.
+void sum_rows(const float* x, int64_t rows, int64_t channels, float* out) {
+  std::fill_n(out, channels, 0.0f);
+  for (int64_t r = 0; r < rows; ++r, x += channels) {
+    for (int64_t c = 0; c < channels; ++c) out[c] += x[c];
+  }
+}
+
+float* ptr(const torch::Tensor& t) {
+  return t.data_ptr<float>();
+}
+
+/// How dnnl_sgemm reads a 2-D view: 'N' with its row stride, or 'T' (a transposed view) with its
+/// column stride.
+std::pair<char, int64_t> gemm_layout(const torch::Tensor& m) {
+  if (m.stride(1) == 1) return {'N', m.stride(0)};
+  TORCH_CHECK(m.stride(0) == 1, "matmul: operand must be a row-major matrix or its transpose");
+  return {'T', m.stride(1)};
+}
+
+/// out (M, N) <- a (M, K) . b (K, N), row-major, through oneDNN's sgemm: its kernels are chosen
+/// from the CPU's features and it holds no lock, so the threads' products run side by side
+/// (OpenBLAS 0.3.21 picks SSE3 kernels on CPUs newer than it knows, and serialises callers).
+void matmul(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b) {
+  TORCH_CHECK(out.stride(1) == 1 && a.size(0) == out.size(0) && b.size(1) == out.size(1) &&
+                  a.size(1) == b.size(0),
+              "matmul: shapes ", a.sizes(), " . ", b.sizes(), " -> ", out.sizes());
+  const auto [trans_a, lda] = gemm_layout(a);
+  const auto [trans_b, ldb] = gemm_layout(b);
+  const auto status = dnnl_sgemm(trans_a, trans_b, out.size(0), out.size(1), a.size(1), 1.0f,
+                                 ptr(a), lda, ptr(b), ldb, 0.0f, ptr(out), out.stride(0));
+  TORCH_CHECK(status == dnnl_success, "dnnl_sgemm failed with status ", static_cast<int>(status));
+}
+
+/// param.grad() <- value, allocating the gradient the first time.
+void set_grad(const torch::Tensor& param, const torch::Tensor& value) {
+  auto& grad = const_cast<torch::Tensor&>(param).mutable_grad();
+  if (!grad.defined()) grad = torch::zeros_like(param);
+  grad.copy_(value);
+}
+
+}  // namespace
+
+CpuStep::CpuStep(SparseAutoencoder model) : model_(std::move(model)) {
+  int64_t offset = 0;
+  const auto w = weights();
+  const auto b = biases();
+  for (int64_t i = 0; i < kLayers; ++i) {
+    weight_offset_[i] = offset;
+    offset += w[i].numel();
+    bias_offset_[i] = offset;
+    offset += b[i].numel();
+  }
+  parameter_count_ = offset;
+}
+
+std::array<torch::Tensor, 6> CpuStep::weights() const {
+  return {model_->enc1->weight, model_->enc2->weight, model_->enc3->weight,
+          model_->dec1->weight, model_->dec2->weight, model_->dec3->weight};
+}
+
+std::array<torch::Tensor, 6> CpuStep::biases() const {
+  return {model_->enc1->bias, model_->enc2->bias, model_->enc3->bias,
+          model_->dec1->bias, model_->dec2->bias, model_->dec3->bias};
+}
+
+std::vector<std::pair<int64_t, int64_t>> CpuStep::chunks(int64_t batch) const {
+  if (batch == 0) return {};
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  const int64_t count = std::max<int64_t>(1, std::min(threads, batch / kMinImagesPerChunk));
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int64_t c = 0; c < count; ++c) out.emplace_back(batch * c / count, batch * (c + 1) / count);
+  return out;
+}
+
+void CpuStep::prepare(const torch::Tensor& images, int64_t chunk_count) {
+  TORCH_CHECK(images.is_cpu() && images.scalar_type() == torch::kFloat32 && images.dim() == 4 &&
+                  images.size(1) == 1 && images.size(2) == kSide && images.size(3) == kSide,
+              "CpuStep expects float CPU images of shape (B, 1, 28, 28), got ", images.sizes());
+  const int64_t batch = images.size(0);
+  const auto f32 = torch::TensorOptions(torch::kFloat32);
+  if (batch > capacity_) {
+    capacity_ = batch;
+    const auto make = [&](int64_t rows_per_image, int64_t cols) {
+      return torch::empty({batch * rows_per_image, cols}, f32);
+    };
+    constexpr int64_t kBig = kHalf * kHalf, kSmall = kQuarter * kQuarter;  // 196, 49 pixels
+    cols1_ = make(kBig, kTaps);
+    h1_ = make(kBig, 16);
+    cols2_ = make(kSmall, kTaps * 16);
+    h2_ = make(1, kSmall * 32);
+    code_ = make(1, kCodeSize);
+    h4_ = make(1, kSmall * 32);
+    cols5_ = make(kSmall, kTaps * 16);
+    h5_ = make(kBig, 16);
+    cols6_ = make(kBig, kTaps);
+    recon_ = make(1, kPixels);
+    d_recon_ = make(1, kPixels);
+    d_cols6_ = make(kBig, kTaps);
+    d_h5_ = make(kBig, 16);
+    d_cols5_ = make(kSmall, kTaps * 16);
+    d_h4_ = make(1, kSmall * 32);
+    d_code_ = make(1, kCodeSize);
+    d_h2_ = make(1, kSmall * 32);
+    d_cols2_ = make(kSmall, kTaps * 16);
+    d_h1_ = make(kBig, 16);
+  }
+  if (!grads_.defined() || grads_.size(0) < std::max<int64_t>(1, chunk_count)) {
+    grads_ = torch::empty({std::max<int64_t>(1, chunk_count), parameter_count_}, f32);
+  }
+  squared_error_.assign(static_cast<size_t>(chunk_count), 0.0);
+  input_ = images.data_ptr<float>();
+
+  // Each weight (A, B, k, k) re-laid as (A, k*k*B), tap-major: W.permute(0, 2, 3, 1).
+  const auto w = weights();
+  for (int64_t i = 0; i < kLayers; ++i) {
+    if (!relaid_[i].defined()) {
+      relaid_[i] = torch::empty({w[i].size(0), w[i].numel() / w[i].size(0)}, f32);
+    }
+    relaid_[i]
+        .view({w[i].size(0), w[i].size(2), w[i].size(3), w[i].size(1)})
+        .copy_(w[i].detach().permute({0, 2, 3, 1}));
+  }
+}
+
+torch::Tensor CpuStep::rows(const torch::Tensor& buffer, int64_t begin, int64_t end) const {
+  const int64_t per_image = buffer.size(0) / capacity_;
+  return buffer.narrow(0, begin * per_image, (end - begin) * per_image);
+}
+
+torch::Tensor CpuStep::weight_grad(int64_t chunk, int64_t layer) const {
+  return grads_[chunk]
+      .narrow(0, weight_offset_[layer], relaid_[layer].numel())
+      .view(relaid_[layer].sizes());
+}
+
+float* CpuStep::bias_grad(int64_t chunk, int64_t layer) const {
+  return ptr(grads_[chunk]) + bias_offset_[layer];
+}
+
+void CpuStep::encode_chunk(int64_t begin, int64_t end) {
+  const int64_t n = end - begin;
+  const auto b = biases();
+  const auto cols1 = rows(cols1_, begin, end), h1 = rows(h1_, begin, end),
+             cols2 = rows(cols2_, begin, end), h2 = rows(h2_, begin, end),
+             code = rows(code_, begin, end);
+  im2col(input_ + begin * kPixels, n, kSide, 1, ptr(cols1));  // (n*196, 9)
+  matmul(h1, cols1, relaid_[0].t());                          // (n*196, 16)
+  add_bias_relu(ptr(h1), h1.size(0), 16, ptr(b[0]));
+  im2col(ptr(h1), n, kHalf, 16, ptr(cols2));         // (n*49, 144)
+  matmul(h2.view({-1, 32}), cols2, relaid_[1].t());  // (n*49, 32)
+  add_bias_relu(ptr(h2), n * kQuarter * kQuarter, 32, ptr(b[1]));
+  matmul(code, h2, relaid_[2].t());  // (n, 1568) . (1568, 64)
+  add_bias(ptr(code), n, kCodeSize, ptr(b[2]));
+  code.sigmoid_();  // (n, 64): the code h
+}
+
+void CpuStep::decode_chunk(int64_t begin, int64_t end) {
+  const int64_t n = end - begin;
+  const auto b = biases();
+  const auto code = rows(code_, begin, end), h4 = rows(h4_, begin, end),
+             cols5 = rows(cols5_, begin, end), h5 = rows(h5_, begin, end),
+             cols6 = rows(cols6_, begin, end), recon = rows(recon_, begin, end);
+  matmul(h4, code, relaid_[3]);  // (n, 64) . (64, 1568)
+  add_bias_relu(ptr(h4), n * kQuarter * kQuarter, 32, ptr(b[3]));
+  matmul(cols5, h4.view({-1, 32}), relaid_[4]);          // (n*49, 32) . (32, 144)
+  col2im(ptr(cols5), n, kHalf, 16, ptr(b[4]), ptr(h5));  // (n*196, 16)
+  relu(ptr(h5), h5.numel());
+  matmul(cols6, h5, relaid_[5]);                           // (n*196, 16) . (16, 9)
+  col2im(ptr(cols6), n, kSide, 1, ptr(b[5]), ptr(recon));  // (n, 784)
+  recon.sigmoid_();
+}
+
+void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end) {
+  const int64_t n = end - begin;
+  const auto cols1 = rows(cols1_, begin, end), h1 = rows(h1_, begin, end),
+             cols2 = rows(cols2_, begin, end), h2 = rows(h2_, begin, end),
+             code = rows(code_, begin, end), h4 = rows(h4_, begin, end), h5 = rows(h5_, begin, end),
+             recon = rows(recon_, begin, end);
+  const auto d_recon = rows(d_recon_, begin, end), d_cols6 = rows(d_cols6_, begin, end),
+             d_h5 = rows(d_h5_, begin, end), d_cols5 = rows(d_cols5_, begin, end),
+             d_h4 = rows(d_h4_, begin, end), d_code = rows(d_code_, begin, end),
+             d_h2 = rows(d_h2_, begin, end), d_cols2 = rows(d_cols2_, begin, end),
+             d_h1 = rows(d_h1_, begin, end);
+
+  // MSE and sigmoid together: d total / d z6 = 2 (r - x) / (B*784) * r (1 - r).
+  {
+    const float* x = input_ + begin * kPixels;
+    const float* r = ptr(recon);
+    float* dz = ptr(d_recon);
+    double squared_error = 0.0;
+    for (int64_t i = 0; i < n * kPixels; ++i) {
+      const float diff = r[i] - x[i];
+      squared_error += static_cast<double>(diff) * diff;
+      dz[i] = grad_scale_ * diff * r[i] * (1.0f - r[i]);
+    }
+    squared_error_[chunk] = squared_error;
+  }
+  // dec3: z6 = col2im(h5 . W6) + b6
+  im2col(ptr(d_recon), n, kSide, 1, ptr(d_cols6));  // (n*196, 9)
+  matmul(weight_grad(chunk, 5), h5.t(), d_cols6);   // (16, 9)
+  sum_rows(ptr(d_recon), n * kPixels, 1, bias_grad(chunk, 5));
+  matmul(d_h5, d_cols6, relaid_[5].t());  // (n*196, 16)
+  relu_backward(ptr(d_h5), ptr(h5), d_h5.numel());
+  // dec2: z5 = col2im(h4 . W5) + b5
+  im2col(ptr(d_h5), n, kHalf, 16, ptr(d_cols5));                  // (n*49, 144)
+  matmul(weight_grad(chunk, 4), h4.view({-1, 32}).t(), d_cols5);  // (32, 144)
+  sum_rows(ptr(d_h5), n * kHalf * kHalf, 16, bias_grad(chunk, 4));
+  matmul(d_h4.view({-1, 32}), d_cols5, relaid_[4].t());  // (n*49, 32)
+  relu_backward(ptr(d_h4), ptr(h4), d_h4.numel());
+  // dec1: z4 = code . W4 + b4
+  matmul(weight_grad(chunk, 3), code.t(), d_h4);  // (64, 1568)
+  sum_rows(ptr(d_h4), n * kQuarter * kQuarter, 32, bias_grad(chunk, 3));
+  matmul(d_code, d_h4, relaid_[3].t());  // (n, 64)
+  // The code: the penalty's gradient joins the decoder's, then the sigmoid's h (1 - h).
+  {
+    const float* h = ptr(code);
+    float* dh = ptr(d_code);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < kCodeSize; ++j, ++h, ++dh) {
+        *dh = (*dh + code_grad_[j]) * *h * (1.0f - *h);
+      }
+    }
+  }
+  // enc3: z3 = h2 . W3^T + b3
+  matmul(weight_grad(chunk, 2), d_code.t(), h2);  // (64, 1568)
+  sum_rows(ptr(d_code), n, kCodeSize, bias_grad(chunk, 2));
+  matmul(d_h2, d_code, relaid_[2]);  // (n, 1568)
+  relu_backward(ptr(d_h2), ptr(h2), d_h2.numel());
+  // enc2: z2 = cols2 . W2^T + b2
+  matmul(weight_grad(chunk, 1), d_h2.view({-1, 32}).t(), cols2);  // (32, 144)
+  sum_rows(ptr(d_h2), n * kQuarter * kQuarter, 32, bias_grad(chunk, 1));
+  matmul(d_cols2, d_h2.view({-1, 32}), relaid_[1]);        // (n*49, 144)
+  col2im(ptr(d_cols2), n, kHalf, 16, nullptr, ptr(d_h1));  // (n*196, 16)
+  relu_backward(ptr(d_h1), ptr(h1), d_h1.numel());
+  // enc1: z1 = cols1 . W1^T + b1 (the input needs no gradient)
+  matmul(weight_grad(chunk, 0), d_h1.t(), cols1);  // (16, 9)
+  sum_rows(ptr(d_h1), n * kHalf * kHalf, 16, bias_grad(chunk, 0));
+}
+
+StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
+                                   const ProcessGroup& group) {
+  torch::NoGradGuard no_grad;  // every product writes into our own buffers
+  const auto x = images.contiguous();
+  const int64_t local_batch = x.size(0);
+  const auto parts = chunks(local_batch);
+  const auto chunk_count = static_cast<int64_t>(parts.size());
+  prepare(x, chunk_count);
+
+  at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) encode_chunk(parts[c].first, parts[c].second);
+  });
+
+  // rho_hat over the whole batch, the penalty and its gradient per unit. In a data-parallel run
+  // the batch is spread over the ranks: the code's sums (and the image count) are summed over
+  // them first, as SyncBatchNorm does with its statistics, because the KL is not linear in rho_hat.
+  auto code_sums = torch::zeros({kCodeSize + 1}, torch::kFloat64);  // 64 sums, then the count
+  double* code_sum = code_sums.data_ptr<double>();
+  const float* h = local_batch > 0 ? ptr(code_) : nullptr;
+  for (int64_t i = 0; i < local_batch; ++i) {
+    for (int64_t j = 0; j < kCodeSize; ++j) code_sum[j] += *h++;
+  }
+  code_sum[kCodeSize] = static_cast<double>(local_batch);
+  group.all_reduce_sum(code_sums);
+  const auto batch = static_cast<int64_t>(code_sum[kCodeSize]);
+  const double beta = loss_fn.beta(), rho = loss_fn.rho();
+  const auto low = static_cast<float>(kRhoHatEps), high = static_cast<float>(1.0 - kRhoHatEps);
+  double kl = 0.0, l1 = 0.0;
+  code_grad_.assign(kCodeSize, 0.0f);
+  for (int64_t j = 0; j < kCodeSize; ++j) {
+    const auto rho_hat = static_cast<float>(code_sum[j] / static_cast<double>(batch));
+    const double p = std::clamp(rho_hat, low, high);
+    kl += rho * std::log(rho / p) + (1.0 - rho) * std::log((1.0 - rho) / (1.0 - p));
+    l1 += rho_hat;
+    double slope = 0.0;  // d penalty / d rho_hat_j; the clamp passes no gradient outside
+    if (loss_fn.penalty_kind() == Penalty::kKl && rho_hat >= low && rho_hat <= high) {
+      slope = -rho / p + (1.0 - rho) / (1.0 - p);
+    } else if (loss_fn.penalty_kind() == Penalty::kL1) {
+      slope = 1.0;
+    }
+    code_grad_[j] = static_cast<float>(beta * slope / static_cast<double>(batch));
+  }
+  grad_scale_ = static_cast<float>(2.0 / static_cast<double>(batch * kPixels));
+
+  at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      decode_chunk(parts[c].first, parts[c].second);
+      backward_chunk(c, parts[c].first, parts[c].second);
+    }
+  });
+
+  // Sum the chunks' gradients (in chunk order: the same threads give the same sums), then the
+  // ranks', and put them into each parameter's .grad(), back in its own layout.
+  auto total = grads_[0];
+  if (chunk_count == 0) total.zero_();  // a rank whose slice of the batch is empty
+  for (int64_t c = 1; c < chunk_count; ++c) total.add_(grads_[c]);
+  group.all_reduce_sum(total);
+  const auto w = weights();
+  const auto b = biases();
+  for (int64_t i = 0; i < kLayers; ++i) {
+    const auto relaid = total.narrow(0, weight_offset_[i], w[i].numel())
+                            .view({w[i].size(0), w[i].size(2), w[i].size(3), w[i].size(1)});
+    set_grad(w[i], relaid.permute({0, 3, 1, 2}));
+    set_grad(b[i], total.narrow(0, bias_offset_[i], b[i].numel()));
+  }
+
+  auto squared_error_sum = torch::zeros({1}, torch::kFloat64);
+  for (const double part : squared_error_) squared_error_sum[0] += part;
+  group.all_reduce_sum(squared_error_sum);
+  const double squared_error = squared_error_sum.item<double>();
+  const double mse = squared_error / static_cast<double>(batch * kPixels);
+  const double penalty = loss_fn.penalty_kind() == Penalty::kKl   ? kl
+                         : loss_fn.penalty_kind() == Penalty::kL1 ? l1
+                                                                  : 0.0;
+  return {mse + beta * penalty, mse, kl};
+}
+
+AutoencoderOutput CpuStep::forward(const torch::Tensor& images) {
+  const int64_t batch = images.size(0);
+  if (batch == 0) return {torch::empty({0, 1, kSide, kSide}), torch::empty({0, kCodeSize})};
+  run_forward(images, /*decode=*/true);
+  return {recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone(),
+          code_.narrow(0, 0, batch).clone()};
+}
+
+torch::Tensor CpuStep::encode(const torch::Tensor& images) {
+  if (images.size(0) == 0) return torch::empty({0, kCodeSize});
+  run_forward(images, /*decode=*/false);
+  return code_.narrow(0, 0, images.size(0)).clone();
+}
+
+void CpuStep::run_forward(const torch::Tensor& images, bool decode) {
+  torch::NoGradGuard no_grad;
+  const auto x = images.contiguous();
+  const auto parts = chunks(x.size(0));
+  const auto chunk_count = static_cast<int64_t>(parts.size());
+  prepare(x, chunk_count);
+  at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      encode_chunk(parts[c].first, parts[c].second);
+      if (decode) decode_chunk(parts[c].first, parts[c].second);
+    }
+  });
+}
+
+}  // namespace sae

@@ -1,0 +1,186 @@
+#include "sae/report/pages.hpp"
+
+#include <fmt/format.h>
+#include <kainjow/mustache.hpp>
+
+#include "sae/base/atomic_file.hpp"
+#include "sae/data/image.hpp"
+#include "sae/analysis/inspect.hpp"
+#include "sae/analysis/reconstruct.hpp"
+#include "sae/store/run_folder.hpp"
+#include "sae/store/sweep_folder.hpp"
+#include "sae/report/templates.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <stdexcept>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+using kainjow::mustache::data;
+using kainjow::mustache::mustache;
+
+constexpr int kTopImages = 8;       // per unit card
+constexpr int kHistogramBins = 20;  // over [0, 1]
+constexpr int kHistogramWidth = 240, kHistogramHeight = 36;
+constexpr int kAtomScale = 3;
+constexpr int kReconstructions = 16;
+
+/// The folder's own name, also when given as "runs/a/" or ".".
+std::string folder_name(const std::string& dir) {
+  return fs::weakly_canonical(fs::absolute(dir)).filename().string();
+}
+
+std::string render(const char* text, const data& values) {
+  mustache page{std::string(text)};
+  if (!page.is_valid()) {
+    throw std::logic_error("report template: " + page.error_message());  // a bug, not the user's
+  }
+  return page.render(values);
+}
+
+/// An inline SVG bar chart of `codes` (N) over [0, 1]: log(1 + count) per bin, so rare values
+/// still show.
+std::string histogram_svg(const torch::Tensor& codes) {
+  const auto counts = torch::histc(codes.to(torch::kFloat32), kHistogramBins, 0.0, 1.0);
+  const double top = std::log1p(counts.max().item<double>());
+  const double bar = static_cast<double>(kHistogramWidth) / kHistogramBins;
+  std::string svg = fmt::format(
+      R"(<svg width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="activation histogram">)",
+      kHistogramWidth, kHistogramHeight, kHistogramWidth, kHistogramHeight);
+  svg += fmt::format(R"(<rect width="{}" height="{}" fill="#f4f4f4"/>)", kHistogramWidth,
+                     kHistogramHeight);
+  for (int b = 0; b < kHistogramBins; ++b) {
+    const double h = top > 0 ? std::log1p(counts[b].item<double>()) / top * kHistogramHeight : 0;
+    svg += fmt::format(
+        R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#4a6fa5"/>)",
+        b * bar + 0.5, kHistogramHeight - h, bar - 1.0, h);
+  }
+  return svg + "</svg>";
+}
+
+/// The metrics worth a line each, formatted.
+data metric_rows(const EvalMetrics& m) {
+  data rows{data::type::list};
+  const auto row = [&](const std::string& key, const std::string& value) {
+    data d;
+    d.set("key", key);
+    d.set("value", value);
+    rows << d;
+  };
+  row("images", std::to_string(m.images));
+  row("loss", fmt::format("{:.6f}", m.loss));
+  row("mse", fmt::format("{:.6f}", m.mse));
+  row("psnr", fmt::format("{:.2f} dB", m.psnr));
+  row("explained variance", fmt::format("{:.4f}", m.explained_variance));
+  row("kl", fmt::format("{:.4f}", m.kl));
+  row("l1 (sum of rho_hat)", fmt::format("{:.4f}", m.l1));
+  row("mean rho_hat", fmt::format("{:.5f}", m.mean_rho_hat));
+  row("mean L0 (units > 0.5 per image)", fmt::format("{:.3f}", m.mean_l0));
+  row("dead units (never > 0.5)", std::to_string(m.dead_units));
+  row("units with rho_hat > 10 rho", std::to_string(m.far_units));
+  return rows;
+}
+
+}  // namespace
+
+void write_run_report(const std::string& dir, SparseAutoencoder& model, const Dataset& test,
+                      const Evaluation& evaluation, const RunConfig& config,
+                      const torch::Device& device) {
+  const fs::path assets = fs::path(dir) / kReportAssetsDir;
+  make_real_folder(assets.string());  // a symlink there must not carry the pictures out of DIR
+  const auto asset = [&](const std::string& name) {
+    return std::make_pair((assets / name).string(), std::string(kReportAssetsDir) + "/" + name);
+  };
+
+  const auto [recon_path, recon_src] = asset("reconstructions.png");
+  write_png(recon_path, reconstruction_grid(model, test, kReconstructions, device));
+
+  const EvalMetrics& m = evaluation.metrics;
+  const torch::Tensor& codes = evaluation.codes;  // (N, 64)
+  const int64_t k = std::min<int64_t>(kTopImages, codes.size(0));
+  const auto top = std::get<1>(codes.topk(k, /*dim=*/0));                              // (k, 64)
+  const auto active = codes.gt(kActiveThreshold).to(torch::kFloat64).mean(/*dim=*/0);  // (64)
+  const std::vector<GrayImage> atoms = atom_tiles(model, device);
+  data units{data::type::list};
+  for (int64_t j = 0; j < kCodeSize; ++j) {
+    const auto [atom_path, atom_src] = asset(fmt::format("unit-{:02}-atom.png", j));
+    write_png(atom_path, tile_grid({atoms[j]}, 1, /*padding=*/0, kAtomScale));
+    std::vector<GrayImage> tiles;
+    for (int64_t i = 0; i < k; ++i)
+      tiles.push_back(to_gray_image(test.images[top[i][j].item<int64_t>()]));
+    const auto [top_path, top_src] = asset(fmt::format("unit-{:02}-top.png", j));
+    write_png(top_path, tile_grid(tiles, static_cast<int>(k), /*padding=*/1, /*scale=*/1));
+
+    data unit;
+    unit.set("index", std::to_string(j));
+    unit.set("atom", atom_src);
+    unit.set("top", top_src);
+    unit.set("histogram", histogram_svg(codes.select(1, j)));
+    unit.set("rho", fmt::format("{:.9g}", m.rho_hat[j]));
+    unit.set("kl", fmt::format("{:.9g}", m.unit_kl[j]));
+    unit.set("active", fmt::format("{:.9g}", active[j].item<double>()));
+    unit.set("rho_text", fmt::format("{:.4f}", m.rho_hat[j]));
+    unit.set("kl_text", fmt::format("{:.4f}", m.unit_kl[j]));
+    unit.set("max_text", fmt::format("{:.3f}", m.max_activation[j]));
+    unit.set("active_text", fmt::format("{:.1f}%", 100 * active[j].item<double>()));
+    units << unit;
+  }
+
+  data page;
+  page.set("name", folder_name(dir));
+  page.set("summary",
+           fmt::format("{} test images; penalty {}, beta {}, rho {}, {} epochs.", m.images,
+                       penalty_name(config.penalty), config.beta, config.rho, config.epochs));
+  page.set("config", to_toml(config));
+  page.set("metrics", metric_rows(m));
+  if (fs::exists(fs::path(dir) / kLossPlotFile)) {
+    page.set("loss_png", std::string(kLossPlotFile));
+  } else {
+    page.set("loss_png", false);
+  }
+  page.set("reconstructions_png", recon_src);
+  page.set("top_count", std::to_string(k));
+  page.set("rho", fmt::format("{}", config.rho));
+  page.set("units", units);
+  write_file_atomically((fs::path(dir) / kReportFile).string(),
+                        render(templates::kRunReport, page));
+}
+
+void write_sweep_report(const std::string& dir) {
+  const SweepTable table = read_sweep_table(dir);
+  data columns{data::type::list};
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    data column;
+    column.set("index", std::to_string(i));
+    column.set("name", table.columns[i]);
+    columns << column;
+  }
+  data rows{data::type::list};
+  for (const SweepTable::Row& r : table.rows) {
+    data cells{data::type::list};
+    for (const std::string& text : r.cells) {
+      data cell;
+      cell.set("value", text);
+      cell.set("text", text);
+      cells << cell;
+    }
+    const std::string run = sweep_point_name(r.beta, r.rho);
+    data row;
+    row.set("cells", cells);
+    row.set("run", run);
+    row.set("report", run + "/" + kReportFile);
+    rows << row;
+  }
+  data page;
+  page.set("name", folder_name(dir));
+  page.set("count", std::to_string(table.rows.size()));
+  page.set("columns", columns);
+  page.set("rows", rows);
+  write_file_atomically((fs::path(dir) / kSweepReportFile).string(),
+                        render(templates::kSweepReport, page));
+}
+
+}  // namespace sae

@@ -1,0 +1,308 @@
+#include "sae/run/run.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sae/base/atomic_file.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/analysis/inspect.hpp"
+#include "sae/base/interrupt.hpp"
+#include "sae/train/probe.hpp"
+#include "sae/report/pages.hpp"
+#include "sae/train/train.hpp"
+
+#include <cmath>
+#include <filesystem>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// The initial weights: drawn from the run's seed, so a run is reproducible from its config.
+SparseAutoencoder initial_model(uint64_t seed, const torch::Device& device) {
+  torch::manual_seed(seed);
+  SparseAutoencoder model;
+  model->to(device);
+  return model;
+}
+
+/// Copies the parameters of the model file into `model`, whose optimizer already holds them.
+void load_parameters(SparseAutoencoder& model, const Checkpoint& checkpoint,
+                     const torch::Device& device) {
+  SparseAutoencoder loaded = load_model(checkpoint, device);
+  torch::NoGradGuard no_grad;
+  const auto source = loaded->named_parameters();
+  for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
+}
+
+/// A resume may change the settings only where the interrupted epoch does not depend on them.
+void check_resumable(const Checkpoint& checkpoint, const RunConfig& requested,
+                     const std::string& dir) {
+  const RunConfig& was = checkpoint.config;
+  const int64_t epoch = checkpoint.cursor.epoch + 1;
+  if (checkpoint.cursor.batches > 0) {
+    const auto refuse = [&](const char* flag, const auto& before, const auto& now) {
+      throw UsageError(fmt::format(
+          "--resume {}: epoch {} was interrupted with --{} {}, not {}; resume it with the same "
+          "--{} (other settings may change), or start a new run",
+          dir, epoch, flag, before, now, flag));
+    };
+    if (requested.batch_size != was.batch_size) {
+      refuse("batch-size", was.batch_size, requested.batch_size);
+    }
+    if (requested.seed != was.seed) refuse("seed", was.seed, requested.seed);
+    if (requested.data_dir != was.data_dir) refuse("data-dir", was.data_dir, requested.data_dir);
+  }
+  if (checkpoint.cursor.batches > 0 && requested.epochs <= checkpoint.cursor.epoch) {
+    throw UsageError(fmt::format(
+        "--resume {}: epoch {} was interrupted; --epochs {} would drop it: pass --epochs {} or "
+        "more",
+        dir, epoch, requested.epochs, epoch));
+  }
+  if (checkpoint.cursor.epoch >= requested.epochs && fs::exists(fs::path(dir) / kSummaryFile)) {
+    throw UsageError(fmt::format(
+        "--resume {}: the run already finished {} of {} epochs; pass a larger --epochs to train "
+        "further",
+        dir, checkpoint.cursor.epoch, requested.epochs));
+  }
+}
+
+}  // namespace
+
+void check_resumable_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw UsageError(fmt::format("--resume {}: no such run folder", dir));
+  }
+  // config.toml is what the flags were laid over: without it the settings would be defaults.
+  if (!fs::exists(fs::path(dir) / kConfigFile)) {
+    throw UsageError(fmt::format(
+        "--resume {}: not a run folder, or a damaged one: {} is missing{}", dir, kConfigFile,
+        fs::exists(fs::path(dir) / kManifestFile)
+            ? "; its settings are under \"config\" in checkpoint.json: write them back as "
+              "config.toml ([train] section) to resume"
+            : ""));
+  }
+}
+
+Run::Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,
+         const torch::Device& device, const ProcessGroup& group)
+    : dir_(std::move(dir)),
+      lock_(std::move(lock)),
+      group_(group),
+      config_(config),
+      device_(device),
+      model_(initial_model(config.seed, device)),
+      optimizer_(make_optimizer(model_, config.lr, config.weight_decay)) {}
+
+std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool force,
+                                 const torch::Device& device, const ProcessGroup& group) {
+  validate(config);
+  if (!group.is_writer()) return std::make_unique<Run>(dir, std::nullopt, config, device, group);
+  std::error_code ec;
+  if (dir.empty()) {
+    dir = claim_default_run_dir();
+  } else if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw UsageError(fmt::format("--out {}: exists and is not a folder", dir));
+  } else if (fs::create_directories(dir, ec); ec) {
+    throw std::runtime_error(fmt::format("--out {}: cannot create: {}", dir, ec.message()));
+  }
+  check_new_run_dir(dir, force);  // before the lock: a refused folder must not get a lock file
+  RunLock lock(dir);
+  prepare_new_run_dir(dir, force);
+  auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
+  write_file_atomically(run->path(kConfigFile), to_toml(config));
+  write_metrics_csv(run->path(kMetricsFile), {});  // a resume reads it
+  return run;
+}
+
+std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config,
+                                 const torch::Device& device, const ProcessGroup& group) {
+  validate(config);
+  check_resumable_folder(dir);
+  // Rank 0 holds the lock; the other ranks only read the committed checkpoint, as rank 0 does.
+  std::optional<RunLock> lock;
+  if (group.is_writer()) lock.emplace(dir);
+  const std::optional<Checkpoint> checkpoint = find_checkpoint(dir);
+  if (!checkpoint) {
+    // model.pt is written only after a manifest: with it but without one, the manifest was lost.
+    // (Step files alone are a first commit that a crash cut short: nothing was committed.)
+    if (fs::exists(fs::path(dir) / kModelFile)) {
+      throw CheckpointError(fmt::format(
+          "--resume {}: {} is missing but {} is there: the run folder was damaged; restore "
+          "checkpoint.json from a copy, or start over with --force",
+          dir, kManifestFile, kModelFile));
+    }
+    // Killed before its first commit: nothing to continue, so the run starts over, as it was.
+    spdlog::warn("{} has no committed checkpoint yet; training it from the start", dir);
+    auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
+    if (!group.is_writer()) return run;
+    prepare_new_run_dir(dir, /*force=*/true);
+    write_file_atomically(run->path(kConfigFile), to_toml(config));
+    write_metrics_csv(run->path(kMetricsFile), {});
+    return run;
+  }
+  check_resumable(*checkpoint, config, dir);
+  if (group.is_writer()) remove_stale_checkpoint_files(dir);
+  auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
+  load_parameters(run->model_, *checkpoint, device);
+  load_optimizer(*checkpoint, run->optimizer_);
+  run->cursor_ = checkpoint->cursor;
+  if (!group.is_writer()) return run;
+  run->history_ = read_metrics_csv(run->path(kMetricsFile));
+  // Rows past the checkpoint (written just before a crash) are trained again.
+  while (!run->history_.empty() && run->history_.back().epoch > run->cursor_.epoch) {
+    run->history_.pop_back();
+  }
+  write_metrics_csv(run->path(kMetricsFile), run->history_);
+  write_file_atomically(run->path(kConfigFile), to_toml(config));
+  return run;
+}
+
+std::string Run::path(const char* file) const {
+  return (fs::path(dir_) / file).string();
+}
+
+bool Run::train_epoch(const Dataset& train, ProgressStyle style,
+                      const std::function<bool()>& should_stop) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    const bool complete =
+        sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_,
+                         is_writer() ? style : ProgressStyle::kNone, should_stop, group_);
+    epoch_seconds_ += seconds_since(start);
+    return complete;
+  } catch (const NonFiniteLoss& e) {
+    throw NonFiniteLoss(e.what() + advice_after_non_finite());
+  }
+}
+
+std::string Run::advice_after_non_finite() const {
+  return fmt::format(
+      "; try a smaller --lr or --beta{}",
+      cursor_.epoch > 0 ? fmt::format(" ({} keeps the checkpoint of epoch {})", dir_, cursor_.epoch)
+                        : std::string());
+}
+
+const EpochMetrics& Run::finish_epoch(const Dataset& test) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t epoch = cursor_.epoch + 1;
+  const Evaluation& te = last_test_.emplace(
+      evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_));
+  // A step can blow up the weights without a non-finite loss before it: check before committing.
+  if (!all_finite(model_) || !std::isfinite(te.metrics.loss)) {
+    throw NonFiniteLoss(fmt::format("the weights became non-finite in epoch {} (test loss {}){}",
+                                    epoch, te.metrics.loss, advice_after_non_finite()));
+  }
+  const auto n = static_cast<double>(cursor_.images);
+  EpochMetrics row;
+  row.epoch = epoch;
+  row.train_loss = cursor_.loss_sum / n;
+  row.train_mse = cursor_.mse_sum / n;
+  row.train_kl = cursor_.kl_sum / n;
+  row.test_loss = te.metrics.loss;
+  row.test_mse = te.metrics.mse;
+  row.test_kl = te.metrics.kl;
+  row.test_explained_variance = te.metrics.explained_variance;
+  row.test_mean_rho_hat = te.metrics.mean_rho_hat;
+  row.test_dead_units = te.metrics.dead_units;
+  row.test_far_units = te.metrics.far_units;
+  row.test_l0 = te.metrics.mean_l0;
+  row.seconds = epoch_seconds_ + seconds_since(start);
+  row.images_per_s = n / std::max(cursor_.seconds, 1e-9);
+  history_.push_back(row);
+  cursor_ = cursor_.next_epoch();
+  epoch_seconds_ = 0.0;
+
+  if (is_writer()) {
+    write_metrics_csv(path(kMetricsFile), history_);
+    save();
+    plot_loss_curve(path(kLossPlotFile), history_);
+  }
+  return history_.back();
+}
+
+void Run::save() {
+  if (is_writer()) save_checkpoint(dir_, model_, optimizer_, config_, cursor_);
+}
+
+int Run::agreed_stop_signal() const {
+  if (group_.world_size() == 1) return stop_signal();
+  // Each rank puts its signal in its own slot; the sum is every rank's, and the first wins.
+  auto signals = torch::zeros({group_.world_size()},
+                              torch::TensorOptions(torch::kFloat64).device(device_));  // NCCL: GPU
+  signals[group_.rank()] = static_cast<double>(stop_signal());
+  group_.all_reduce_sum(signals);
+  for (int64_t r = 0; r < signals.size(0); ++r) {
+    if (const auto s = static_cast<int>(signals[r].item<double>()); s != 0) return s;
+  }
+  return 0;
+}
+
+RunSummary Run::write_report(const Dataset& train, const Dataset& test) {
+  // The last epoch's test pass, unless a resume came only to finish this stage.
+  if (!last_test_) {
+    last_test_ = evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_);
+  }
+  write_pictures(dir_, model_, test, *last_test_, config_.rho, device_);
+  RunSummary summary;
+  summary.test = last_test_->metrics;
+  summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
+                               train.labels, last_test_->codes, test.labels);
+  summary.seconds = seconds_since(start_);
+  write_run_report(dir_, model_, test, *last_test_, config_, device_);
+  write_summary_json(path(kSummaryFile), summary);  // last: it marks the run finished
+  return summary;
+}
+
+int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressStyle style) {
+  const RunConfig& c = run.config();
+  spdlog::info("training on {} ({} train / {} test images), epochs {}..{}, {} threads", c.data_dir,
+               train.size(), test.size(), run.cursor().epoch + 1, c.epochs,
+               torch::get_num_threads());
+  {
+    const StopRequests stop;  // before the log line that tells a watcher training has begun
+    spdlog::info("run folder {}", run.dir());
+    int signal = 0;  // agreed by every rank of a data-parallel run at each check
+    const auto should_stop = [&] { return (signal = run.agreed_stop_signal()) != 0; };
+    while (!run.trained() && !should_stop()) {
+      if (!run.train_epoch(train, style, should_stop)) break;
+      const EpochMetrics& row = run.finish_epoch(test);
+      spdlog::info(
+          "epoch {:>{}}/{}  train loss {:.5f} mse {:.5f} kl {:.3f} | test loss {:.5f} mse {:.5f} "
+          "kl {:.3f} L0 {:.1f} dead {} | {:.0f} img/s  {:.1f} s",
+          row.epoch, std::to_string(c.epochs).size(), c.epochs, row.train_loss, row.train_mse,
+          row.train_kl, row.test_loss, row.test_mse, row.test_kl, row.test_l0, row.test_dead_units,
+          row.images_per_s, row.seconds);
+    }
+    if (should_stop()) {  // also when it came during the last epoch: the report can wait
+      run.save();
+      if (!run.is_writer()) return kExitSignalBase + signal;  // rank 0 says where it saved
+      const TrainCursor& at = run.cursor();
+      spdlog::warn("interrupted {}; checkpoint saved in {}",
+                   at.batches > 0
+                       ? fmt::format("in epoch {} after batch {}", at.epoch + 1, at.batches)
+                       : fmt::format("after epoch {}", at.epoch),
+                   run.dir());
+      spdlog::warn("continue with: sae train --resume {}", run.dir());
+      return kExitSignalBase + signal;
+    }
+  }
+  if (!run.is_writer()) return 0;  // rank 0 writes the report
+  // From here a Ctrl-C ends the process at once: the pictures, probe and summary are each written
+  // atomically, and a resume writes them again.
+  const RunSummary summary = run.write_report(train, test);
+  spdlog::info("linear probe on the code: {:.2f}% test accuracy",
+               100 * summary.probe.test_accuracy);
+  spdlog::info("done: {}/{}; evaluate it with `sae eval --checkpoint {}`", run.dir(), kModelFile,
+               run.dir());
+  return 0;
+}
+
+}  // namespace sae

@@ -1,0 +1,284 @@
+#include "sae/store/run_folder.hpp"
+
+#include <fcntl.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include "sae/base/atomic_file.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/base/errors.hpp"
+#include "sae/plot/charts.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <variant>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kRunsFolder = "runs";
+constexpr int kMaxRunDirSuffix = 1000;
+
+/// One column of metrics.csv: its header, the field it holds and how it is printed.
+struct Column {
+  const char* name;
+  std::variant<int64_t EpochMetrics::*, double EpochMetrics::*> field;
+  const char* format;
+};
+
+const Column kColumns[] = {
+    {"epoch", &EpochMetrics::epoch, "{}"},
+    {"train_loss", &EpochMetrics::train_loss, "{:.8g}"},
+    {"train_mse", &EpochMetrics::train_mse, "{:.8g}"},
+    {"train_kl", &EpochMetrics::train_kl, "{:.8g}"},
+    {"test_loss", &EpochMetrics::test_loss, "{:.8g}"},
+    {"test_mse", &EpochMetrics::test_mse, "{:.8g}"},
+    {"test_kl", &EpochMetrics::test_kl, "{:.8g}"},
+    {"test_explained_variance", &EpochMetrics::test_explained_variance, "{:.8g}"},
+    {"test_mean_rho_hat", &EpochMetrics::test_mean_rho_hat, "{:.8g}"},
+    {"test_dead_units", &EpochMetrics::test_dead_units, "{}"},
+    {"test_far_units", &EpochMetrics::test_far_units, "{}"},
+    {"test_l0", &EpochMetrics::test_l0, "{:.8g}"},
+    {"seconds", &EpochMetrics::seconds, "{:.3f}"},
+    {"images_per_s", &EpochMetrics::images_per_s, "{:.1f}"},
+};
+
+std::string metrics_header() {
+  std::string header;
+  for (const auto& column : kColumns)
+    header += (header.empty() ? "" : ",") + std::string(column.name);
+  return header;
+}
+
+/// True for the files a run writes, which --force may remove.
+bool is_run_file(const std::string& name) {
+  static const std::regex pair(R"(pair_[0-9]+\.png)");  // sae reconstruct --pairs
+  for (const char* run_file :
+       {kConfigFile, kManifestFile, kModelFile, kOldOptimizerFile, kMetricsFile, kLossPlotFile,
+        kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir}) {
+    if (name == run_file) return true;
+  }
+  for (const char* picture : kInspectionFiles) {
+    if (name == picture) return true;
+  }
+  return is_checkpoint_file_name(name) || std::regex_match(name, pair) ||
+         is_temporary_file_name(name);
+}
+
+}  // namespace
+
+RunLock::RunLock(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / kLockFile).string();
+  // A symlink in the lock's place is replaced, never followed (its target would be truncated),
+  // as symlinked run files are.
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) ::unlink(path.c_str());
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  struct stat info {};
+  if (fd_ >= 0 && (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode))) {
+    ::close(fd_);
+    throw std::runtime_error(
+        fmt::format("cannot lock {}: {} is not a regular file; remove it", run_dir, path));
+  }
+  if (fd_ < 0) {
+    throw std::runtime_error(fmt::format("cannot lock {}: {}", run_dir, std::strerror(errno)));
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    std::string holder;
+    try {
+      holder = read_file(path);
+    } catch (const std::exception&) {
+    }
+    ::close(fd_);
+    fd_ = -1;
+    if (error != EWOULDBLOCK) {
+      throw std::runtime_error(fmt::format("cannot lock {}: {}", run_dir, std::strerror(error)));
+    }
+    while (!holder.empty() && std::isspace(static_cast<unsigned char>(holder.back()))) {
+      holder.pop_back();
+    }
+    throw std::runtime_error(
+        fmt::format("{} is in use by another sae ({}); wait for it to end, or stop it first",
+                    run_dir, holder.empty() ? "pid unknown" : holder));
+  }
+  // Who holds it, for the message above; the lock itself is the flock, not this text.
+  const std::string holder = fmt::format("pid {}", ::getpid());
+  if (::ftruncate(fd_, 0) == 0) {
+    [[maybe_unused]] const auto written = ::pwrite(fd_, holder.data(), holder.size(), 0);
+  }
+}
+
+RunLock::RunLock(RunLock&& other) noexcept : fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+std::string claim_default_run_dir() {
+  std::error_code ec;
+  fs::create_directories(kRunsFolder, ec);
+  const std::string stamp =
+      fmt::format("{}/{:%Y%m%d-%H%M%S}", kRunsFolder, fmt::localtime(std::time(nullptr)));
+  for (int suffix = 1; suffix <= kMaxRunDirSuffix; ++suffix) {
+    const std::string dir = suffix == 1 ? stamp : fmt::format("{}-{}", stamp, suffix);
+    if (fs::create_directory(dir, ec)) return dir;  // false when it exists: another run has it
+    if (ec) throw std::runtime_error(fmt::format("cannot create {}: {}", dir, ec.message()));
+  }
+  throw std::runtime_error(fmt::format("cannot find a free run folder name for {}", stamp));
+}
+
+void prepare_new_run_dir(const std::string& dir, bool force) {
+  std::error_code ec;
+  const std::vector<fs::path> run_files = check_new_run_dir(dir, force);
+  if (run_files.empty()) return;
+  // A forced run starts clean: an old checkpoint, summary or picture must not pass for this one's.
+  // The manifest goes first, so that an interrupted clean-up never leaves it naming lost files.
+  std::vector<fs::path> order = run_files;
+  std::stable_partition(order.begin(), order.end(),
+                        [](const fs::path& path) { return path.filename() == kManifestFile; });
+  for (const auto& path : order) {
+    if (fs::remove_all(path, ec) == static_cast<std::uintmax_t>(-1) || ec) {
+      throw std::runtime_error(fmt::format("cannot remove {}: {}", path.string(), ec.message()));
+    }
+  }
+}
+
+std::vector<fs::path> check_new_run_dir(const std::string& dir, bool force) {
+  std::vector<fs::path> run_files;
+  bool other_files = false;
+  for (const auto& entry : fs::directory_iterator(dir)) {  // throws if it cannot be listed
+    const std::string name = entry.path().filename().string();
+    if (name == kLockFile) continue;
+    if (is_run_file(name)) {
+      run_files.push_back(entry.path());
+    } else {
+      other_files = true;
+    }
+  }
+  if (run_files.empty() && !other_files) return run_files;
+  if (!force) {
+    throw UsageError(fmt::format(
+        "--out {}: the folder already holds files; pass --resume {} to continue it, --force to "
+        "start it over, or choose another --out",
+        dir, dir));
+  }
+  if (run_files.empty()) {
+    throw UsageError(fmt::format(
+        "--out {}: --force starts over a run folder, but this folder holds no run; choose "
+        "another --out",
+        dir));
+  }
+  return run_files;
+}
+
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows) {
+  std::string text = metrics_header() + '\n';
+  for (const auto& row : rows) {
+    std::string line;
+    for (const auto& column : kColumns) {
+      if (!line.empty()) line += ',';
+      std::visit([&](auto field) { line += fmt::format(fmt::runtime(column.format), row.*field); },
+                 column.field);
+    }
+    text += line + '\n';
+  }
+  write_file_atomically(path, text);
+}
+
+std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
+  std::istringstream in(read_file(path));
+  const std::string header = metrics_header();
+  std::string line;
+  if (!std::getline(in, line) || line != header) {
+    throw std::runtime_error(fmt::format("{}: line 1: expected the header '{}'", path, header));
+  }
+  std::vector<EpochMetrics> rows;
+  for (int number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    // strtod, not operator>>, so that "nan" (explained variance of a constant test set) reads.
+    std::vector<double> values;
+    std::istringstream fields(line);
+    for (std::string field; std::getline(fields, field, ',');) {
+      char* end = nullptr;
+      const double value = std::strtod(field.c_str(), &end);
+      if (field.empty() || *end != '\0') break;
+      values.push_back(value);
+    }
+    if (values.size() != std::size(kColumns) ||
+        static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1 != std::size(kColumns)) {
+      throw std::runtime_error(fmt::format("{}: line {}: expected {} numbers, found '{}'", path,
+                                           number, std::size(kColumns), line));
+    }
+    EpochMetrics row;
+    for (size_t i = 0; i < values.size(); ++i) {
+      std::visit(
+          [&](auto field) {
+            using T = std::remove_reference_t<decltype(row.*field)>;
+            row.*field = static_cast<T>(values[i]);
+          },
+          kColumns[i].field);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+void write_summary_json(const std::string& path, const RunSummary& summary) {
+  const nlohmann::json json = {
+      {"test", to_json(summary.test)},
+      {"probe_accuracy", summary.probe.test_accuracy},
+      {"probe_train_accuracy", summary.probe.train_accuracy},
+      {"seconds", summary.seconds},
+  };
+  write_file_atomically(path, json.dump(2) + '\n');
+}
+
+RunSummary read_summary_json(const std::string& path) {
+  try {
+    const auto json = nlohmann::json::parse(read_file(path));
+    const auto& test = json.at("test");
+    RunSummary s;
+    s.test.images = test.at("images").get<int64_t>();
+    s.test.mse = test.at("mse").get<double>();
+    s.test.kl = test.at("kl").get<double>();
+    s.test.loss = test.at("loss").get<double>();
+    s.test.mean_rho_hat = test.at("mean_rho_hat").get<double>();
+    s.test.dead_units = test.at("dead_units").get<int64_t>();
+    s.test.mean_l0 = test.at("mean_l0").get<double>();
+    s.probe.test_accuracy = json.at("probe_accuracy").get<double>();
+    s.seconds = json.at("seconds").get<double>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& rows) {
+  Series train{"train loss", {}, {}};
+  Series test{"test loss", {}, {}};
+  for (const auto& r : rows) {
+    train.x.push_back(static_cast<double>(r.epoch));
+    train.y.push_back(r.train_loss);
+    test.x.push_back(static_cast<double>(r.epoch));
+    test.y.push_back(r.test_loss);
+  }
+  plot_lines(path, {"Sparse autoencoder: MSE + beta * penalty", {"epoch"}, {"loss"}},
+             {train, test});
+}
+
+}  // namespace sae
