@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 trials="${1:-45}"
-SAE_CRASH_TRIALS="$trials" "${BUILD_DIR:-build}/sae_tests" --gtest_filter='CrashSafety.*'
+SAE_CRASH_TRIALS="$trials" "${BUILD_DIR:-build}/sae_e2e_tests" --gtest_filter='CrashSafety.*'

@@ -27,7 +27,7 @@ Recorded:
   * "initial" / "final": for every parameter (enc1.weight, enc1.bias, ...), its "sum" and
     "abs_sum" (the sum of absolute values), computed in float64, before step 1 and after step 10.
 
-The plain torch.nn layers run here; `sae` on the CPU runs its fast path, which agrees with them
+The plain torch.nn layers run here; `sae` on the CPU runs its hand-written CPU step, which agrees with them
 only to float rounding, so the C++ test needs tolerances, not equality.
 
 Usage:  /usr/bin/python3 scripts/golden.py [--out PATH]   (default: tests/golden/first_steps.json)

@@ -60,7 +60,7 @@ echo "== test suite, CUDA tests on"
 # A failure is reported, and the figures below are still taken: device time is scarce.
 suite=passed
 ctest --test-dir "$BUILD" --output-on-failure -j 8 || suite=FAILED
-"$BUILD/sae_tests" --gtest_filter='Cuda.*' || suite=FAILED  # shows they ran, not skipped
+"$BUILD/sae_unit_tests" --gtest_filter='Cuda.*' || suite=FAILED  # shows they ran, not skipped
 echo "test suite: $suite"
 
 echo "== 10 epochs of configs/fashion-mnist.toml, on the GPU"

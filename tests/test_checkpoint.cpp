@@ -223,28 +223,19 @@ TEST(Checkpoint, UnknownFormatsAndBadCursorsAreRefused) {
   EXPECT_EQ(find_checkpoint((dir / "nothing-here")), std::nullopt);
 }
 
-TEST(Checkpoint, FormatOneRunFoldersStillLoad) {
+TEST(Checkpoint, FormatOneManifestsAreRefusedByName) {
+  // Format 1 existed only inside this repository's history, before any release.
   test::TempDir dir;
-  auto t = one_step(2);
-  torch::save(t.model, dir / "model.pt");
-  torch::save(t.optimizer, dir / "optimizer.pt");
   std::ofstream(dir / "checkpoint.json") << R"({"format": 1, "architecture": "sae-conv-64",
-    "epoch": 2, "partial_epoch": {"batches": 3, "images": 150, "loss_sum": 1.5, "mse_sum": 1.0,
-    "kl_sum": 20.0, "seconds": 0.5}, "beta": 0.01, "rho": 0.05, "penalty": "kl", "lr": 0.001,
-    "batch_size": 50, "seed": 7, "data_dir": "data/mnist"})";
-  const Checkpoint c = read_checkpoint(dir.path());
-  EXPECT_EQ(c.model_path, dir / "model.pt");
-  EXPECT_EQ(c.optimizer_path, dir / "optimizer.pt");
-  EXPECT_EQ(c.cursor.epoch, 2);
-  EXPECT_EQ(c.cursor.batches, 3);
-  EXPECT_EQ(c.config.seed, 7u);
-  EXPECT_EQ(c.config.batch_size, 50);
-  EXPECT_EQ(c.config.beta, 0.01);
-  // The next commit writes format 2 and leaves a consistent folder.
-  save_checkpoint(dir.path(), t.model, t.optimizer, c.config, c.cursor);
-  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "checkpoint.json")).at("format"), 2);
-  EXPECT_NO_THROW(read_checkpoint(dir.path()));
-  EXPECT_FALSE(fs::exists(dir / "optimizer.pt"));  // format 1's, replaced by the commit's own
+    "epoch": 2, "beta": 0.01, "rho": 0.05})";
+  try {
+    read_checkpoint(dir.path());
+    FAIL() << "format 1 was read";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("format 1, but this sae reads format 2"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Checkpoint, LeftoversOfACrashAreSwept) {

@@ -1,11 +1,13 @@
 // The hand-written CPU step against autograd through the plain torch::nn layers (the reference):
-// the same loss, the same gradient for every parameter and the same parameters after an Adam step.
+// the same loss, the same gradient for every parameter and the same parameters after an Adam step;
+// and its forward, encoder and decoder, alone or through Inference, against the same layers.
 // Tolerance: |step - reference| <= 1e-5 * max(1e-2, max |reference|) per tensor, in float32: a
 // relative bound, absolute near 0 (KL terms and some gradients cancel to nearly nothing).
 
 #include <gtest/gtest.h>
 
 #include "sae/model/cpu_step.hpp"
+#include "sae/model/inference.hpp"
 #include "sae/model/loss.hpp"
 #include "sae/model/model.hpp"
 #include "sae/train/train.hpp"
@@ -53,7 +55,7 @@ SparseAutoencoder model_with_seed(uint64_t seed) {
 StepLoss reference_gradients(SparseAutoencoder& model, const torch::Tensor& images,
                              const SparseLoss& loss_fn) {
   model->zero_grad();
-  const auto out = model->forward_reference(images);
+  const auto out = model->forward(images);
   const auto terms = loss_fn(out.reconstruction, images, out.code);
   terms.total.backward();
   return {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
@@ -92,9 +94,10 @@ TEST_P(CpuStepEquivalence, ForwardMatchesTheReference) {
   CpuStep step(model);
   const auto got = step.forward(images);
   torch::NoGradGuard no_grad;
-  const auto expected = model->forward_reference(images);
+  const auto expected = model->forward(images);
   expect_close(got.reconstruction, expected.reconstruction, "reconstruction");
   expect_close(got.code, expected.code, "code");
+  expect_close(step.encode(images), expected.code, "encode");
 }
 
 INSTANTIATE_TEST_SUITE_P(BatchesAndPenalties, CpuStepEquivalence,
@@ -148,6 +151,42 @@ TEST(CpuStep, AdamStepsWithWeightDecayAndWarmupMatchAutograd) {
           << p.key() + " after Adam" + at;
     }
   }
+}
+
+// The decoder alone, as the atoms use it. One CpuStep for every batch: its buffers, grown for the
+// first, serve the smaller ones after.
+TEST(CpuStep, DecodeMatchesTheReference) {
+  auto model = model_with_seed(5);
+  CpuStep step(model);
+  for (const int64_t batch : {100, 37, 1}) {
+    torch::manual_seed(13);
+    const auto codes = torch::rand({batch, kCodeSize});  // (B, 64) in (0, 1), as a code
+    const auto got = step.decode(codes);
+    torch::NoGradGuard no_grad;
+    expect_close(got, model->decode(codes), "decode of " + std::to_string(batch));
+  }
+}
+
+// Inference, the one entry that reconstruct, inspect and eval use: on the CPU it is CpuStep, and
+// it agrees with the torch::nn layers; the atoms' one-hot codes decode alike, too.
+TEST(CpuStep, InferenceOnTheCpuMatchesTheReference) {
+  const auto images = varied_images(37);
+  auto model = model_with_seed(5);
+  Inference network(model, torch::kCPU);
+  const auto got = network.forward(images);
+  const auto eye = torch::eye(kCodeSize);  // (64, 64): unit j alone at 1
+  const auto atoms = network.decode(eye);
+  EXPECT_FALSE(model->is_training());
+  EXPECT_FALSE(got.code.requires_grad());
+  torch::NoGradGuard no_grad;
+  const auto expected = model->forward(images);
+  expect_close(got.reconstruction, expected.reconstruction, "reconstruction");
+  expect_close(got.code, expected.code, "code");
+  expect_close(network.encode(images), expected.code, "encode");
+  expect_close(atoms, model->decode(eye), "atoms");
+  EXPECT_EQ(network.decode(torch::zeros({0, kCodeSize})).sizes(),
+            (std::vector<int64_t>{0, 1, 28, 28}));
+  EXPECT_THROW(network.decode(torch::rand({2, 10})), c10::Error);
 }
 
 // Two threads split the batch: the same result as one, within float rounding.

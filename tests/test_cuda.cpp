@@ -2,9 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "sae/base/errors.hpp"
+#include "sae/model/inference.hpp"
 #include "sae/train/device.hpp"
 #include "sae/train/distributed.hpp"
-#include "sae/base/errors.hpp"
 #include "sae/train/eval.hpp"
 #include "sae/train/train.hpp"
 #include "test_util.hpp"
@@ -26,7 +27,7 @@ TEST(Cuda, AutoPicksTheGpuAndCudaIndicesAreChecked) {
   EXPECT_THROW(resolve_device("cuda:" + std::to_string(gpus)), UsageError);
 }
 
-TEST(Cuda, ForwardMatchesTheCpuFastPath) {
+TEST(Cuda, InferenceOnTheGpuMatchesTheCpuStep) {
   SKIP_WITHOUT_CUDA();
   torch::manual_seed(0);
   SparseAutoencoder cpu_model;
@@ -37,10 +38,15 @@ TEST(Cuda, ForwardMatchesTheCpuFastPath) {
     gpu_model->named_parameters()[p.key()].copy_(p.value());
   }
   const auto images = torch::rand({37, 1, 28, 28});
-  const auto cpu = cpu_model->forward(images);                   // the CPU fast path
-  const auto gpu = gpu_model->forward(images.to(torch::kCUDA));  // the plain layers on the GPU
+  Inference on_cpu(cpu_model, torch::kCPU);   // CpuStep
+  Inference on_gpu(gpu_model, torch::kCUDA);  // the torch::nn layers on the GPU
+  const auto cpu = on_cpu.forward(images);
+  const auto gpu = on_gpu.forward(images.to(torch::kCUDA));
   EXPECT_TRUE(torch::allclose(gpu.reconstruction.cpu(), cpu.reconstruction, 1e-4, 1e-5));
   EXPECT_TRUE(torch::allclose(gpu.code.cpu(), cpu.code, 1e-4, 1e-5));
+  const auto eye = torch::eye(kCodeSize);  // the atoms' codes
+  EXPECT_TRUE(
+      torch::allclose(on_gpu.decode(eye.to(torch::kCUDA)).cpu(), on_cpu.decode(eye), 1e-4, 1e-5));
 }
 
 TEST(Cuda, TrainingOnTheGpuEvaluatesLikeTheCpu) {

@@ -2,6 +2,8 @@
 
 #include "sae/train/device.hpp"
 
+#include <algorithm>
+
 namespace sae {
 namespace {
 
@@ -30,6 +32,14 @@ TEST(Device, DefaultThreadsStayWithinTheAvailableCores) {
   const int threads = default_threads();
   EXPECT_GE(threads, 1);
   EXPECT_LE(threads, available_cores());
+}
+
+TEST(Device, ProcessesShareTheCoresWithOneAtLeastEach) {
+  const int cores = available_cores();
+  EXPECT_EQ(cores_per_process(1), cores);
+  EXPECT_EQ(cores_per_process(2), std::max(1, cores / 2));
+  EXPECT_EQ(cores_per_process(4 * cores), 1);
+  EXPECT_ANY_THROW(cores_per_process(0));
 }
 
 TEST(Device, UnknownDevicesAreUsageErrors) {

@@ -9,10 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sae/model/cpu_step.hpp"
-#include "sae/train/distributed.hpp"
 #include "sae/base/errors.hpp"
 #include "sae/data/dataset.hpp"
+#include "sae/model/cpu_step.hpp"
+#include "sae/train/device.hpp"
+#include "sae/train/distributed.hpp"
 #include "sae/train/train.hpp"
 #include "test_util.hpp"
 
@@ -43,13 +44,15 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-/// Sets environment variables for the scope of a test, restoring the previous values after.
+/// Sets environment variables for the scope of a test, the launch's others unset, restoring the
+/// previous values after.
 class ScopedEnv {
  public:
   explicit ScopedEnv(const std::vector<std::pair<std::string, std::string>>& vars) {
     for (const char* name :
          {"WORLD_SIZE", "RANK", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_PROCID",
-          "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"}) {
+          "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE", "LOCAL_RANK",
+          "LOCAL_WORLD_SIZE", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE", "OMP_NUM_THREADS"}) {
       const char* old = std::getenv(name);
       saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
       unsetenv(name);
@@ -135,6 +138,66 @@ TEST(Distributed, LaunchEnvRefusesAHalfSetWithItsName) {
         {"MASTER_PORT", "29500"}});  // exported by a job script: fine
     EXPECT_FALSE(launch_env().has_value());
   }
+}
+
+TEST(Distributed, LaunchEnvReadsTheLocalRankAndSizeAsHints) {
+  const std::vector<std::pair<std::string, std::string>> torchrun = {
+      {"WORLD_SIZE", "4"}, {"RANK", "3"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29511"}};
+  const auto local = [&](const std::vector<std::pair<std::string, std::string>>& more) {
+    auto vars = torchrun;
+    vars.insert(vars.end(), more.begin(), more.end());
+    const ScopedEnv env(vars);
+    const auto launch = launch_env();
+    EXPECT_TRUE(launch.has_value());
+    return launch ? std::pair<int, int>{launch->local_rank, launch->local_world_size}
+                  : std::pair<int, int>{-1, -1};
+  };
+  using Local = std::pair<int, int>;    // (local rank, ranks on this machine)
+  EXPECT_EQ(local({}), (Local{0, 4}));  // one machine
+  EXPECT_EQ(local({{"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"}}), (Local{1, 2}));
+  EXPECT_EQ(local({{"SLURM_LOCALID", "3"}, {"SLURM_NTASKS_PER_NODE", "4"}}), (Local{3, 4}));
+  // torchrun's own first, local rank 0 included.
+  EXPECT_EQ(local({{"LOCAL_RANK", "0"}, {"SLURM_LOCALID", "1"}}), (Local{0, 4}));
+  // Hints only: malformed ones fall back, and the launch still trains.
+  EXPECT_EQ(local({{"LOCAL_RANK", "x"}, {"LOCAL_WORLD_SIZE", "0"}}), (Local{0, 4}));
+  EXPECT_EQ(local({{"LOCAL_RANK", "x"},
+                   {"SLURM_LOCALID", "2"},
+                   {"LOCAL_WORLD_SIZE", "-1"},
+                   {"SLURM_NTASKS_PER_NODE", "2"}}),
+            (Local{2, 2}));
+}
+
+TEST(Distributed, EachRankTakesItsShareOfTheCoresAndAGpuOfItsOwn) {
+  using Vars = std::vector<std::pair<std::string, std::string>>;
+  LaunchEnv launch;
+  launch.rank = 3;
+  launch.world_size = 4;
+  launch.local_rank = 1;
+  launch.local_world_size = 2;
+  {
+    const ScopedEnv none({});
+    EXPECT_EQ(rank_threads(launch, 5), 5);  // --threads wins
+    EXPECT_EQ(rank_threads(launch, 0), cores_per_process(2));
+  }
+  {
+    const ScopedEnv omp(Vars{{"OMP_NUM_THREADS", "3"}});  // as torchrun sets it
+    EXPECT_EQ(rank_threads(launch, 0), 3);
+    EXPECT_EQ(rank_threads(launch, 5), 5);
+  }
+  {
+    const ScopedEnv nested(Vars{{"OMP_NUM_THREADS", "4,2"}});  // OpenMP's nested form: not a count
+    EXPECT_EQ(rank_threads(launch, 0), cores_per_process(2));
+  }
+  EXPECT_EQ(rank_device(launch, torch::kCPU), torch::Device(torch::kCPU));
+  EXPECT_EQ(rank_device(launch, torch::Device(torch::kCUDA)), torch::Device(torch::kCUDA, 1));
+  EXPECT_EQ(rank_device(launch, torch::Device(torch::kCUDA, 0)), torch::Device(torch::kCUDA, 0));
+}
+
+TEST(Distributed, AGroupNamesTheBackendItRunsOn) {
+  EXPECT_EQ(ProcessGroup().backend(), "");
+  const ProcessGroup one = ProcessGroup::join({0, 1, "127.0.0.1", free_port(), false}, torch::kCPU,
+                                              std::chrono::seconds(10));
+  EXPECT_EQ(one.backend(), "Gloo");
 }
 
 TEST(Distributed, TheWholeJoinEndsWithinTheTimeout) {
@@ -249,7 +312,8 @@ TEST_P(TwoRanks, TakeTheSingleProcessStepOnTheGlobalBatch) {
   std::vector<StepLoss> got(2);
   const auto errors = on_two_ranks([&](int r, const ProcessGroup& group) {
     const auto [begin, end] = rank_slice(100, r, 2);
-    got[r] = CpuStep(models[r]).forward_backward(images.slice(0, begin, end), loss_fn, group);
+    got[r] = CpuStep(models[r]).forward_backward(
+        images.slice(0, begin, end), loss_fn, [&](torch::Tensor& t) { group.all_reduce_sum(t); });
   });
   at::set_num_threads(previous_threads);
   for (int r = 0; r < 2; ++r) {

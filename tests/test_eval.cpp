@@ -51,6 +51,16 @@ TEST(Eval, MetricsFollowTheirDefinitionsAndIgnoreBatchSize) {
   EXPECT_NEAR(m.mean_l0, out.code.gt(0.5).sum().item<double>() / 37, 1e-12);
   EXPECT_EQ(m.dead_units, std::get<0>(out.code.max(0)).le(0.5).sum().item<int64_t>());
   EXPECT_EQ(m.far_units, rho_hat.gt(0.5).sum().item<int64_t>());
+  // The active units alone: the code with every unit at or below 0.5 zeroed, decoded.
+  const auto active_code = out.code * out.code.gt(0.5);
+  const double thresholded =
+      (model->decode(active_code) - images).pow(2).sum().item<double>() / (37.0 * 784);
+  EXPECT_NEAR(m.thresholded_mse, thresholded, 1e-5 * thresholded);
+  // A fresh model's code is mixed, some units on and some off, so the mask changes the image.
+  const auto off = out.code.le(0.5).sum().item<int64_t>();
+  EXPECT_GT(off, 0);
+  EXPECT_LT(off, out.code.numel());
+  EXPECT_NE(m.thresholded_mse, m.mse);
   ASSERT_EQ(m.rho_hat.size(), 64u);
   EXPECT_NEAR(m.rho_hat[5], rho_hat[5].item<double>(), 1e-6);
   EXPECT_NEAR(m.unit_kl[5], kl_per_unit(rho_hat, 0.05)[5].item<double>(), 1e-5);

@@ -16,7 +16,7 @@
 namespace sae {
 namespace {
 
-// The CPU fast path computes the same products as PyTorch's layers in another order (float32).
+// The CPU step computes the same products as PyTorch's layers in another order (float32).
 constexpr double kLossTolerance = 1e-5;     // relative, per step
 constexpr double kInitialTolerance = 1e-9;  // relative to abs_sum: the same RNG, same draws
 constexpr double kFinalTolerance = 2e-5;    // relative to abs_sum, after 10 Adam steps

@@ -31,6 +31,12 @@ std::string small_data() {
   return test::shared_data(200, 50);
 }
 
+/// What `sae train --data-dir small_data() --out run --epochs 1 --threads 1` leaves in `run`: a
+/// copy of that run, trained once for the tests that go on from it (test::shared_run).
+void one_epoch_run(const std::string& run) {
+  test::copy_of_shared_run({"--data-dir", small_data(), "--epochs", "1", "--threads", "1"}, run);
+}
+
 void expect_no_temporary_files(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -136,10 +142,7 @@ TEST(Hardening, ValuesThatWouldSlipThroughAreRefused) {
 
 TEST(Hardening, ACheckpointWithImpossibleValuesIsRefusedOnResume) {
   test::TempDir tmp;
-  ASSERT_EQ(run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs", "1",
-                     "--threads", "1", "--quiet"})
-                .exit_code,
-            0);
+  one_epoch_run(tmp / "run");
   auto manifest = nlohmann::json::parse(read_text(tmp / "run/checkpoint.json"));
   manifest["cursor"]["epoch"] = -5;
   write_file_atomically(tmp / "run/checkpoint.json", manifest.dump());
@@ -230,10 +233,7 @@ TEST(Hardening, PathsAndMessagesSayWhatTheUserMeant) {
 
 TEST(Hardening, ResumeSaysWhatIsMissingAndRefusesASecondConfig) {
   test::TempDir tmp;
-  ASSERT_EQ(run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs", "1",
-                     "--threads", "1", "--quiet"})
-                .exit_code,
-            0);
+  one_epoch_run(tmp / "run");
   std::ofstream(tmp / "other.toml") << "[train]\nepochs = 3\n";
   expect_clean_failure(run_sae({"train", "--config", tmp / "other.toml", "--resume", tmp / "run"}),
                        "drop --config");
@@ -255,10 +255,7 @@ TEST(Hardening, AHostileConfigIsRefusedCheaplyAlsoThroughResume) {
   EXPECT_NE(refused.err.find("TOML"), std::string::npos) << refused.err;
   EXPECT_EQ(refused.exit_code, 2);
   // A run folder's config.toml is read the same way by --resume.
-  ASSERT_EQ(run_sae({"train", "--data-dir", small_data(), "--out", tmp / "run", "--epochs", "1",
-                     "--threads", "1", "--quiet"})
-                .exit_code,
-            0);
+  one_epoch_run(tmp / "run");
   fs::copy_file(tmp / "deep.toml", tmp / "run/config.toml", fs::copy_options::overwrite_existing);
   expect_clean_failure(run_sae({"train", "--resume", tmp / "run", "--epochs", "2"}),
                        "run/config.toml:3:");

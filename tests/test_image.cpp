@@ -21,7 +21,7 @@ TEST(Image, PngRoundTripIsExact) {
   for (int i = 0; i < 15; ++i) image.pixels.push_back(static_cast<uint8_t>(i * 17));
   write_png(dir / "a.png", image);
   EXPECT_EQ(png_signature(dir / "a.png"), "\x89PNG\r\n\x1a\n");
-  const GrayImage back = read_png(dir / "a.png");
+  const GrayImage back = test::read_gray_png(dir / "a.png");
   EXPECT_EQ(back.width, 5);
   EXPECT_EQ(back.height, 3);
   EXPECT_EQ(back.pixels, image.pixels);

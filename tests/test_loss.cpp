@@ -3,10 +3,15 @@
 #include "sae/base/errors.hpp"
 #include "sae/model/loss.hpp"
 #include "sae/model/model.hpp"
+#include "sae/train/run_config.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace sae {
 namespace {
@@ -91,6 +96,114 @@ TEST(Loss, L1AndNonePenalties) {
     EXPECT_EQ(parse_penalty(penalty_name(p)), p);
   }
   EXPECT_EQ(penalty_name(parse_penalty("l1")), "l1");
+}
+
+// The sparsity seam: each kind's CPU forms against autograd of its torch form, in float32 as the
+// network runs them. rho_hat_j here takes ordinary values, rho itself, the clamp's bounds and the
+// floats just outside them, 0 and 1: outside the clamp the KL passes no gradient, in either form.
+std::vector<float> rho_hats_across_the_clamp() {
+  const auto low = static_cast<float>(kRhoHatEps), high = static_cast<float>(1.0 - kRhoHatEps);
+  std::vector<float> r = {0.0f, std::nextafter(low, 0.0f),  low,  0.05f, 0.5f,
+                          high, std::nextafter(high, 1.0f), 1.0f, 1e-8f};
+  for (int64_t j = static_cast<int64_t>(r.size()); j < kCodeSize; ++j) {
+    r.push_back(static_cast<float>(j) / (kCodeSize + 1));  // ordinary values in (0, 1)
+  }
+  return r;  // (64)
+}
+
+TEST(Sparsity, EveryKindsCpuPenaltyAndGradientMatchAutogradOfItsTorchForm) {
+  constexpr double kRho = 0.05;
+  const std::vector<float> values = rho_hats_across_the_clamp();
+  for (const Sparsity* kind : sparsity_kinds()) {
+    const std::string name = kind->name();
+    const auto rho_hat = torch::tensor(values).requires_grad_(true);  // (64) float
+    const auto penalty = kind->penalty(rho_hat, kRho);
+    if (penalty.requires_grad()) penalty.backward();  // "none" is a constant
+    const auto expected =
+        rho_hat.grad().defined() ? rho_hat.grad().to(torch::kFloat64) : torch::zeros({kCodeSize});
+    const std::vector<double> grad = kind->penalty_grad_cpu(values, kRho);
+    ASSERT_EQ(grad.size(), values.size()) << name;
+    for (size_t j = 0; j < grad.size(); ++j) {
+      const double want = expected[static_cast<int64_t>(j)].item<double>();
+      EXPECT_NEAR(grad[j], want, 1e-5 * std::max(1.0, std::abs(want)))
+          << name << ": d penalty / d rho_hat at " << values[j];
+    }
+    const double want = penalty.item<double>();
+    EXPECT_NEAR(kind->penalty_cpu(values, kRho), want, 1e-5 * std::max(1.0, std::abs(want)))
+        << name;
+  }
+  // The KL's clamp, spelled out: no gradient outside [kRhoHatEps, 1 - kRhoHatEps], some inside.
+  const auto kl = sparsity_of(Penalty::kKl).penalty_grad_cpu(values, kRho);
+  EXPECT_EQ(kl[0], 0.0);
+  EXPECT_EQ(kl[1], 0.0);
+  EXPECT_LT(kl[2], -1e4);  // -rho / kRhoHatEps + ...
+  EXPECT_GT(kl[5], 1e5);   // (1 - rho) / kRhoHatEps - ...
+  EXPECT_EQ(kl[6], 0.0);
+  EXPECT_EQ(kl[7], 0.0);
+}
+
+TEST(Sparsity, EveryKindsCpuActivationMatchesAutogradOfItsTorchForm) {
+  torch::manual_seed(4);
+  const auto z0 = 4 * torch::randn({5, kCodeSize});    // (B, 64): enc3's output
+  const auto upstream = torch::randn({5, kCodeSize});  // d loss / d h
+  for (const Sparsity* kind : sparsity_kinds()) {
+    const std::string name = kind->name();
+    const auto z = z0.clone().requires_grad_(true);
+    const auto h = kind->activation(z);
+    h.backward(upstream);
+    auto h_cpu = z.detach().clone();
+    kind->activation_cpu(h_cpu);
+    EXPECT_TRUE(torch::allclose(h_cpu, h.detach(), /*rtol=*/1e-6, /*atol=*/1e-7)) << name;
+    auto dz = upstream.clone();
+    kind->activation_backward_cpu(h_cpu.data_ptr<float>(), dz.data_ptr<float>(), dz.numel());
+    EXPECT_TRUE(torch::allclose(dz, z.grad(), /*rtol=*/1e-5, /*atol=*/1e-7)) << name;
+  }
+}
+
+TEST(Sparsity, TheTableNamesEachKindOnceAndBuildsTheFlagsHelpAndError) {
+  std::set<std::string> names;
+  for (const Sparsity* kind : sparsity_kinds()) {
+    EXPECT_TRUE(names.insert(kind->name()).second) << kind->name();
+    EXPECT_EQ(&sparsity_of(kind->kind()), kind);
+    EXPECT_EQ(parse_penalty(kind->name()), kind->kind());
+    EXPECT_NE(std::string(penalty_help()).find(std::string(kind->name()) + " (" + kind->help()),
+              std::string::npos);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"kl", "l1", "none"}));
+  EXPECT_EQ(std::string(penalty_help()),
+            "what beta weighs: kl (the original model's), l1 (sum_j mean_i |h_ij|, the L1 "
+            "variant) or none (a plain autoencoder)");
+  try {
+    parse_penalty("KL ");
+    FAIL() << "'KL ' was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "unknown penalty 'KL ': use kl, l1 or none");
+  }
+}
+
+TEST(Sparsity, RunConfigAndTheLossShareOneRuleForRhoAndBeta) {
+  const auto throws = [](const std::function<void()>& check) {
+    try {
+      check();
+    } catch (const UsageError&) {
+      return true;
+    }
+    return false;
+  };
+  for (const double rho : {0.01, 1e-30, 1 - 1e-7, 0.0, 1.0, 1e-50, 1 - 1e-12, std::nan("")}) {
+    RunConfig config;
+    config.rho = rho;
+    EXPECT_EQ(throws([&] { check_sparsity_params(0.005, rho); }), !valid_rho(rho)) << rho;
+    EXPECT_EQ(throws([&] { validate(config); }), !valid_rho(rho)) << rho;
+  }
+  for (const double beta : {0.0, 0.5, -1e-3, std::numeric_limits<double>::infinity()}) {
+    RunConfig config;
+    config.beta = beta;
+    EXPECT_EQ(throws([&] { check_sparsity_params(beta, 0.01); }), !valid_beta(beta)) << beta;
+    EXPECT_EQ(throws([&] { validate(config); }), !valid_beta(beta)) << beta;
+  }
+  EXPECT_TRUE(valid_beta(0.0));
+  EXPECT_FALSE(valid_beta(-1e-3));
 }
 
 TEST(Loss, GradientMatchesFiniteDifferencesInDouble) {

@@ -43,6 +43,19 @@ TEST(Model, ParameterNamesAndShapesAreTheOriginalModels) {
   EXPECT_EQ(found, expected);
 }
 
+TEST(Model, TheCodeIsTheActivationOfItsKind) {
+  torch::manual_seed(0);
+  SparseAutoencoder model;
+  EXPECT_EQ(model->code_kind().kind(), Penalty::kKl);
+  EXPECT_EQ(SparseAutoencoder(Penalty::kL1)->code_kind().kind(), Penalty::kL1);
+  torch::NoGradGuard no_grad;
+  const auto images = torch::rand({3, 1, 28, 28});
+  const auto z = model->enc3(torch::relu(model->enc2(torch::relu(model->enc1(images)))));
+  // Not bit for bit: see above.
+  EXPECT_TRUE(torch::allclose(model->encode(images), torch::sigmoid(z).flatten(1), /*rtol=*/0,
+                              /*atol=*/1e-6));
+}
+
 TEST(Model, RejectsWrongInputShape) {
   SparseAutoencoder model;
   EXPECT_THROW(model->forward(torch::rand({2, 1, 32, 32})), c10::Error);

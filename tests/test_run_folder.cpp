@@ -53,26 +53,85 @@ TEST(RunFolder, MetricsCsvRoundTripsIncludingNan) {
   EpochMetrics a;
   a.epoch = 1;
   a.train_loss = 0.25;
-  a.test_mse = 0.0123456789;
-  a.test_explained_variance = std::nan("");  // a constant test set has no variance to explain
-  a.test_dead_units = 7;
+  a.test.mse = 0.0123456789;
+  a.test.explained_variance = std::nan("");  // a constant test set has no variance to explain
+  a.test.dead_units = 7;
   a.images_per_s = 1234.5;
   EpochMetrics b = a;
   b.epoch = 2;
-  b.test_explained_variance = 0.5;
+  b.test.explained_variance = 0.5;
   write_metrics_csv(dir / "metrics.csv", {a, b});
   const auto rows = read_metrics_csv(dir / "metrics.csv");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].epoch, 1);
   EXPECT_DOUBLE_EQ(rows[0].train_loss, 0.25);
-  EXPECT_NEAR(rows[0].test_mse, 0.0123456789, 1e-10);  // 8 significant digits
-  EXPECT_TRUE(std::isnan(rows[0].test_explained_variance));
-  EXPECT_EQ(rows[0].test_dead_units, 7);
-  EXPECT_DOUBLE_EQ(rows[1].test_explained_variance, 0.5);
+  EXPECT_NEAR(rows[0].test.mse, 0.0123456789, 1e-10);  // 8 significant digits
+  EXPECT_TRUE(std::isnan(rows[0].test.explained_variance));
+  EXPECT_EQ(rows[0].test.dead_units, 7);
+  EXPECT_DOUBLE_EQ(rows[1].test.explained_variance, 0.5);
   // Rewriting what was read gives the same file: a resumed run appends without drift.
   const std::string before = test::read_text(dir / "metrics.csv");
   write_metrics_csv(dir / "metrics.csv", rows);
   EXPECT_EQ(test::read_text(dir / "metrics.csv"), before);
+}
+
+TEST(RunFolder, MetricsCsvOfAnOlderRunLacksTheNewerColumnsWhichReadAsNan) {
+  // metrics.csv before thresholded_mse existed: the same columns, that one left out.
+  test::TempDir dir;
+  std::ofstream(dir / "metrics.csv")
+      << "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,"
+         "test_explained_variance,test_mean_rho_hat,test_dead_units,test_far_units,test_l0,"
+         "seconds,images_per_s\n"
+         "1,0.5,0.25,3,0.4,0.125,2.5,0.75,0.01,63,1,0.0625,12.5,4000\n";
+  const auto rows = read_metrics_csv(dir / "metrics.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(rows[0].test.mse, 0.125);
+  EXPECT_EQ(rows[0].test.dead_units, 63);
+  EXPECT_DOUBLE_EQ(rows[0].test.mean_l0, 0.0625);
+  EXPECT_DOUBLE_EQ(rows[0].images_per_s, 4000);
+  EXPECT_TRUE(std::isnan(rows[0].test.thresholded_mse));
+  // Columns out of order, or unknown, are refused.
+  std::ofstream(dir / "swapped.csv") << "epoch,train_mse,train_loss\n1,2,3\n";
+  EXPECT_THROW(read_metrics_csv(dir / "swapped.csv"), std::runtime_error);
+}
+
+TEST(RunFolder, SummaryJsonRoundTripsEveryMetric) {
+  test::TempDir dir;
+  RunSummary written;
+  double next = 0.5;
+  for_each_metric(written.test, [&](const MetricSpec&, auto& value) {
+    using T = std::remove_reference_t<decltype(value)>;
+    value = static_cast<T>(next);  // a different value for each metric
+    next += 1.25;
+  });
+  written.test.explained_variance = std::nan("");  // JSON's null, read back as NaN
+  written.test.rho_hat.assign(64, 0.25);
+  written.test.unit_kl.assign(64, 0.125);
+  written.test.max_activation.assign(64, 0.75);
+  written.probe.test_accuracy = 0.875;
+  written.probe.train_accuracy = 0.9;
+  written.seconds = 12.5;
+  write_summary_json(dir / "summary.json", written);
+  const RunSummary read = read_summary_json(dir / "summary.json");
+  int compared = 0;
+  for_each_metric(written.test, [&](const MetricSpec& spec, const auto& value) {
+    double got = 0;
+    for_each_metric(read.test, [&](const MetricSpec& other, const auto& v) {
+      if (std::string(other.key) == spec.key) got = static_cast<double>(v);
+    });
+    if (std::isnan(static_cast<double>(value))) {
+      EXPECT_TRUE(std::isnan(got)) << spec.key;
+    } else {
+      EXPECT_DOUBLE_EQ(got, static_cast<double>(value)) << spec.key;
+    }
+    ++compared;
+  });
+  EXPECT_GE(compared, 12);
+  EXPECT_EQ(read.test.rho_hat, written.test.rho_hat);
+  EXPECT_EQ(read.test.max_activation, written.test.max_activation);
+  EXPECT_DOUBLE_EQ(read.probe.test_accuracy, 0.875);
+  EXPECT_DOUBLE_EQ(read.probe.train_accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(read.seconds, 12.5);
 }
 
 TEST(RunFolder, MalformedMetricsCsvNamesTheLine) {
@@ -112,11 +171,21 @@ TEST(RunFolder, AnEmptyFolderOrOneWithOnlyItsLockIsReadyForANewRun) {
 TEST(RunFolder, ForceClearsTheOldRunsFilesAndRefusalKeepsThem) {
   test::TempDir dir;
   const std::vector<std::string> run_files = {
-      kConfigFile,          kManifestFile,           kModelFile,   kOldOptimizerFile,
-      kMetricsFile,         kLossPlotFile,           kSummaryFile, kReconstructionsFile,
-      "units.png",          "activations.png",       "atoms.png",  "top.png",
-      "model-00000012.pt",  "optimizer-00000012.pt",  // a commit's step files
-      "model.tmpAb12Cd.pt", "metrics.tmpXy34Zw.csv",  // writes a crash cut short
+      kConfigFile,
+      kManifestFile,
+      kModelFile,
+      kMetricsFile,
+      kLossPlotFile,
+      kSummaryFile,
+      kReconstructionsFile,
+      "units.png",
+      "activations.png",
+      "atoms.png",
+      "top.png",
+      "model-00000012.pt",
+      "optimizer-00000012.pt",  // a commit's step files
+      "model.tmpAb12Cd.pt",
+      "metrics.tmpXy34Zw.csv",  // writes a crash cut short
   };
   const std::vector<std::string> other_files = {"notes.txt", "model-final.pt"};
   for (const auto& name : run_files) touch(dir / name);

@@ -20,13 +20,12 @@ namespace fs = std::filesystem;
 using test::read_text;
 using test::run_sae;
 
-/// The sweep's arguments over a 2 x 2 grid of a small synthetic set, into `out`.
+/// `sae sweep --out OUT` over the 2 x 2 grid that the sweep tests share, quiet.
 std::vector<std::string> sweep_args(const std::string& out) {
-  return {"sweep", "--beta",     "0,0.01",
-          "--rho", "0.05,0.2",   "--epochs",
-          "1",     "--data-dir", test::shared_data(/*train_count=*/300, /*test_count=*/100),
-          "--out", out,          "--threads",
-          "1",     "--quiet"};
+  std::vector<std::string> args = {"sweep", "--out", out, "--quiet"};
+  const auto grid = test::small_grid_args();
+  args.insert(args.end(), grid.begin(), grid.end());
+  return args;
 }
 
 /// sweep.csv without its last column (the seconds each run took).
@@ -35,6 +34,12 @@ std::string table_without_times(const std::string& path) {
   std::string out, line;
   while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
   return out;
+}
+
+/// The grid's table as one sequential sweep writes it, without the times: trained once for every
+/// test here (test::shared_sweep), which compare their own ways of training it against it.
+std::string sequential_table() {
+  return table_without_times(test::shared_sweep(test::small_grid_args()) + "/sweep.csv");
 }
 
 int wait_exit_code(pid_t pid) {
@@ -50,8 +55,7 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
 
 TEST(Sweep, TwoShardsAtOnceIntoOneFolderGiveTheSequentialTable) {
   test::TempDir dir;
-  ASSERT_EQ(run_sae(sweep_args(dir / "sequential")).exit_code, 0);
-  const std::string expected = table_without_times(dir / "sequential/sweep.csv");
+  const std::string expected = sequential_table();
   ASSERT_NE(expected.find("0.01,0.2,"), std::string::npos) << expected;
 
   const pid_t first =
@@ -72,13 +76,38 @@ TEST(Sweep, TwoShardsAtOnceIntoOneFolderGiveTheSequentialTable) {
 
 TEST(Sweep, JobsTrainEveryPointInSeparateProcesses) {
   test::TempDir dir;
-  ASSERT_EQ(run_sae(sweep_args(dir / "sequential")).exit_code, 0);
-  const auto jobs = run_sae(with(sweep_args(dir / "jobs"), {"--jobs", "2"}));
+  const std::string out = dir / "jobs";
+  // Not quiet: each shard's log then holds the lines it logs for each of its grid points.
+  std::vector<std::string> args = {"sweep", "--out", out, "--jobs", "2"};
+  const auto grid = test::small_grid_args();
+  args.insert(args.end(), grid.begin(), grid.end());
+  const auto jobs = run_sae(args);
   ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
-  EXPECT_EQ(table_without_times(dir / "jobs/sweep.csv"),
-            table_without_times(dir / "sequential/sweep.csv"));
-  EXPECT_TRUE(fs::exists(dir / "jobs/sweep-shard-0-of-2.log"));
-  EXPECT_TRUE(fs::exists(dir / "jobs/sweep-shard-1-of-2.log"));
+  EXPECT_EQ(table_without_times(out + "/sweep.csv"), sequential_table());
+  // Grid order: (0, 0.05), (0, 0.2), (0.01, 0.05), (0.01, 0.2); shard i of 2 takes k = i, i + 2.
+  const std::vector<std::vector<std::string>> points = {
+      {"sweep 1/4: beta 0, rho 0.05", "beta=0_rho=0.05"},
+      {"sweep 2/4: beta 0, rho 0.2", "beta=0_rho=0.2"},
+      {"sweep 3/4: beta 0.01, rho 0.05", "beta=0.01_rho=0.05"},
+      {"sweep 4/4: beta 0.01, rho 0.2", "beta=0.01_rho=0.2"}};
+  for (int shard = 0; shard < 2; ++shard) {
+    const std::string log_path = out + "/sweep-shard-" + std::to_string(shard) + "-of-2.log";
+    ASSERT_TRUE(fs::is_regular_file(log_path)) << log_path;
+    const std::string log = read_text(log_path);
+    for (size_t k = 0; k < points.size(); ++k) {
+      const bool mine = static_cast<int>(k % 2) == shard;
+      EXPECT_EQ(log.find(points[k][0]) != std::string::npos, mine)
+          << log_path << (mine ? " lacks " : " has ") << points[k][0] << ":\n"
+          << log;
+      EXPECT_EQ(log.find("run folder " + out + "/" + points[k][1]) != std::string::npos, mine)
+          << log_path << (mine ? " did not train " : " trained ") << points[k][1] << ":\n"
+          << log;
+    }
+    // The parent names each shard's process and log.
+    EXPECT_NE(jobs.err.find("shard " + std::to_string(shard) + "/2: pid "), std::string::npos)
+        << jobs.err;
+    EXPECT_NE(jobs.err.find("log " + log_path), std::string::npos) << jobs.err;
+  }
 }
 
 TEST(Sweep, AShardTrainsItsPointsOnlyAndSlurmArraysPickTheShard) {
@@ -92,14 +121,30 @@ TEST(Sweep, AShardTrainsItsPointsOnlyAndSlurmArraysPickTheShard) {
   EXPECT_TRUE(fs::exists(dir / "flag/beta=0.01_rho=0.2/summary.json"));
   EXPECT_FALSE(fs::exists(dir / "flag/sweep.csv"));  // it waits for the other shard
 
-  // An array of tasks 1..2 (SLURM_ARRAY_TASK_MIN=1): task 2 is shard 1 of 2.
-  const pid_t pid = test::spawn_sae(sweep_args(dir / "slurm"), dir / "slurm.err",
+  // An array of tasks 1..2 (SLURM_ARRAY_TASK_MIN=1): task 2 is shard 1 of 2. Into the same
+  // folder, where shard 1's points are finished, so that it trains nothing: its log says which
+  // points it took, and any other point would appear on disk, or the table with all four.
+  std::vector<std::string> slurm = {"sweep", "--out", dir / "flag"};  // not quiet: the log
+  const auto grid = test::small_grid_args();
+  slurm.insert(slurm.end(), grid.begin(), grid.end());
+  const pid_t pid = test::spawn_sae(slurm, dir / "slurm.err",
                                     {{"SLURM_ARRAY_TASK_ID", "2"},
                                      {"SLURM_ARRAY_TASK_MIN", "1"},
                                      {"SLURM_ARRAY_TASK_COUNT", "2"}});
   EXPECT_EQ(wait_exit_code(pid), 0) << read_text(dir / "slurm.err");
-  EXPECT_FALSE(fs::exists(dir / "slurm/beta=0_rho=0.05"));
-  EXPECT_TRUE(fs::exists(dir / "slurm/beta=0_rho=0.2/summary.json"));
+  const std::string log = read_text(dir / "slurm.err");
+  for (const char* point : {"beta=0_rho=0.2", "beta=0.01_rho=0.2"}) {
+    EXPECT_NE(log.find(dir / "flag/" + point + " already finished; skipped"), std::string::npos)
+        << point << ":\n"
+        << log;
+  }
+  EXPECT_EQ(log.find("sweep 1/4:"), std::string::npos) << log;
+  EXPECT_EQ(log.find("sweep 3/4:"), std::string::npos) << log;
+  EXPECT_NE(log.find("shard 1/2 done"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(dir / "flag/beta=0_rho=0.05"));
+  EXPECT_TRUE(fs::exists(dir / "flag/beta=0_rho=0.2/summary.json"));
+  EXPECT_FALSE(fs::exists(dir / "flag/beta=0.01_rho=0.05"));
+  EXPECT_FALSE(fs::exists(dir / "flag/sweep.csv"));
 
   test::expect_clean_failure(run_sae(with(sweep_args(dir / "bad"), {"--shard", "2/2"})),
                              "--shard 2/2");

@@ -5,8 +5,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "sae/base/toml_file.hpp"
 #include "sae/base/errors.hpp"
+#include "sae/base/toml_file.hpp"
 #include "test_util.hpp"
 
 #include <chrono>

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -74,19 +75,65 @@ void write_gray16(const std::string& path, int width, int height,
   });
 }
 
+/// Appends `value` to `bytes` big-endian, as PNG stores numbers.
+void append_be32(std::vector<uint8_t>& bytes, uint32_t value) {
+  bytes.insert(bytes.end(), {static_cast<uint8_t>(value >> 24), static_cast<uint8_t>(value >> 16),
+                             static_cast<uint8_t>(value >> 8), static_cast<uint8_t>(value)});
+}
+
+/// Appends the PNG chunk `type` holding `data`, its CRC included.
+void append_chunk(std::vector<uint8_t>& bytes, const char* type, const std::vector<uint8_t>& data) {
+  append_be32(bytes, static_cast<uint32_t>(data.size()));
+  const size_t type_at = bytes.size();
+  bytes.insert(bytes.end(), type, type + 4);
+  bytes.insert(bytes.end(), data.begin(), data.end());
+  append_be32(bytes, static_cast<uint32_t>(crc32(0, bytes.data() + type_at, 4 + data.size())));
+}
+
 /// The bytes of a PNG that is only a signature and an IHDR claiming `width` x `height` at `depth`
-/// bits of colour type `color` (then IEND when `end`): sae's checks read no further.
+/// bits of colour type `color` (then IEND when `end`): sae's header checks read no further.
 std::vector<uint8_t> png_header(uint32_t width, uint32_t height, uint8_t depth = 8,
                                 uint8_t color = 0, bool end = false) {
-  std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
-                            0,    0,   0,   13,  'I',  'H',  'D',  'R'};
-  for (const uint32_t side : {width, height}) {
-    b.insert(b.end(), {static_cast<uint8_t>(side >> 24), static_cast<uint8_t>(side >> 16),
-                       static_cast<uint8_t>(side >> 8), static_cast<uint8_t>(side)});
-  }
-  b.insert(b.end(), {depth, color, 0, 0, 0, 0, 0, 0, 0});  // ..., a CRC nobody checks
-  if (end) b.insert(b.end(), {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82});
+  std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, ihdr;
+  append_be32(ihdr, width);
+  append_be32(ihdr, height);
+  ihdr.insert(ihdr.end(), {depth, color, 0, 0, 0});  // compression, filter, interlace
+  append_chunk(b, "IHDR", ihdr);
+  if (end) append_chunk(b, "IEND", {});
   return b;
+}
+
+/// A `width` x `height` 8-bit gray PNG of `gray8` with a comment (a tEXt chunk), its image data
+/// stored, not compressed: a flipped byte in either leaves stb_image decoding the same pixels.
+std::vector<uint8_t> commented_gray_png(int width, int height, const std::vector<uint8_t>& gray8) {
+  std::vector<uint8_t> bytes;
+  const auto append = [](png_structp png, png_bytep data, size_t n) {
+    auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
+    out->insert(out->end(), data, data + n);
+  };
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_set_write_fn(png, &bytes, append, nullptr);
+  png_set_compression_level(png, 0);
+  png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_text comment{};
+  comment.compression = PNG_TEXT_COMPRESSION_NONE;
+  comment.key = const_cast<char*>("Comment");
+  comment.text = const_cast<char*>("a digit drawn by hand");
+  png_set_text(png, info, &comment, 1);
+  png_write_info(png, info);
+  for (int y = 0; y < height; ++y) {
+    png_write_row(png, gray8.data() + static_cast<size_t>(y) * width);
+  }
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  return bytes;
+}
+
+/// Where the data of the first `type` chunk starts in `png`.
+size_t chunk_data_at(const std::vector<uint8_t>& png, const std::string& type) {
+  return std::search(png.begin(), png.end(), type.begin(), type.end()) - png.begin() + type.size();
 }
 
 /// A `width` x `height` RGBA 16-bit PNG of one colour.
@@ -203,9 +250,12 @@ TEST(UserImages, BadFilesAreRefusedByName) {
   const std::string whole = test::read_text(dir / "whole.png");
   test::write_bytes(dir / "cut.png",
                     std::vector<uint8_t>(whole.begin(), whole.begin() + whole.size() / 2), false);
-  refused(dir / "cut.png", "cannot decode it: a corrupt or truncated PNG (stb_image: ");
-  // Twice: the second failure's reason is the first's, and must not read as "none given".
-  refused(dir / "cut.png", "cannot decode it: a corrupt or truncated PNG (stb_image: ");
+  const std::string cut_at = std::to_string(whole.size() / 2) + " bytes";
+  refused(dir / "cut.png",
+          "cannot decode it: a corrupt or truncated PNG (libpng: the file ends after " + cut_at);
+  // Twice: nothing of the first failure is left to the second.
+  refused(dir / "cut.png",
+          "cannot decode it: a corrupt or truncated PNG (libpng: the file ends after " + cut_at);
   // A blank page.
   const std::vector<uint8_t> blank(40 * 40, 255);
   ASSERT_NE(stbi_write_png((dir / "blank.png").c_str(), 40, 40, 1, blank.data(), 40), 0);
@@ -254,7 +304,8 @@ TEST(UserImages, PngsBeyondTheMemoryBoundAreRefusedFromTheirHeader) {
        "too large to decode: 8192x4097 RGBA 16-bit needs 256.1 MiB; expected at most 256.0 MiB");
   EXPECT_NE(refusal(dir / "deep.png").find("save it with 8 bits per channel"), std::string::npos);
   test::write_bytes(dir / "edge.png", png_header(8192, 8192, 8, 6, /*end=*/true), false);
-  says(dir / "edge.png", "cannot decode it: a corrupt or truncated PNG (stb_image: no IDAT)");
+  says(dir / "edge.png",
+       "cannot decode it: a corrupt or truncated PNG (libpng: IEND: out of place)");
   // A file larger than any PNG within the bound needs (sparse: it takes no disk).
   test::write_bytes(dir / "padded.png", png_header(100, 60, 8, 0, /*end=*/true), false);
   ASSERT_EQ(::truncate((dir / "padded.png").c_str(), 385 << 20), 0);
@@ -343,12 +394,8 @@ TEST(UserImages, ADecompressionBombIsRefusedBeforeDecoding) {
   std::vector<uint8_t> packed(packed_size);
   ASSERT_EQ(compress2(packed.data(), &packed_size, zeros.data(), zeros.size(), 9), Z_OK);
   packed.resize(packed_size);
-  const auto n = static_cast<uint32_t>(packed.size());
-  bytes.insert(bytes.end(),
-               {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
-                static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n), 'I', 'D', 'A', 'T'});
-  bytes.insert(bytes.end(), packed.begin(), packed.end());
-  bytes.insert(bytes.end(), {0, 0, 0, 0, 0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82});
+  append_chunk(bytes, "IDAT", packed);
+  append_chunk(bytes, "IEND", {});
   test::write_bytes(dir / "bomb.png", bytes, false);
   const std::string error = refusal(dir / "bomb.png");
   EXPECT_NE(error.find("bomb.png: its image data inflates to more than"), std::string::npos)
@@ -357,6 +404,58 @@ TEST(UserImages, ADecompressionBombIsRefusedBeforeDecoding) {
   // A real PNG of the same kind still reads.
   stbi_write_png((dir / "one.png").c_str(), 1, 1, 1, zeros.data(), 1);
   EXPECT_NE(refusal(dir / "one.png").find("blank"), std::string::npos);
+}
+
+// stb_image checks no CRC: it decodes a PNG with a flipped byte in its comment, or in stored image
+// data, as if nothing were wrong. libpng reads the file whole first, through the binary too.
+TEST(UserImages, AFlippedByteOrACutIsRefusedBeforeDecoding) {
+  test::TempDir dir;
+  const auto pixels = paper_with_stroke(40, 40, 1);
+  const std::vector<uint8_t> png = commented_gray_png(40, 40, pixels);
+  test::write_bytes(dir / "good.png", png, false);
+  expect_mnist_like(load_user_image(dir / "good.png", Invert::kAuto), dir / "good.png");
+  const auto stb_decodes = [](const std::vector<uint8_t>& bytes) {
+    int w = 0, h = 0, c = 0;
+    stbi_uc* decoded =
+        stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, 1);
+    stbi_image_free(decoded);
+    return decoded != nullptr;
+  };
+  const std::string kFix = "); save it again as PNG";
+
+  std::vector<uint8_t> comment = png;
+  comment[chunk_data_at(png, "tEXt") + 2] ^= 0x01;  // "Comment" becomes "Cobment"
+  EXPECT_TRUE(stb_decodes(comment));
+  test::write_bytes(dir / "comment.png", comment, false);
+  EXPECT_EQ(refusal(dir / "comment.png"),
+            dir / "comment.png" +
+                ": cannot decode it: a corrupt or truncated PNG (libpng: tEXt: CRC error" + kFix);
+
+  std::vector<uint8_t> pixel = png;
+  ASSERT_LT(chunk_data_at(png, "IDAT") + 200, png.size());
+  pixel[chunk_data_at(png, "IDAT") + 200] ^= 0x80;  // a pixel's top bit, past the block headers
+  EXPECT_TRUE(stb_decodes(pixel));
+  test::write_bytes(dir / "pixel.png", pixel, false);
+  // zlib's own checksum over the stream's end fails before libpng reaches the chunk's CRC.
+  EXPECT_EQ(refusal(dir / "pixel.png"),
+            dir / "pixel.png" +
+                ": cannot decode it: a corrupt or truncated PNG (libpng: IDAT: incorrect data "
+                "check" +
+                kFix);
+
+  const std::vector<uint8_t> cut(png.begin(), png.end() - 12);  // no IEND
+  test::write_bytes(dir / "cut.png", cut, false);
+  EXPECT_EQ(refusal(dir / "cut.png"),
+            dir / "cut.png" + ": cannot decode it: a corrupt or truncated PNG (libpng: the file " +
+                "ends after " + std::to_string(cut.size()) + " bytes" + kFix);
+
+  const std::string run = test::shared_run(
+      {"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads", "1"});
+  const auto r = test::run_sae({"encode", "--checkpoint", run, "--images", dir / "good.png",
+                                dir / "comment.png", "--out", dir / "out"});
+  test::expect_clean_failure(
+      r, "comment.png: cannot decode it: a corrupt or truncated PNG (libpng: tEXt: CRC error)");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
 }
 
 TEST(UserImages, SymlinkLoopsAndFifosAreNamedAndNeverBlock) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <png.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -119,6 +120,47 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+bool DecodedPng::blank() const {
+  if (channels <= 0 || samples.empty()) return true;
+  const size_t pixel = static_cast<size_t>(channels);
+  for (size_t at = pixel; at + pixel <= samples.size(); at += pixel) {
+    if (!std::equal(samples.begin(), samples.begin() + pixel, samples.begin() + at)) return false;
+  }
+  return true;
+}
+
+DecodedPng decode_png(const std::string& path) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&image, path.c_str())) {
+    ADD_FAILURE() << path << ": libpng cannot read it: " << image.message;
+    return {};
+  }
+  DecodedPng png;
+  png.width = static_cast<int>(image.width);
+  png.height = static_cast<int>(image.height);
+  png.sixteen_bit = (image.format & PNG_FORMAT_FLAG_LINEAR) != 0;
+  // Samples at 8 bits, and a palette's colours rather than its indices.
+  image.format &= ~(PNG_FORMAT_FLAG_LINEAR | PNG_FORMAT_FLAG_COLORMAP);
+  png.channels = static_cast<int>(PNG_IMAGE_PIXEL_CHANNELS(image.format));
+  png.samples.resize(PNG_IMAGE_SIZE(image));
+  // The whole image data is read here, so a bad CRC or a cut-off stream fails now.
+  if (!png_image_finish_read(&image, nullptr, png.samples.data(), 0, nullptr)) {
+    ADD_FAILURE() << path << ": libpng cannot decode it: " << image.message;
+    png_image_free(&image);
+    return {};
+  }
+  return png;
+}
+
+GrayImage read_gray_png(const std::string& path) {
+  const DecodedPng png = decode_png(path);
+  EXPECT_EQ(png.channels, 1) << path;
+  EXPECT_FALSE(png.sixteen_bit) << path;
+  if (png.channels != 1 || png.sixteen_bit) return {};
+  return {png.width, png.height, png.samples};
+}
+
 namespace {
 
 std::string shell_quote(const std::string& arg) {
@@ -146,7 +188,8 @@ RunResult run_sae(const std::vector<std::string>& args) {
 }
 
 pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_path,
-                const std::vector<std::pair<std::string, std::string>>& env) {
+                const std::vector<std::pair<std::string, std::string>>& env,
+                const std::function<void()>& before_exec) {
   const pid_t pid = fork();
   if (pid == 0) {
     for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
@@ -158,6 +201,7 @@ pid_t spawn_sae(const std::vector<std::string>& args, const std::string& err_pat
     std::vector<char*> argv = {const_cast<char*>(SAE_BINARY)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    if (before_exec) before_exec();
     execv(SAE_BINARY, argv.data());
     _exit(127);
   }
@@ -209,6 +253,31 @@ std::string shared_run(const std::vector<std::string>& args) {
                ASSERT_EQ(r.exit_code, 0) << r.err;
              }) +
          "/run";
+}
+
+std::string copy_of_shared_run(const std::vector<std::string>& args, const std::string& to) {
+  std::filesystem::copy(shared_run(args), to, std::filesystem::copy_options::recursive);
+  return to;
+}
+
+std::string shared_sweep(const std::vector<std::string>& args) {
+  std::string key = "sweep";
+  for (const auto& a : args) key += " " + a;
+  return cached_folder(
+             key,
+             [&](const std::string& dir) {
+               std::vector<std::string> full = {"sweep", "--out", dir + "/sweep", "--quiet"};
+               full.insert(full.end(), args.begin(), args.end());
+               const RunResult r = run_sae(full);
+               ASSERT_EQ(r.exit_code, 0) << r.err;
+             }) +
+         "/sweep";
+}
+
+std::vector<std::string> small_grid_args() {
+  const std::string data = shared_data(/*train_count=*/300, /*test_count=*/100);
+  return {"--beta", "0,0.01",     "--rho", "0.05,0.2",  "--epochs",
+          "1",      "--data-dir", data,    "--threads", "1"};
 }
 
 void expect_clean_failure(const RunResult& r, const std::string& needle) {

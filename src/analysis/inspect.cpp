@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "sae/plot/charts.hpp"
 #include "sae/analysis/reconstruct.hpp"
-#include "sae/store/run_folder.hpp"
+#include "sae/data/image_size.hpp"
+#include "sae/model/inference.hpp"
+#include "sae/plot/charts.hpp"
+#include "sae/store/file_names.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -31,10 +33,10 @@ GrayImage blank_tile(uint8_t value) {
 }  // namespace
 
 std::vector<GrayImage> atom_tiles(SparseAutoencoder& model, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  model->eval();
+  // Row j of the identity: unit j alone at 1.
   const auto codes = torch::eye(kCodeSize, torch::TensorOptions(torch::kFloat32).device(device));
-  const auto atoms = model->decode(codes).to(torch::kCPU).flatten(1);  // (64, 784)
+  const auto drawn = Inference(model, device).decode(codes);  // (64, 1, 28, 28)
+  const auto atoms = drawn.to(torch::kCPU).flatten(1);        // (64, 784)
   // Per-tile contrast: each atom stretched to [0, 1] so faint units are still visible.
   const auto lo = std::get<0>(atoms.min(/*dim=*/1, /*keepdim=*/true));
   const auto hi = std::get<0>(atoms.max(/*dim=*/1, /*keepdim=*/true));
@@ -44,8 +46,8 @@ std::vector<GrayImage> atom_tiles(SparseAutoencoder& model, const torch::Device&
   return tiles;
 }
 
-GrayImage atoms_grid(SparseAutoencoder& model, const torch::Device& device) {
-  return tile_grid(atom_tiles(model, device), kAtomColumns, kPadding, kScale * 2);
+GrayImage atoms_grid(const std::vector<GrayImage>& atoms) {
+  return tile_grid(atoms, kAtomColumns, kPadding, kScale * 2);
 }
 
 GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int per_unit) {
@@ -68,7 +70,8 @@ GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int p
 }
 
 void write_pictures(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
-                    const Evaluation& evaluation, double rho, const torch::Device& device) {
+                    const Evaluation& evaluation, double rho, const torch::Device& device,
+                    const std::vector<GrayImage>& atoms) {
   const fs::path out(dir);
   const EvalMetrics& metrics = evaluation.metrics;
   const torch::Tensor& codes = evaluation.codes;
@@ -79,7 +82,7 @@ void write_pictures(const std::string& dir, SparseAutoencoder& model, const Data
   const PlotSpec units_spec{"Mean activation rho_hat of each code unit, sorted",
                             {"unit (sorted by rho_hat)"},
                             {"rho_hat", Scale::kLog10}};
-  plot_bars((out / "units.png").string(), units_spec,
+  plot_bars((out / kUnitsFile).string(), units_spec,
             {sorted, ReferenceLine{rho, fmt::format("rho = {}", rho)}});
 
   const auto flat = codes.flatten().to(torch::kFloat64).contiguous();
@@ -93,10 +96,11 @@ void write_pictures(const std::string& dir, SparseAutoencoder& model, const Data
   units.spec.width = kPanelWidth;
   units.values = metrics.rho_hat;
   units.bins = kHistogramBins;
-  plot_histograms((out / "activations.png").string(), {values, units});
+  plot_histograms((out / kActivationsFile).string(), {values, units});
 
-  write_png((out / "atoms.png").string(), atoms_grid(model, device));
-  write_png((out / "top.png").string(), top_images_grid(codes, data, kTopPerUnit));
+  write_png((out / kAtomsFile).string(),
+            atoms_grid(atoms.empty() ? atom_tiles(model, device) : atoms));
+  write_png((out / kTopFile).string(), top_images_grid(codes, data, kTopPerUnit));
 }
 
 }  // namespace sae

@@ -1,5 +1,8 @@
 #include "sae/analysis/reconstruct.hpp"
 
+#include "sae/data/image_size.hpp"
+#include "sae/model/inference.hpp"
+
 namespace sae {
 namespace {
 
@@ -11,11 +14,9 @@ constexpr int kScale = 3;  // 28 px digits are too small to judge at 1:1
 
 GrayImage reconstruction_grid(SparseAutoencoder& model, const Dataset& data, int64_t count,
                               const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  model->eval();
   count = std::min(count, data.size());
   const auto originals = to_float_batch(data.images.slice(0, 0, count)).to(device);  // (N,1,28,28)
-  const auto reconstructions = model->forward(originals).reconstruction;             // (N,1,28,28)
+  const auto reconstructions = Inference(model, device).forward(originals).reconstruction;
   const int64_t columns = std::min<int64_t>(count, kMaxColumns);
   std::vector<GrayImage> tiles;
   for (int64_t row_start = 0; row_start < count; row_start += columns) {

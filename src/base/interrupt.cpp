@@ -34,7 +34,7 @@ sigset_t stop_signals() {
   sigaddset(&only, signal);
   pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
   raise(signal);
-  std::_Exit(128 + signal);  // not reached: the default action ends the process
+  std::_Exit(kExitSignalBase + signal);  // not reached: the default action ends the process
 }
 
 void receive_signals() {

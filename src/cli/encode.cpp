@@ -4,11 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
-#include "sae/store/open_model.hpp"
 #include "sae/base/atomic_file.hpp"
-#include "sae/train/eval.hpp"
 #include "sae/data/npy.hpp"
 #include "sae/data/user_images.hpp"
+#include "sae/store/open_model.hpp"
+#include "sae/train/eval.hpp"
 
 #include <filesystem>
 #include <map>
@@ -78,9 +78,8 @@ Command setup_encode(CLI::App& app, CommonOptions& common) {
       "encode", "write the code of every image as NumPy arrays: codes.npy (N, 64), labels.npy");
   add_source_options(*cmd, options->source);
   cmd->add_option("--out", options->out, "folder for codes.npy and labels.npy")->required();
-  const std::map<std::string, Split> splits = {{"test", Split::kTest}, {"train", Split::kTrain}};
   cmd->add_option("--split", options->split, "test or train")
-      ->transform(CLI::CheckedTransformer(splits, CLI::ignore_case).description(""))
+      ->transform(CLI::CheckedTransformer(split_names(), CLI::ignore_case).description(""))
       ->type_name("{test,train}")
       ->default_str("test");
   add_image_options(*cmd, options->images);

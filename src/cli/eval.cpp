@@ -30,18 +30,12 @@ void print_table(const EvalOptions& o, const OpenedModel& opened, const SparseLo
              opened.checkpoint.cursor.epoch);
   fmt::print("data                {}, test split, {} images\n", opened.data_dir, m.images);
   fmt::print("penalty, beta, rho  {}, {}, {}\n", penalty, loss.beta(), loss.rho());
-  fmt::print("mse                 {:.6f}\n", m.mse);
-  fmt::print("kl                  {:.6f}\n", m.kl);
-  fmt::print("loss                {:.6f}   (mse + beta * {})\n", m.loss, penalty);
-  fmt::print("psnr                {:.2f} dB\n", m.psnr);
-  fmt::print("explained variance  {:.4f}\n", m.explained_variance);
-  fmt::print("mean rho_hat        {:.5f}   (target rho {})\n", m.mean_rho_hat, loss.rho());
-  fmt::print("dead units          {} of {}   (never above {} on any test image)\n", m.dead_units,
-             kCodeSize, kActiveThreshold);
-  fmt::print("far units           {} of {}   (rho_hat > {} * rho)\n", m.far_units, kCodeSize,
-             kFarFactor);
-  fmt::print("mean L0             {:.2f}   (units above {} per image)\n", m.mean_l0,
-             kActiveThreshold);
+  const MetricContext context{penalty, loss.rho()};
+  for_each_metric(m, [&](const MetricSpec& spec, const auto& value) {
+    if (spec.shown & kInEvalTable) {
+      fmt::print("{:<20}{}\n", spec.label, format_metric(spec, value, context));
+    }
+  });
   if (probe) {
     fmt::print("linear probe        {:.2f}% test accuracy ({:.2f}% train, {:.1f} s)\n",
                100 * probe->test_accuracy, 100 * probe->train_accuracy, probe->seconds);

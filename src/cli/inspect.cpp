@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "sae/analysis/inspect.hpp"
 #include "sae/store/open_model.hpp"
 #include "sae/train/eval.hpp"
-#include "sae/analysis/inspect.hpp"
 
 #include <filesystem>
 

@@ -1,10 +1,10 @@
 // sae: the command line. Assembles the subcommands, parses, dispatches, turns errors into exit
 // codes.
 
+#include <c10/util/Logging.h>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <c10/util/Logging.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
@@ -41,7 +41,7 @@ void setup_logging(const sae::commands::CommonOptions& common) {
 
 /// One line on stderr; the rest of a LibTorch message is a backtrace.
 int fail(int code, const std::string& message) {
-  fmt::print(stderr, "sae: error: {}\n", message.substr(0, message.find('\n')));
+  fmt::print(stderr, "sae: error: {}\n", sae::first_line(message));
   return code;
 }
 

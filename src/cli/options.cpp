@@ -61,8 +61,20 @@ CLI::Validator within_range_of() {
       "", "within range");
 }
 
-const std::map<std::string, Penalty> kPenalties = {
-    {"kl", Penalty::kKl}, {"l1", Penalty::kL1}, {"none", Penalty::kNone}};
+/// --penalty's names -> kinds, from the one table of sparsity kinds (sparsity.hpp).
+std::map<std::string, Penalty> penalty_names() {
+  std::map<std::string, Penalty> names;
+  for (const Sparsity* kind : sparsity_kinds()) names.emplace(kind->name(), kind->kind());
+  return names;
+}
+
+/// "{kl,l1,none}", in the table's order.
+std::string penalty_type_name() {
+  std::string names;
+  for (const Sparsity* kind : sparsity_kinds())
+    names += (names.empty() ? "" : ",") + std::string(kind->name());
+  return "{" + names + "}";
+}
 
 }  // namespace
 
@@ -127,9 +139,9 @@ void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std
     CLI::Option* option = cmd.add_option(std::string("--") + key, value, help);
     option->capture_default_str();
     if constexpr (std::is_same_v<T, Penalty>) {
-      option->transform(CLI::CheckedTransformer(kPenalties, CLI::ignore_case).description(""));
-      option->type_name("{kl,l1,none}");
-      option->default_str("kl");
+      option->transform(CLI::CheckedTransformer(penalty_names(), CLI::ignore_case).description(""));
+      option->type_name(penalty_type_name());
+      option->default_str(penalty_name(RunConfig().penalty));
     } else {
       option->check(kNonEmpty);
     }

@@ -3,10 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "sae/data/user_images.hpp"
 #include "sae/store/open_model.hpp"
 #include "sae/train/device.hpp"
 #include "sae/train/run_config.hpp"
-#include "sae/data/user_images.hpp"
 
 #include <functional>
 #include <optional>

@@ -4,11 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
-#include "sae/store/open_model.hpp"
-#include "sae/data/image.hpp"
 #include "sae/analysis/reconstruct.hpp"
-#include "sae/store/run_folder.hpp"
+#include "sae/data/image.hpp"
 #include "sae/data/user_images.hpp"
+#include "sae/store/open_model.hpp"
+#include "sae/store/run_folder.hpp"
 
 #include <filesystem>
 #include <map>
@@ -41,7 +41,7 @@ int run_reconstruct(const ReconstructOptions& o) {
     const int64_t count = std::min(shown, data.size());
     for (int64_t i = 0; i < count; ++i) {
       const Dataset one{data.images.slice(0, i, i + 1), data.labels.slice(0, i, i + 1)};
-      const std::string path = (fs::path(o.out) / fmt::format("pair_{:04}.png", i)).string();
+      const std::string path = (fs::path(o.out) / pair_file_name(i)).string();
       write_png(path, reconstruction_grid(opened.model, one, 1, opened.device));
     }
     spdlog::info("wrote {} pair PNGs to {}", count, o.out);
@@ -60,9 +60,8 @@ Command setup_reconstruct(CLI::App& app, CommonOptions& common) {
       ->check(kNonEmpty)
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  const std::map<std::string, Split> splits = {{"test", Split::kTest}, {"train", Split::kTrain}};
   cmd->add_option("--split", options->split, "test or train")
-      ->transform(CLI::CheckedTransformer(splits, CLI::ignore_case).description(""))
+      ->transform(CLI::CheckedTransformer(split_names(), CLI::ignore_case).description(""))
       ->type_name("{test,train}")
       ->default_str("test");
   cmd->add_flag("--pairs", options->pairs, "also write each pair as its own PNG");

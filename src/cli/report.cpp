@@ -4,13 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
-#include "sae/store/open_model.hpp"
-#include "sae/store/checkpoint.hpp"
 #include "sae/base/errors.hpp"
-#include "sae/train/eval.hpp"
 #include "sae/report/pages.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/store/open_model.hpp"
 #include "sae/store/run_folder.hpp"
 #include "sae/store/sweep_folder.hpp"
+#include "sae/train/eval.hpp"
 
 #include <filesystem>
 

@@ -3,18 +3,17 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "sae/base/toml_file.hpp"
-#include "sae/train/device.hpp"
-#include "sae/train/distributed.hpp"
 #include "sae/base/errors.hpp"
+#include "sae/base/toml_file.hpp"
 #include "sae/data/dataset.hpp"
 #include "sae/run/run.hpp"
 #include "sae/store/run_folder.hpp"
+#include "sae/train/device.hpp"
+#include "sae/train/distributed.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -31,17 +30,6 @@ struct TrainOptions {
   bool print_config = false;
   int dist_timeout = 300;  // seconds a collective waits for the other ranks
 };
-
-/// A positive integer from the environment, or `fallback` when it is unset or not one.
-int env_int_or(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  if (value == nullptr) return fallback;
-  char* end = nullptr;
-  const long parsed = std::strtol(value, &end, 10);
-  return (end != value && *end == '\0' && parsed >= 1 && parsed <= 1 << 16)
-             ? static_cast<int>(parsed)
-             : fallback;
-}
 
 bool same_folder(const std::string& a, const std::string& b) {
   return std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
@@ -103,25 +91,15 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
   if (!o.resume.empty()) check_resumable_folder(o.resume);
   // Started by torchrun or srun as one of several processes: a data-parallel run.
   const std::optional<LaunchEnv> launch = launch_env();
-  int threads = o.config.threads;
-  if (launch && threads == 0) {
-    // The cores are shared by the ranks on this machine (torchrun may also set OMP_NUM_THREADS).
-    const int local_ranks =
-        env_int_or("LOCAL_WORLD_SIZE", env_int_or("SLURM_NTASKS_PER_NODE", launch->world_size));
-    threads = env_int_or("OMP_NUM_THREADS", std::max(1, available_cores() / local_ranks));
-  }
-  torch::Device device = apply({o.config.device, threads});
-  if (launch && device.is_cuda() && !device.has_index()) {
-    // One GPU per rank on each machine: torchrun's LOCAL_RANK, or srun's SLURM_LOCALID.
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env_int_or(
-                                             "LOCAL_RANK", env_int_or("SLURM_LOCALID", 0))));
-  }
+  torch::Device device = resolve_device(o.config.device);
+  set_threads(launch ? rank_threads(*launch, o.config.threads) : o.config.threads);
   ProcessGroup group;
   if (launch) {
+    device = rank_device(*launch, device);
     group = ProcessGroup::join(*launch, device, std::chrono::seconds(o.dist_timeout));
     if (!group.is_writer()) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for all
-    spdlog::info("data-parallel: {} ranks (Gloo), global batch {} split across them",
-                 group.world_size(), o.config.batch_size);
+    spdlog::info("data-parallel: {} ranks ({}), global batch {} split across them",
+                 group.world_size(), group.backend(), o.config.batch_size);
   }
   // Data first: a bad data folder must not leave an empty run folder behind.
   const Dataset train = load_split(o.config.data_dir, Split::kTrain);

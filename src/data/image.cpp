@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "sae/base/atomic_file.hpp"
-#include "sae/data/idx_file.hpp"
+#include "sae/data/image_size.hpp"
 
 namespace sae {
 namespace {
@@ -48,31 +48,6 @@ void write_png(const std::string& path, const GrayImage& image) {
   const std::string message = png.message;
   png_image_free(&png);
   fail(path, "cannot encode: " + message);
-}
-
-GrayImage read_png(const std::string& path) {
-  png_image png{};
-  png.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&png, path.c_str())) {
-    const std::string message = png.message;
-    png_image_free(&png);
-    fail(path, "cannot read: " + message);
-  }
-  // The simplified API would silently convert colour or 16-bit data; only accept what we write.
-  if (png.format != PNG_FORMAT_GRAY) {
-    png_image_free(&png);
-    fail(path, "not an 8-bit grayscale PNG");
-  }
-  GrayImage image;
-  image.width = static_cast<int>(png.width);
-  image.height = static_cast<int>(png.height);
-  image.pixels.resize(PNG_IMAGE_SIZE(png));
-  if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr)) {
-    const std::string message = png.message;
-    png_image_free(&png);
-    fail(path, "cannot read: " + message);
-  }
-  return image;
 }
 
 GrayImage tile_grid(const std::vector<GrayImage>& tiles, int columns, int padding, int scale,

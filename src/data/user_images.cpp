@@ -1,11 +1,12 @@
 #include "sae/data/user_images.hpp"
 
 #include <fmt/format.h>
+#include <png.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
-#include <zlib.h>
 
-#include "sae/data/idx_file.hpp"
+#include "sae/data/image_size.hpp"
+#include "sae/data/png_check.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -102,71 +103,49 @@ std::string not_png(const unsigned char* head, size_t size) {
                : "not a PNG (it does not start with the PNG signature); convert it to PNG";
 }
 
-/// A PNG's IHDR: what its samples will cost is known before any is decoded.
-struct PngHeader {
-  uint32_t width = 0, height = 0;
-  int depth = 0, color = 0;
-
-  /// Channels as stored: a palette image stores one index per pixel.
-  int channels() const { return color == 2 ? 3 : color == 4 ? 2 : color == 6 ? 4 : 1; }
-  uint64_t decoded_bytes() const {
-    return uint64_t{width} * height * channels() * (depth == 16 ? 2 : 1);  // 1-4 bits: a byte
+/// What to tell of a header that libpng refused.
+std::string header_refusal(const PngError& e) {
+  const PngHeader& h = e.header();
+  if (e.fault() != PngFault::kInvalidHeader) {
+    return fmt::format(
+        "a PNG without its header (IHDR first, 13 bytes): truncated or corrupt "
+        "(libpng: {}); save it again as PNG",
+        e.reason());
   }
-  /// E.g. "5000x4000 RGBA 16-bit".
-  std::string text() const {
-    const char* kind = color == 0   ? "gray"
-                       : color == 2 ? "RGB"
-                       : color == 3 ? "palette"
-                       : color == 4 ? "gray+alpha"
-                                    : "RGBA";
-    return fmt::format("{}x{} {} {}-bit", width, height, kind, depth);
+  if (h.width < 1 || h.height < 1) {
+    return fmt::format(
+        "{}x{} pixels; expected 1 to {} on each side: a corrupt header, save it "
+        "again as PNG",
+        h.width, h.height, kMaxSide);
   }
-};
+  return fmt::format(
+      "a corrupt PNG header (colour type {}, {}-bit, compression {}, filter {}, "
+      "interlace {}); save it again as PNG",
+      h.color_type, h.bit_depth, h.compression, h.filter, h.interlace);
+}
 
 /// The header of the PNG `file`, a file of `file_size` bytes, checked against what sae decodes;
 /// throws naming `path` for another format, a corrupt header, or one beyond the limits.
-PngHeader read_png_header(std::FILE* file, uint64_t file_size, const std::string& path) {
-  unsigned char head[29] = {};  // signature, IHDR's length and type, its 13 bytes
+PngHeader read_header_within_limits(std::FILE* file, uint64_t file_size, const std::string& path) {
+  unsigned char head[12] = {};  // enough to tell the formats not_png names
   const size_t got = std::fread(head, 1, sizeof head, file);
-  if (got < 8 || std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) != 0) {
-    throw bad(path, not_png(head, got));
-  }
-  const auto big_endian = [&](int at) {
-    return static_cast<uint32_t>(head[at]) << 24 | static_cast<uint32_t>(head[at + 1]) << 16 |
-           static_cast<uint32_t>(head[at + 2]) << 8 | head[at + 3];
-  };
-  if (got < sizeof head || big_endian(8) != 13 || std::memcmp(head + 12, "IHDR", 4) != 0) {
-    throw bad(path,
-              "a PNG without its header (IHDR first, 13 bytes): truncated or corrupt; "
-              "save it again as PNG");
-  }
-  PngHeader h{big_endian(16), big_endian(20), head[24], head[25]};
-  // The colour types and depths of the PNG specification, table 11.1.
-  const bool valid =
-      (h.color == 0 &&
-       (h.depth == 1 || h.depth == 2 || h.depth == 4 || h.depth == 8 || h.depth == 16)) ||
-      (h.color == 3 && (h.depth == 1 || h.depth == 2 || h.depth == 4 || h.depth == 8)) ||
-      ((h.color == 2 || h.color == 4 || h.color == 6) && (h.depth == 8 || h.depth == 16));
-  if (!valid || head[26] != 0 || head[27] != 0 || head[28] > 1) {
-    throw bad(path, fmt::format("a corrupt PNG header (colour type {}, {}-bit, compression {}, "
-                                "filter {}, interlace {}); save it again as PNG",
-                                h.color, h.depth, head[26], head[27], head[28]));
-  }
-  if (h.width < 1 || h.height < 1) {
-    throw bad(path, fmt::format("{}x{} pixels; expected 1 to {} on each side: a corrupt header, "
-                                "save it again as PNG",
-                                h.width, h.height, kMaxSide));
+  if (got < 8 || png_sig_cmp(head, 0, 8) != 0) throw bad(path, not_png(head, got));
+  PngHeader h;
+  try {
+    h = read_png_header(file, path);
+  } catch (const PngError& e) {
+    throw bad(path, header_refusal(e));
   }
   if (h.width > kMaxSide || h.height > kMaxSide) {
     throw bad(path, fmt::format("{}x{} pixels; expected 1 to {} on each side: scale it down",
                                 h.width, h.height, kMaxSide));
   }
-  if (h.decoded_bytes() > kMaxDecodedBytes) {
+  if (h.sample_bytes() > kMaxDecodedBytes) {
     throw bad(path,
               fmt::format("too large to decode: {} needs {}; expected at most {} (e.g. "
                           "8192x8192 at 8 bits, 5792x5792 RGBA 16-bit): scale it down or "
                           "save it with 8 bits per channel",
-                          h.text(), size_text(h.decoded_bytes()), size_text(kMaxDecodedBytes)));
+                          h.text(), size_text(h.sample_bytes()), size_text(kMaxDecodedBytes)));
   }
   if (file_size > kMaxFileBytes) {
     throw bad(path, fmt::format("a PNG file of {}; expected at most {} for {}: save it again "
@@ -176,60 +155,37 @@ PngHeader read_png_header(std::FILE* file, uint64_t file_size, const std::string
   return h;
 }
 
-/// Inflates the IDAT chunks of the PNG `file` only to count their bytes, and throws naming `path`
-/// when they hold more than the header's image can: stb_image grows its buffer to whatever the
-/// stream holds (up to 2 GiB), so a tiny file of deflated zeros would otherwise pass every
-/// header check and take gigabytes. A malformed chunk list is left for the decoder to report.
+/// Throws naming `path` when the IDAT chunks of the PNG `file` inflate to more than its header's
+/// image can hold: stb_image grows its buffer to whatever the stream holds (up to 2 GiB), so a
+/// tiny file of deflated zeros would otherwise pass every header check and take gigabytes.
 void check_inflated_size(std::FILE* file, const PngHeader& h, const std::string& path) {
   // Filter bytes and rows: Adam7's seven passes add at most one row of each per pass and row.
-  const uint64_t row_bytes = (uint64_t{h.width} * h.channels() * h.depth + 7) / 8;
+  const uint64_t row_bytes = (uint64_t{h.width} * h.channels() * h.bit_depth + 7) / 8;
   const uint64_t most = 2 * uint64_t{h.height} * (row_bytes + 1) + kMiB;
-  z_stream zs{};
-  if (inflateInit(&zs) != Z_OK) return;
-  const std::unique_ptr<z_stream, int (*)(z_stream*)> end(&zs, inflateEnd);
-  std::vector<unsigned char> in(64 * 1024), out(256 * 1024);
-  uint64_t inflated = 0;
-  std::fseek(file, 8, SEEK_SET);  // past the signature
-  for (;;) {
-    unsigned char chunk[8];
-    if (std::fread(chunk, 1, 8, file) != 8) return;
-    const uint32_t length = static_cast<uint32_t>(chunk[0]) << 24 |
-                            static_cast<uint32_t>(chunk[1]) << 16 |
-                            static_cast<uint32_t>(chunk[2]) << 8 | chunk[3];
-    if (std::memcmp(chunk + 4, "IEND", 4) == 0 || length > (1u << 31)) return;
-    const bool idat = std::memcmp(chunk + 4, "IDAT", 4) == 0;
-    for (uint32_t left = length; left > 0;) {
-      const size_t n = std::min<size_t>(left, in.size());
-      if (!idat) {
-        if (std::fseek(file, static_cast<long>(left), SEEK_CUR) != 0) return;
-        break;
-      }
-      if (std::fread(in.data(), 1, n, file) != n) return;
-      left -= static_cast<uint32_t>(n);
-      zs.next_in = in.data();
-      zs.avail_in = static_cast<uInt>(n);
-      while (zs.avail_in > 0) {
-        zs.next_out = out.data();
-        zs.avail_out = static_cast<uInt>(out.size());
-        const int status = inflate(&zs, Z_NO_FLUSH);
-        inflated += out.size() - zs.avail_out;
-        if (inflated > most) {
-          throw bad(path, fmt::format("its image data inflates to more than {}, where a {} "
-                                      "image needs at most {}: a corrupt PNG or a "
-                                      "decompression bomb; save it again as PNG",
-                                      size_text(inflated), h.text(), size_text(most)));
-        }
-        if (status == Z_STREAM_END) return;
-        if (status != Z_OK) return;  // corrupt: the decoder says so
-      }
-    }
-    if (std::fseek(file, 4, SEEK_CUR) != 0) return;  // the chunk's CRC
+  const uint64_t inflated = inflated_image_bytes(file, most);
+  if (inflated > most) {
+    throw bad(path, fmt::format("its image data inflates to more than {}, where a {} image needs "
+                                "at most {}: a corrupt PNG or a decompression bomb; save it again "
+                                "as PNG",
+                                size_text(inflated), h.text(), size_text(most)));
+  }
+}
+
+/// Throws naming `path` unless libpng reads the PNG `file` whole, every CRC included: stb_image
+/// checks none, and decodes a flipped byte into wrong pixels.
+void check_whole(std::FILE* file, const std::string& path) {
+  try {
+    check_png(file, path);
+  } catch (const PngError& e) {
+    throw bad(path, fmt::format("cannot decode it: a corrupt or truncated PNG (libpng: {}); save "
+                                "it again as PNG",
+                                e.reason()));
   }
 }
 
 /// Sets stb_image's failure reason to the one its PNG decoder gives a file whose first chunk is
-/// not IHDR, which read_png_header has ruled out, and returns it: a decode that then fails with
-/// this reason failed without giving one (zlib's malloc returns NULL silently), and must not be
+/// not IHDR, which libpng has ruled out, and returns it: a decode that then fails with this
+/// reason failed without giving one (zlib's malloc returns NULL silently), and must not be
 /// reported with whatever an earlier call left there, such as a JPEG probe's "no SOI".
 const char* clear_stb_reason() {
   static const unsigned char kSignatureOnly[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -259,8 +215,10 @@ std::vector<float> read_gray(const std::string& path, int& width, int& height) {
   }
   if (!S_ISREG(st.st_mode)) throw bad(path, not_regular(st.st_mode));
 
-  const PngHeader header = read_png_header(file.get(), static_cast<uint64_t>(st.st_size), path);
-  check_inflated_size(file.get(), header, path);
+  const PngHeader header =
+      read_header_within_limits(file.get(), static_cast<uint64_t>(st.st_size), path);
+  check_inflated_size(file.get(), header, path);  // first: check_whole would inflate it all
+  check_whole(file.get(), path);
   std::rewind(file.get());
   // From a file that starts with the PNG signature stb_image runs its PNG decoder only.
   const char* no_reason = clear_stb_reason();
@@ -273,11 +231,11 @@ std::vector<float> read_gray(const std::string& path, int& width, int& height) {
     if (reason == no_reason || (reason && std::strcmp(reason, "outofmem") == 0)) {
       throw bad(path, fmt::format("out of memory decoding it ({}, {} of samples): free memory or "
                                   "scale it down",
-                                  header.text(), size_text(header.decoded_bytes())));
+                                  header.text(), size_text(header.sample_bytes())));
     }
     if (reason && std::strcmp(reason, "too large") == 0) {
       throw bad(path, fmt::format("too large to decode: {} needs {}; scale it down", header.text(),
-                                  size_text(header.decoded_bytes())));
+                                  size_text(header.sample_bytes())));
     }
     throw bad(path, fmt::format("cannot decode it: a corrupt or truncated PNG (stb_image: {}); "
                                 "save it again as PNG",

@@ -1,11 +1,10 @@
 #include "sae/model/cpu_step.hpp"
 
-#include "sae/data/idx_file.hpp"
+#include "sae/data/image_size.hpp"
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
-#include <cmath>
 
 // Layout. Activations are stored channels-last, one block of rows per image: a (C, H, W) map is
 // H*W rows of C floats. A strided layer (kernel 3, stride 2, padding 1) between a side x side map
@@ -21,7 +20,7 @@
 //   h1     (196, 16)        relu(cols1 . W1^T + b1)          enc1: 14x14x16
 //   cols2  (49, 144)        im2col(h1)
 //   h2     (49, 32)=(1568)  relu(cols2 . W2^T + b2)          enc2: 7x7x32
-//   code   (64)             sigmoid(h2 . W3^T + b3)          enc3: the code h
+//   code   (64)             act(h2 . W3^T + b3)              enc3: the code h (sigmoid so far)
 //   h4     (1568)=(49, 32)  relu(code . W4 + b4)             dec1: 7x7x32
 //   cols5  (49, 144)        h4 . W5
 //   h5     (196, 16)        relu(col2im(cols5) + b5)         dec2: 14x14x16
@@ -30,7 +29,8 @@
 //
 // Loss: mse = sum (recon - x)^2 / (B*784);  total = mse + beta * penalty(rho_hat), with
 // rho_hat_j = mean_b code_bj. The penalty's gradient reaches code_bj as beta * penalty'(rho_hat_j)
-// / B, the same for every image, so it is computed once between the encoder and the decoder.
+// / B, the same for every image, so it is computed once between the encoder and the decoder. The
+// code's activation `act`, the penalty and its gradient come from the sparsity seam (sparsity.hpp).
 
 namespace sae {
 namespace {
@@ -216,7 +216,11 @@ void CpuStep::prepare(const torch::Tensor& images, int64_t chunk_count) {
   TORCH_CHECK(images.is_cpu() && images.scalar_type() == torch::kFloat32 && images.dim() == 4 &&
                   images.size(1) == 1 && images.size(2) == kSide && images.size(3) == kSide,
               "CpuStep expects float CPU images of shape (B, 1, 28, 28), got ", images.sizes());
-  const int64_t batch = images.size(0);
+  reserve(images.size(0), chunk_count);
+  input_ = images.data_ptr<float>();
+}
+
+void CpuStep::reserve(int64_t batch, int64_t chunk_count) {
   const auto f32 = torch::TensorOptions(torch::kFloat32);
   if (batch > capacity_) {
     capacity_ = batch;
@@ -248,7 +252,6 @@ void CpuStep::prepare(const torch::Tensor& images, int64_t chunk_count) {
     grads_ = torch::empty({std::max<int64_t>(1, chunk_count), parameter_count_}, f32);
   }
   squared_error_.assign(static_cast<size_t>(chunk_count), 0.0);
-  input_ = images.data_ptr<float>();
 
   // Each weight (A, B, k, k) re-laid as (A, k*k*B), tap-major: W.permute(0, 2, 3, 1).
   const auto w = weights();
@@ -291,7 +294,7 @@ void CpuStep::encode_chunk(int64_t begin, int64_t end) {
   add_bias_relu(ptr(h2), n * kQuarter * kQuarter, 32, ptr(b[1]));
   matmul(code, h2, relaid_[2].t());  // (n, 1568) . (1568, 64)
   add_bias(ptr(code), n, kCodeSize, ptr(b[2]));
-  code.sigmoid_();  // (n, 64): the code h
+  model_->code_kind().activation_cpu(code);  // (n, 64): the code h
 }
 
 void CpuStep::decode_chunk(int64_t begin, int64_t end) {
@@ -351,16 +354,14 @@ void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end) {
   matmul(weight_grad(chunk, 3), code.t(), d_h4);  // (64, 1568)
   sum_rows(ptr(d_h4), n * kQuarter * kQuarter, 32, bias_grad(chunk, 3));
   matmul(d_code, d_h4, relaid_[3].t());  // (n, 64)
-  // The code: the penalty's gradient joins the decoder's, then the sigmoid's h (1 - h).
+  // The code: the penalty's gradient joins the decoder's, then the activation's backward.
   {
-    const float* h = ptr(code);
     float* dh = ptr(d_code);
     for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j < kCodeSize; ++j, ++h, ++dh) {
-        *dh = (*dh + code_grad_[j]) * *h * (1.0f - *h);
-      }
+      for (int64_t j = 0; j < kCodeSize; ++j) *dh++ += code_grad_[j];
     }
   }
+  model_->code_kind().activation_backward_cpu(ptr(code), ptr(d_code), n * kCodeSize);
   // enc3: z3 = h2 . W3^T + b3
   matmul(weight_grad(chunk, 2), d_code.t(), h2);  // (64, 1568)
   sum_rows(ptr(d_code), n, kCodeSize, bias_grad(chunk, 2));
@@ -378,13 +379,16 @@ void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end) {
 }
 
 StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
-                                   const ProcessGroup& group) {
+                                   const SumAcrossRanks& sum_across_ranks) {
   torch::NoGradGuard no_grad;  // every product writes into our own buffers
   const auto x = images.contiguous();
   const int64_t local_batch = x.size(0);
   const auto parts = chunks(local_batch);
   const auto chunk_count = static_cast<int64_t>(parts.size());
   prepare(x, chunk_count);
+  const auto sum_over_ranks = [&](torch::Tensor& t) {
+    if (sum_across_ranks) sum_across_ranks(t);
+  };
 
   at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) encode_chunk(parts[c].first, parts[c].second);
@@ -400,24 +404,18 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     for (int64_t j = 0; j < kCodeSize; ++j) code_sum[j] += *h++;
   }
   code_sum[kCodeSize] = static_cast<double>(local_batch);
-  group.all_reduce_sum(code_sums);
+  sum_over_ranks(code_sums);
   const auto batch = static_cast<int64_t>(code_sum[kCodeSize]);
-  const double beta = loss_fn.beta(), rho = loss_fn.rho();
-  const auto low = static_cast<float>(kRhoHatEps), high = static_cast<float>(1.0 - kRhoHatEps);
-  double kl = 0.0, l1 = 0.0;
-  code_grad_.assign(kCodeSize, 0.0f);
+  std::vector<float> rho_hat(kCodeSize);  // (64), in float as the float32 network holds it
   for (int64_t j = 0; j < kCodeSize; ++j) {
-    const auto rho_hat = static_cast<float>(code_sum[j] / static_cast<double>(batch));
-    const double p = std::clamp(rho_hat, low, high);
-    kl += rho * std::log(rho / p) + (1.0 - rho) * std::log((1.0 - rho) / (1.0 - p));
-    l1 += rho_hat;
-    double slope = 0.0;  // d penalty / d rho_hat_j; the clamp passes no gradient outside
-    if (loss_fn.penalty_kind() == Penalty::kKl && rho_hat >= low && rho_hat <= high) {
-      slope = -rho / p + (1.0 - rho) / (1.0 - p);
-    } else if (loss_fn.penalty_kind() == Penalty::kL1) {
-      slope = 1.0;
-    }
-    code_grad_[j] = static_cast<float>(beta * slope / static_cast<double>(batch));
+    rho_hat[j] = static_cast<float>(code_sum[j] / static_cast<double>(batch));
+  }
+  const Sparsity& sparsity = loss_fn.sparsity();
+  const double beta = loss_fn.beta(), rho = loss_fn.rho();
+  const std::vector<double> slope = sparsity.penalty_grad_cpu(rho_hat, rho);  // (64)
+  code_grad_.resize(kCodeSize);
+  for (int64_t j = 0; j < kCodeSize; ++j) {
+    code_grad_[j] = static_cast<float>(beta * slope[j] / static_cast<double>(batch));
   }
   grad_scale_ = static_cast<float>(2.0 / static_cast<double>(batch * kPixels));
 
@@ -433,7 +431,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   auto total = grads_[0];
   if (chunk_count == 0) total.zero_();  // a rank whose slice of the batch is empty
   for (int64_t c = 1; c < chunk_count; ++c) total.add_(grads_[c]);
-  group.all_reduce_sum(total);
+  sum_over_ranks(total);
   const auto w = weights();
   const auto b = biases();
   for (int64_t i = 0; i < kLayers; ++i) {
@@ -445,30 +443,45 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
 
   auto squared_error_sum = torch::zeros({1}, torch::kFloat64);
   for (const double part : squared_error_) squared_error_sum[0] += part;
-  group.all_reduce_sum(squared_error_sum);
+  sum_over_ranks(squared_error_sum);
   const double squared_error = squared_error_sum.item<double>();
   const double mse = squared_error / static_cast<double>(batch * kPixels);
-  const double penalty = loss_fn.penalty_kind() == Penalty::kKl   ? kl
-                         : loss_fn.penalty_kind() == Penalty::kL1 ? l1
-                                                                  : 0.0;
-  return {mse + beta * penalty, mse, kl};
+  // The KL is reported whatever the penalty (a diagnostic).
+  const double kl = sparsity_of(Penalty::kKl).penalty_cpu(rho_hat, rho);
+  return {mse + beta * sparsity.penalty_cpu(rho_hat, rho), mse, kl};
 }
 
 AutoencoderOutput CpuStep::forward(const torch::Tensor& images) {
   const int64_t batch = images.size(0);
   if (batch == 0) return {torch::empty({0, 1, kSide, kSide}), torch::empty({0, kCodeSize})};
-  run_forward(images, /*decode=*/true);
+  run_forward(images, /*with_decoder=*/true);
   return {recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone(),
           code_.narrow(0, 0, batch).clone()};
 }
 
 torch::Tensor CpuStep::encode(const torch::Tensor& images) {
   if (images.size(0) == 0) return torch::empty({0, kCodeSize});
-  run_forward(images, /*decode=*/false);
+  run_forward(images, /*with_decoder=*/false);
   return code_.narrow(0, 0, images.size(0)).clone();
 }
 
-void CpuStep::run_forward(const torch::Tensor& images, bool decode) {
+torch::Tensor CpuStep::decode(const torch::Tensor& codes) {
+  TORCH_CHECK(codes.is_cpu() && codes.scalar_type() == torch::kFloat32 && codes.dim() == 2 &&
+                  codes.size(1) == kCodeSize,
+              "CpuStep::decode expects float CPU codes of shape (B, 64), got ", codes.sizes());
+  const int64_t batch = codes.size(0);
+  if (batch == 0) return torch::empty({0, 1, kSide, kSide});
+  torch::NoGradGuard no_grad;
+  const auto parts = chunks(batch);
+  reserve(batch, static_cast<int64_t>(parts.size()));
+  code_.narrow(0, 0, batch).copy_(codes);
+  at::parallel_for(0, static_cast<int64_t>(parts.size()), 1, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) decode_chunk(parts[c].first, parts[c].second);
+  });
+  return recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone();
+}
+
+void CpuStep::run_forward(const torch::Tensor& images, bool with_decoder) {
   torch::NoGradGuard no_grad;
   const auto x = images.contiguous();
   const auto parts = chunks(x.size(0));
@@ -477,7 +490,7 @@ void CpuStep::run_forward(const torch::Tensor& images, bool decode) {
   at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) {
       encode_chunk(parts[c].first, parts[c].second);
-      if (decode) decode_chunk(parts[c].first, parts[c].second);
+      if (with_decoder) decode_chunk(parts[c].first, parts[c].second);
     }
   });
 }

@@ -3,13 +3,12 @@
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
 
+#include "sae/analysis/inspect.hpp"
 #include "sae/base/atomic_file.hpp"
 #include "sae/data/image.hpp"
-#include "sae/analysis/inspect.hpp"
-#include "sae/analysis/reconstruct.hpp"
+#include "sae/report/templates.hpp"
 #include "sae/store/run_folder.hpp"
 #include "sae/store/sweep_folder.hpp"
-#include "sae/report/templates.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -26,7 +25,6 @@ constexpr int kTopImages = 8;       // per unit card
 constexpr int kHistogramBins = 20;  // over [0, 1]
 constexpr int kHistogramWidth = 240, kHistogramHeight = 36;
 constexpr int kAtomScale = 3;
-constexpr int kReconstructions = 16;
 
 /// The folder's own name, also when given as "runs/a/" or ".".
 std::string folder_name(const std::string& dir) {
@@ -61,26 +59,16 @@ std::string histogram_svg(const torch::Tensor& codes) {
   return svg + "</svg>";
 }
 
-/// The metrics worth a line each, formatted.
-data metric_rows(const EvalMetrics& m) {
+/// The metrics the report shows, a line each, as `sae eval` prints them.
+data metric_rows(const EvalMetrics& m, const MetricContext& context) {
   data rows{data::type::list};
-  const auto row = [&](const std::string& key, const std::string& value) {
-    data d;
-    d.set("key", key);
-    d.set("value", value);
-    rows << d;
-  };
-  row("images", std::to_string(m.images));
-  row("loss", fmt::format("{:.6f}", m.loss));
-  row("mse", fmt::format("{:.6f}", m.mse));
-  row("psnr", fmt::format("{:.2f} dB", m.psnr));
-  row("explained variance", fmt::format("{:.4f}", m.explained_variance));
-  row("kl", fmt::format("{:.4f}", m.kl));
-  row("l1 (sum of rho_hat)", fmt::format("{:.4f}", m.l1));
-  row("mean rho_hat", fmt::format("{:.5f}", m.mean_rho_hat));
-  row("mean L0 (units > 0.5 per image)", fmt::format("{:.3f}", m.mean_l0));
-  row("dead units (never > 0.5)", std::to_string(m.dead_units));
-  row("units with rho_hat > 10 rho", std::to_string(m.far_units));
+  for_each_metric(m, [&](const MetricSpec& spec, const auto& value) {
+    if (!(spec.shown & kInReport)) return;
+    data row;
+    row.set("key", std::string(spec.label));
+    row.set("value", format_metric(spec, value, context));
+    rows << row;
+  });
   return rows;
 }
 
@@ -95,15 +83,16 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
     return std::make_pair((assets / name).string(), std::string(kReportAssetsDir) + "/" + name);
   };
 
-  const auto [recon_path, recon_src] = asset("reconstructions.png");
-  write_png(recon_path, reconstruction_grid(model, test, kReconstructions, device));
+  // The pictures `sae inspect` draws, reconstructions.png among them, which the page shows; the
+  // atoms are drawn once for both.
+  const std::vector<GrayImage> atoms = atom_tiles(model, device);
+  write_pictures(dir, model, test, evaluation, config.rho, device, atoms);
 
   const EvalMetrics& m = evaluation.metrics;
   const torch::Tensor& codes = evaluation.codes;  // (N, 64)
   const int64_t k = std::min<int64_t>(kTopImages, codes.size(0));
   const auto top = std::get<1>(codes.topk(k, /*dim=*/0));                              // (k, 64)
   const auto active = codes.gt(kActiveThreshold).to(torch::kFloat64).mean(/*dim=*/0);  // (64)
-  const std::vector<GrayImage> atoms = atom_tiles(model, device);
   data units{data::type::list};
   for (int64_t j = 0; j < kCodeSize; ++j) {
     const auto [atom_path, atom_src] = asset(fmt::format("unit-{:02}-atom.png", j));
@@ -135,13 +124,13 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
            fmt::format("{} test images; penalty {}, beta {}, rho {}, {} epochs.", m.images,
                        penalty_name(config.penalty), config.beta, config.rho, config.epochs));
   page.set("config", to_toml(config));
-  page.set("metrics", metric_rows(m));
+  page.set("metrics", metric_rows(m, {penalty_name(config.penalty), config.rho}));
   if (fs::exists(fs::path(dir) / kLossPlotFile)) {
     page.set("loss_png", std::string(kLossPlotFile));
   } else {
     page.set("loss_png", false);
   }
-  page.set("reconstructions_png", recon_src);
+  page.set("reconstructions_png", std::string(kReconstructionsFile));
   page.set("top_count", std::to_string(k));
   page.set("rho", fmt::format("{}", config.rho));
   page.set("units", units);

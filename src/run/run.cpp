@@ -4,12 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include "sae/base/atomic_file.hpp"
-#include "sae/store/checkpoint.hpp"
 #include "sae/base/errors.hpp"
-#include "sae/analysis/inspect.hpp"
 #include "sae/base/interrupt.hpp"
-#include "sae/train/probe.hpp"
+#include "sae/base/stopwatch.hpp"
 #include "sae/report/pages.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/train/probe.hpp"
 #include "sae/train/train.hpp"
 
 #include <cmath>
@@ -20,16 +20,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 /// The initial weights: drawn from the run's seed, so a run is reproducible from its config.
 SparseAutoencoder initial_model(uint64_t seed, const torch::Device& device) {
   torch::manual_seed(seed);
   SparseAutoencoder model;
   model->to(device);
   return model;
+}
+
+/// Makes RUN/model.pt the committed model again. A commit writes it just after the manifest, so a
+/// kill between the two leaves the previous commit's model there, which no later stage rewrites
+/// when that commit was the last.
+void restore_latest_model(const std::string& dir, const Checkpoint& checkpoint) {
+  if (!checkpoint.model_bytes) return;
+  const std::string latest = (fs::path(dir) / kModelFile).string();
+  std::optional<std::string> bytes;
+  try {
+    bytes = read_file(latest);
+  } catch (const std::exception&) {  // missing, or not a regular file: written anew
+  }
+  if (bytes != checkpoint.model_bytes) write_file_atomically(latest, *checkpoint.model_bytes);
 }
 
 /// Copies the parameters of the model file into `model`, whose optimizer already holds them.
@@ -149,7 +159,10 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
     return run;
   }
   check_resumable(*checkpoint, config, dir);
-  if (group.is_writer()) remove_stale_checkpoint_files(dir);
+  if (group.is_writer()) {
+    remove_stale_checkpoint_files(dir);
+    restore_latest_model(dir, *checkpoint);
+  }
   auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
   load_parameters(run->model_, *checkpoint, device);
   load_optimizer(*checkpoint, run->optimizer_);
@@ -171,12 +184,12 @@ std::string Run::path(const char* file) const {
 
 bool Run::train_epoch(const Dataset& train, ProgressStyle style,
                       const std::function<bool()>& should_stop) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch stopwatch;
   try {
     const bool complete =
         sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_,
                          is_writer() ? style : ProgressStyle::kNone, should_stop, group_);
-    epoch_seconds_ += seconds_since(start);
+    epoch_seconds_ += stopwatch.seconds();
     return complete;
   } catch (const NonFiniteLoss& e) {
     throw NonFiniteLoss(e.what() + advice_after_non_finite());
@@ -191,7 +204,7 @@ std::string Run::advice_after_non_finite() const {
 }
 
 const EpochMetrics& Run::finish_epoch(const Dataset& test) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch stopwatch;
   const int64_t epoch = cursor_.epoch + 1;
   const Evaluation& te = last_test_.emplace(
       evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_));
@@ -206,15 +219,8 @@ const EpochMetrics& Run::finish_epoch(const Dataset& test) {
   row.train_loss = cursor_.loss_sum / n;
   row.train_mse = cursor_.mse_sum / n;
   row.train_kl = cursor_.kl_sum / n;
-  row.test_loss = te.metrics.loss;
-  row.test_mse = te.metrics.mse;
-  row.test_kl = te.metrics.kl;
-  row.test_explained_variance = te.metrics.explained_variance;
-  row.test_mean_rho_hat = te.metrics.mean_rho_hat;
-  row.test_dead_units = te.metrics.dead_units;
-  row.test_far_units = te.metrics.far_units;
-  row.test_l0 = te.metrics.mean_l0;
-  row.seconds = epoch_seconds_ + seconds_since(start);
+  row.test = te.metrics;
+  row.seconds = epoch_seconds_ + stopwatch.seconds();
   row.images_per_s = n / std::max(cursor_.seconds, 1e-9);
   history_.push_back(row);
   cursor_ = cursor_.next_epoch();
@@ -245,18 +251,17 @@ int Run::agreed_stop_signal() const {
   return 0;
 }
 
-RunSummary Run::write_report(const Dataset& train, const Dataset& test) {
+RunSummary Run::finish(const Dataset& train, const Dataset& test) {
   // The last epoch's test pass, unless a resume came only to finish this stage.
   if (!last_test_) {
     last_test_ = evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_);
   }
-  write_pictures(dir_, model_, test, *last_test_, config_.rho, device_);
   RunSummary summary;
   summary.test = last_test_->metrics;
   summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
                                train.labels, last_test_->codes, test.labels);
-  summary.seconds = seconds_since(start_);
-  write_run_report(dir_, model_, test, *last_test_, config_, device_);
+  summary.seconds = stopwatch_.seconds();
+  write_run_report(dir_, model_, test, *last_test_, config_, device_);  // and the pictures
   write_summary_json(path(kSummaryFile), summary);  // last: it marks the run finished
   return summary;
 }
@@ -278,8 +283,8 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
           "epoch {:>{}}/{}  train loss {:.5f} mse {:.5f} kl {:.3f} | test loss {:.5f} mse {:.5f} "
           "kl {:.3f} L0 {:.1f} dead {} | {:.0f} img/s  {:.1f} s",
           row.epoch, std::to_string(c.epochs).size(), c.epochs, row.train_loss, row.train_mse,
-          row.train_kl, row.test_loss, row.test_mse, row.test_kl, row.test_l0, row.test_dead_units,
-          row.images_per_s, row.seconds);
+          row.train_kl, row.test.loss, row.test.mse, row.test.kl, row.test.mean_l0,
+          row.test.dead_units, row.images_per_s, row.seconds);
     }
     if (should_stop()) {  // also when it came during the last epoch: the report can wait
       run.save();
@@ -297,7 +302,7 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
   if (!run.is_writer()) return 0;  // rank 0 writes the report
   // From here a Ctrl-C ends the process at once: the pictures, probe and summary are each written
   // atomically, and a resume writes them again.
-  const RunSummary summary = run.write_report(train, test);
+  const RunSummary summary = run.finish(train, test);
   spdlog::info("linear probe on the code: {:.2f}% test accuracy",
                100 * summary.probe.test_accuracy);
   spdlog::info("done: {}/{}; evaluate it with `sae eval --checkpoint {}`", run.dir(), kModelFile,

@@ -9,7 +9,7 @@
 
 #include "sae/base/atomic_file.hpp"
 #include "sae/base/interrupt.hpp"
-#include "sae/store/run_folder.hpp"
+#include "sae/store/file_names.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -24,15 +24,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kFormat = 2;
-constexpr int kOldestFormat = 1;
 constexpr const char* kArchitecture = "sae-conv-64";
 // A reader retries when a commit lands while it reads; a run commits once an epoch (or when
 // stopped), so losing that race this many times in a row means something rewrites it in a loop.
 constexpr int kReadTries = 10;
-
-std::string step_file_name(const char* stem, int64_t steps) {
-  return fmt::format("{}-{:08}.pt", stem, steps);
-}
 
 uint32_t crc32_of(const std::string& bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -84,61 +79,32 @@ std::pair<std::string, std::string> verified_file(const fs::path& run, const nlo
   return {path, std::move(bytes)};
 }
 
-/// Format 1 (before the manifest): model.pt and optimizer.pt, the settings as flat fields.
-Checkpoint read_format_1(const nlohmann::json& json, const fs::path& run) {
-  Checkpoint c;
-  c.config.beta = json.at("beta").get<double>();
-  c.config.rho = json.at("rho").get<double>();
-  c.config.penalty = parse_penalty(json.at("penalty").get<std::string>());
-  c.config.lr = json.at("lr").get<double>();
-  c.config.batch_size = json.at("batch_size").get<int64_t>();
-  c.config.seed = json.at("seed").get<uint64_t>();
-  c.config.data_dir = json.at("data_dir").get<std::string>();
-  validate(c.config);
-  const auto& partial = json.at("partial_epoch");
-  c.cursor.epoch = json.at("epoch").get<int64_t>();
-  c.cursor.batches = partial.at("batches").get<int64_t>();
-  c.cursor.steps = c.cursor.batches;  // not recorded; only names the next commit's files
-  c.cursor.images = partial.at("images").get<int64_t>();
-  c.cursor.loss_sum = partial.at("loss_sum").get<double>();
-  c.cursor.mse_sum = partial.at("mse_sum").get<double>();
-  c.cursor.kl_sum = partial.at("kl_sum").get<double>();
-  c.cursor.seconds = partial.at("seconds").get<double>();
-  c.model_path = (run / kModelFile).string();
-  c.optimizer_path = (run / kOldOptimizerFile).string();
-  return c;
-}
-
 /// The checkpoint that the manifest text `text` (read from `manifest`) describes.
 Checkpoint parse_manifest(const std::string& text, const fs::path& run, const std::string& manifest,
                           bool verify_files) {
   const auto json = nlohmann::json::parse(text);
   const int format = json.at("format").get<int>();
-  if (format < kOldestFormat || format > kFormat) {
+  if (format != kFormat) {
     throw CheckpointError(
-        fmt::format("{}: format {}, but this sae reads formats {} to {}: use the sae that wrote it",
-                    manifest, format, kOldestFormat, kFormat));
+        fmt::format("{}: format {}, but this sae reads format {}: use the sae that wrote it",
+                    manifest, format, kFormat));
   }
   if (json.at("architecture").get<std::string>() != kArchitecture) {
     throw CheckpointError(fmt::format("{}: architecture '{}', expected '{}'", manifest,
                                       json.at("architecture").get<std::string>(), kArchitecture));
   }
   Checkpoint c;
-  if (format == 1) {
-    c = read_format_1(json, run);
-  } else {
-    c.config = json.at("config").get<RunConfig>();
-    c.cursor = json.at("cursor").get<TrainCursor>();
-    const auto& files = json.at("files");
-    for (auto [path, bytes, key] : {std::tuple{&c.model_path, &c.model_bytes, "model"},
-                                    {&c.optimizer_path, &c.optimizer_bytes, "optimizer"}}) {
-      if (verify_files) {
-        auto [verified_path, verified_bytes] = verified_file(run, files.at(key), manifest);
-        *path = std::move(verified_path);
-        *bytes = std::move(verified_bytes);
-      } else {
-        *path = (run / files.at(key).at("name").get<std::string>()).string();
-      }
+  c.config = json.at("config").get<RunConfig>();
+  c.cursor = json.at("cursor").get<TrainCursor>();
+  const auto& files = json.at("files");
+  for (auto [path, bytes, key] : {std::tuple{&c.model_path, &c.model_bytes, "model"},
+                                  {&c.optimizer_path, &c.optimizer_bytes, "optimizer"}}) {
+    if (verify_files) {
+      auto [verified_path, verified_bytes] = verified_file(run, files.at(key), manifest);
+      *path = std::move(verified_path);
+      *bytes = std::move(verified_bytes);
+    } else {
+      *path = (run / files.at(key).at("name").get<std::string>()).string();
     }
   }
   validate(c.cursor, c.config, manifest);
@@ -207,11 +173,6 @@ void optimizer_from_bytes(const std::string& bytes, const std::string& optimizer
 }
 
 }  // namespace
-
-bool is_checkpoint_file_name(const std::string& name) {
-  static const std::regex step_file(R"((model|optimizer)-[0-9]{8,}\.pt)");
-  return std::regex_match(name, step_file);
-}
 
 std::string serialize_model(SparseAutoencoder& model) {
   // Into memory, not a file: the archive's inner folder is then always "archive" (from a file it
@@ -316,10 +277,7 @@ void remove_stale_checkpoint_files(const std::string& run_dir) {
     const std::string name = entry.path().filename().string();
     const bool named = committed && (entry.path().string() == committed->model_path ||
                                      entry.path().string() == committed->optimizer_path);
-    // optimizer.pt belongs to format 1: once a format-2 commit names another, it is stale.
-    const bool old_optimizer = name == kOldOptimizerFile && committed && !named;
-    if ((is_checkpoint_file_name(name) && !named) || is_temporary_file_name(name) ||
-        old_optimizer) {
+    if ((is_checkpoint_file_name(name) && !named) || is_temporary_file_name(name)) {
       fs::remove(entry.path(), ec);
     }
   }

@@ -9,7 +9,8 @@
 namespace sae {
 
 OpenedModel open_model(const CheckpointSource& source, const ComputeOptions& compute) {
-  const torch::Device device = apply(compute);
+  const torch::Device device = resolve_device(compute.device);
+  set_threads(compute.threads);
   // A folder means its committed model; a file means that file, with its folder's settings.
   std::error_code ec;
   const bool file_given = std::filesystem::is_regular_file(source.checkpoint, ec);

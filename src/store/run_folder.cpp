@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include "sae/base/atomic_file.hpp"
-#include "sae/store/checkpoint.hpp"
 #include "sae/base/errors.hpp"
 #include "sae/plot/charts.hpp"
 
@@ -18,10 +17,10 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
-#include <variant>
 
 namespace sae {
 namespace {
@@ -31,50 +30,43 @@ namespace fs = std::filesystem;
 constexpr const char* kRunsFolder = "runs";
 constexpr int kMaxRunDirSuffix = 1000;
 
-/// One column of metrics.csv: its header, the field it holds and how it is printed.
-struct Column {
-  const char* name;
-  std::variant<int64_t EpochMetrics::*, double EpochMetrics::*> field;
-  const char* format;
-};
+/// Calls `visit(column, field, csv_format)` for each column of metrics.csv, in order.
+template <typename Row, typename Visit>
+void for_each_column(Row& row, Visit&& visit) {
+  visit("epoch", row.epoch, "{}");
+  visit("train_loss", row.train_loss, "{:.8g}");
+  visit("train_mse", row.train_mse, "{:.8g}");
+  visit("train_kl", row.train_kl, "{:.8g}");
+  for_each_metric(row.test, [&](const MetricSpec& spec, auto& value) {
+    if (spec.epoch_column) visit(spec.epoch_column, value, spec.csv_format);
+  });
+  visit("seconds", row.seconds, "{:.3f}");
+  visit("images_per_s", row.images_per_s, "{:.1f}");
+}
 
-const Column kColumns[] = {
-    {"epoch", &EpochMetrics::epoch, "{}"},
-    {"train_loss", &EpochMetrics::train_loss, "{:.8g}"},
-    {"train_mse", &EpochMetrics::train_mse, "{:.8g}"},
-    {"train_kl", &EpochMetrics::train_kl, "{:.8g}"},
-    {"test_loss", &EpochMetrics::test_loss, "{:.8g}"},
-    {"test_mse", &EpochMetrics::test_mse, "{:.8g}"},
-    {"test_kl", &EpochMetrics::test_kl, "{:.8g}"},
-    {"test_explained_variance", &EpochMetrics::test_explained_variance, "{:.8g}"},
-    {"test_mean_rho_hat", &EpochMetrics::test_mean_rho_hat, "{:.8g}"},
-    {"test_dead_units", &EpochMetrics::test_dead_units, "{}"},
-    {"test_far_units", &EpochMetrics::test_far_units, "{}"},
-    {"test_l0", &EpochMetrics::test_l0, "{:.8g}"},
-    {"seconds", &EpochMetrics::seconds, "{:.3f}"},
-    {"images_per_s", &EpochMetrics::images_per_s, "{:.1f}"},
-};
+std::vector<std::string> metrics_columns() {
+  std::vector<std::string> columns;
+  EpochMetrics row;
+  for_each_column(row, [&](const char* column, auto&, const char*) { columns.push_back(column); });
+  return columns;
+}
 
-std::string metrics_header() {
-  std::string header;
-  for (const auto& column : kColumns)
-    header += (header.empty() ? "" : ",") + std::string(column.name);
-  return header;
+std::string join(const std::vector<std::string>& cells) {
+  std::string line;
+  for (const auto& cell : cells) line += (line.empty() ? "" : ",") + cell;
+  return line;
 }
 
 /// True for the files a run writes, which --force may remove.
 bool is_run_file(const std::string& name) {
-  static const std::regex pair(R"(pair_[0-9]+\.png)");  // sae reconstruct --pairs
-  for (const char* run_file :
-       {kConfigFile, kManifestFile, kModelFile, kOldOptimizerFile, kMetricsFile, kLossPlotFile,
-        kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir}) {
+  for (const char* run_file : {kConfigFile, kManifestFile, kModelFile, kMetricsFile, kLossPlotFile,
+                               kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir}) {
     if (name == run_file) return true;
   }
   for (const char* picture : kInspectionFiles) {
     if (name == picture) return true;
   }
-  return is_checkpoint_file_name(name) || std::regex_match(name, pair) ||
-         is_temporary_file_name(name);
+  return is_checkpoint_file_name(name) || is_pair_file_name(name) || is_temporary_file_name(name);
 }
 
 }  // namespace
@@ -187,26 +179,40 @@ std::vector<fs::path> check_new_run_dir(const std::string& dir, bool force) {
 }
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows) {
-  std::string text = metrics_header() + '\n';
+  std::string text = join(metrics_columns()) + '\n';
   for (const auto& row : rows) {
-    std::string line;
-    for (const auto& column : kColumns) {
-      if (!line.empty()) line += ',';
-      std::visit([&](auto field) { line += fmt::format(fmt::runtime(column.format), row.*field); },
-                 column.field);
-    }
-    text += line + '\n';
+    std::vector<std::string> cells;
+    for_each_column(row, [&](const char*, const auto& value, const char* format) {
+      cells.push_back(fmt::format(fmt::runtime(format), value));
+    });
+    text += join(cells) + '\n';
   }
   write_file_atomically(path, text);
 }
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
   std::istringstream in(read_file(path));
-  const std::string header = metrics_header();
+  const std::vector<std::string> columns = metrics_columns();
   std::string line;
-  if (!std::getline(in, line) || line != header) {
-    throw std::runtime_error(fmt::format("{}: line 1: expected the header '{}'", path, header));
+  if (!std::getline(in, line)) line.clear();
+  // A file written before a metric existed lacks its column: the header names what is there, in
+  // the table's order, and the columns it leaves out read as NaN.
+  std::vector<bool> present(columns.size(), false);
+  {
+    std::istringstream names(line);
+    size_t next = 0;
+    bool in_order = !line.empty();
+    for (std::string name; in_order && std::getline(names, name, ',');) {
+      while (next < columns.size() && columns[next] != name) ++next;
+      in_order = next < columns.size();
+      if (in_order) present[next++] = true;
+    }
+    if (!in_order || !present.front()) {
+      throw std::runtime_error(
+          fmt::format("{}: line 1: expected the header '{}'", path, join(columns)));
+    }
   }
+  const auto expected = static_cast<size_t>(std::count(present.begin(), present.end(), true));
   std::vector<EpochMetrics> rows;
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
@@ -219,50 +225,42 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
       if (field.empty() || *end != '\0') break;
       values.push_back(value);
     }
-    if (values.size() != std::size(kColumns) ||
-        static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1 != std::size(kColumns)) {
+    if (values.size() != expected ||
+        static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1 != expected) {
       throw std::runtime_error(fmt::format("{}: line {}: expected {} numbers, found '{}'", path,
-                                           number, std::size(kColumns), line));
+                                           number, expected, line));
     }
     EpochMetrics row;
-    for (size_t i = 0; i < values.size(); ++i) {
-      std::visit(
-          [&](auto field) {
-            using T = std::remove_reference_t<decltype(row.*field)>;
-            row.*field = static_cast<T>(values[i]);
-          },
-          kColumns[i].field);
-    }
+    size_t column = 0, value = 0;
+    for_each_column(row, [&](const char*, auto& field, const char*) {
+      using T = std::remove_reference_t<decltype(field)>;
+      if (present[column++]) {
+        field = static_cast<T>(values[value++]);
+      } else if constexpr (std::is_floating_point_v<T>) {
+        field = std::numeric_limits<T>::quiet_NaN();
+      }
+    });
     rows.push_back(row);
   }
   return rows;
 }
 
 void write_summary_json(const std::string& path, const RunSummary& summary) {
-  const nlohmann::json json = {
-      {"test", to_json(summary.test)},
-      {"probe_accuracy", summary.probe.test_accuracy},
-      {"probe_train_accuracy", summary.probe.train_accuracy},
-      {"seconds", summary.seconds},
-  };
+  nlohmann::json json = {{"test", to_json(summary.test)}};
+  for_each_summary_field(
+      summary, [&](const char* key, const auto& value, const char*, bool) { json[key] = value; });
   write_file_atomically(path, json.dump(2) + '\n');
 }
 
 RunSummary read_summary_json(const std::string& path) {
   try {
     const auto json = nlohmann::json::parse(read_file(path));
-    const auto& test = json.at("test");
-    RunSummary s;
-    s.test.images = test.at("images").get<int64_t>();
-    s.test.mse = test.at("mse").get<double>();
-    s.test.kl = test.at("kl").get<double>();
-    s.test.loss = test.at("loss").get<double>();
-    s.test.mean_rho_hat = test.at("mean_rho_hat").get<double>();
-    s.test.dead_units = test.at("dead_units").get<int64_t>();
-    s.test.mean_l0 = test.at("mean_l0").get<double>();
-    s.probe.test_accuracy = json.at("probe_accuracy").get<double>();
-    s.seconds = json.at("seconds").get<double>();
-    return s;
+    RunSummary summary;
+    from_json(json.at("test"), summary.test);
+    for_each_summary_field(summary, [&](const char* key, auto& value, const char*, bool) {
+      json.at(key).get_to(value);
+    });
+    return summary;
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
   }
@@ -275,7 +273,7 @@ void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& r
     train.x.push_back(static_cast<double>(r.epoch));
     train.y.push_back(r.train_loss);
     test.x.push_back(static_cast<double>(r.epoch));
-    test.y.push_back(r.test_loss);
+    test.y.push_back(r.test.loss);
   }
   plot_lines(path, {"Sparse autoencoder: MSE + beta * penalty", {"epoch"}, {"loss"}},
              {train, test});

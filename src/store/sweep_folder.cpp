@@ -21,9 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr double kL0Floor = 1e-3;
-constexpr const char* kSweepPlot = "sweep.png";
-constexpr const char* kSweepHeader =
-    "beta,rho,test_mse,mean_rho_hat,dead_units,mean_l0,probe_accuracy,seconds";
 constexpr size_t kQuotedChars = 60;  // of a bad cell or line, in an error message
 
 /// Sorted, without repeats: 0.001 and 1e-3 are one grid value.
@@ -68,13 +65,19 @@ std::optional<double> finite_number(const std::string& cell) {
   return value;
 }
 
-}  // namespace
-
-std::string sweep_point_name(double beta, double rho) {
-  // "{}" is the shortest text that reads back as the same double, so equal values name one
-  // folder, and a number can only give digits, '.', 'e', '-' and '+': never a path.
-  return fmt::format("beta={}_rho={}", beta, rho);
+/// Calls `visit(column, value, csv_format)` for each column of sweep.csv after beta and rho.
+template <typename Visit>
+void for_each_result_column(const RunSummary& summary, Visit&& visit) {
+  for_each_metric(summary.test, [&](const MetricSpec& spec, const auto& value) {
+    if (spec.sweep_column) visit(spec.sweep_column, value, spec.csv_format);
+  });
+  for_each_summary_field(
+      summary, [&](const char* key, const auto& value, const char* format, bool in_sweep_csv) {
+        if (in_sweep_csv) visit(key, value, format);
+      });
 }
+
+}  // namespace
 
 std::vector<SweepPoint> sweep_grid(const RunConfig& base, std::vector<double> betas,
                                    std::vector<double> rhos) {
@@ -95,13 +98,19 @@ std::vector<SweepPoint> sweep_grid(const RunConfig& base, std::vector<double> be
 }
 
 void write_sweep_results(const std::string& dir, const std::vector<SweepRow>& rows) {
-  std::string csv = std::string(kSweepHeader) + '\n';
+  std::string csv = "beta,rho";
+  for_each_result_column(RunSummary(), [&](const char* column, const auto&, const char*) {
+    csv += fmt::format(",{}", column);
+  });
+  csv += '\n';
   std::vector<LabelledPoint> points;
   for (const auto& r : rows) {
+    csv += fmt::format("{},{}", r.beta, r.rho);
+    for_each_result_column(r.summary, [&](const char*, const auto& value, const char* format) {
+      csv += ',' + fmt::format(fmt::runtime(format), value);
+    });
+    csv += '\n';
     const auto& t = r.summary.test;
-    csv += fmt::format("{},{},{:.8g},{:.8g},{},{:.8g},{:.6f},{:.3f}\n", r.beta, r.rho, t.mse,
-                       t.mean_rho_hat, t.dead_units, t.mean_l0, r.summary.probe.test_accuracy,
-                       r.summary.seconds);
     points.push_back({t.mean_l0, t.mse, fmt::format("b={} r={}", r.beta, r.rho)});
   }
   write_file_atomically((fs::path(dir) / kSweepCsvFile).string(), csv);
@@ -113,7 +122,7 @@ void write_sweep_results(const std::string& dir, const std::vector<SweepRow>& ro
                    kL0Floor),
        Scale::kLog10, kL0Floor},
       {"test MSE"}};
-  plot_labelled_points((fs::path(dir) / kSweepPlot).string(), spec, points);
+  plot_labelled_points((fs::path(dir) / kSweepPlotFile).string(), spec, points);
 }
 
 SweepTable read_sweep_table(const std::string& dir) {

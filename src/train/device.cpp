@@ -92,6 +92,11 @@ int available_cores() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+int cores_per_process(int processes) {
+  TORCH_CHECK(processes >= 1, "cores_per_process: processes must be >= 1, got ", processes);
+  return std::max(1, available_cores() / processes);
+}
+
 int idle_cores_between(const std::string& stat_before, const std::string& stat_after,
                        const std::vector<int>& cores) {
   const auto before = cpu_times(stat_before);
@@ -131,12 +136,6 @@ void set_threads(int threads) {
         threads, cores);
   }
   torch::set_num_threads(threads);
-}
-
-torch::Device apply(const ComputeOptions& options) {
-  const torch::Device device = resolve_device(options.device);
-  set_threads(options.threads);
-  return device;
 }
 
 }  // namespace sae

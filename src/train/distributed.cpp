@@ -7,32 +7,30 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include "sae/base/env.hpp"
 #include "sae/base/errors.hpp"
+#include "sae/train/device.hpp"
 
-#include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <stdexcept>
 #include <thread>
 
 namespace sae {
 namespace {
 
-/// The variable's value, or nullopt when it is unset or empty.
-std::optional<std::string> env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
-}
+constexpr int64_t kMaxWorldSize = 1 << 20;
+constexpr int64_t kMaxLocalRanks = 1 << 16;  // ranks on one machine
+constexpr int64_t kMaxPort = 65535;
+constexpr int64_t kMaxThreads = 1 << 16;
 
-/// An integer variable within [low, high], or a UsageError naming it.
-int env_int(const char* name, const std::string& value, int low, int high) {
-  try {
-    size_t used = 0;
-    const long parsed = std::stol(value, &used);
-    if (used == value.size() && parsed >= low && parsed <= high) return static_cast<int>(parsed);
-  } catch (const std::exception&) {
+/// The first of `names` that holds an integer in [min, max], read leniently (env_integer_if_valid).
+std::optional<int64_t> first_valid(std::initializer_list<const char*> names, int64_t min,
+                                   int64_t max) {
+  for (const char* name : names) {
+    if (const auto value = env_integer_if_valid(name, min, max)) return value;
   }
-  throw UsageError(fmt::format("{}={} is not an integer in [{}, {}]", name, value, low, high));
+  return std::nullopt;
 }
 
 }  // namespace
@@ -40,30 +38,30 @@ int env_int(const char* name, const std::string& value, int low, int high) {
 std::optional<LaunchEnv> launch_env() {
   // torchrun's variables first; Slurm's when torchrun's are absent. SLURM_STEP_NUM_TASKS, not
   // SLURM_NTASKS: the latter is also set in an sbatch script that runs sae without srun.
-  const bool torchrun = env("WORLD_SIZE").has_value();
+  const bool torchrun = env_text("WORLD_SIZE").has_value();
   const char* rank_name = torchrun ? "RANK" : "SLURM_PROCID";
   const char* size_name = torchrun ? "WORLD_SIZE" : "SLURM_STEP_NUM_TASKS";
-  const auto size_text = env(size_name);
   // Malformed or half-set launch variables mean a launch that went wrong, not a single run.
-  if (const auto port = env("MASTER_PORT")) env_int("MASTER_PORT", *port, 1, 65535);
-  if (!size_text) {
-    if (const auto rank = env("RANK")) {
+  env_integer("MASTER_PORT", 1, kMaxPort);
+  const std::optional<int64_t> world_size = env_integer(size_name, 1, kMaxWorldSize);
+  if (!world_size) {
+    if (const auto rank = env_text("RANK")) {
       throw UsageError(fmt::format(
           "RANK={} is set but WORLD_SIZE is not: start sae with torchrun, or unset RANK", *rank));
     }
     return std::nullopt;
   }
   LaunchEnv launch;
-  launch.world_size = env_int(size_name, *size_text, 1, 1 << 20);
+  launch.world_size = static_cast<int>(*world_size);
   if (launch.world_size == 1) return std::nullopt;
-  const auto rank_text = env(rank_name);
-  if (!rank_text) {
+  const std::optional<int64_t> rank = env_integer(rank_name, 0, launch.world_size - 1);
+  if (!rank) {
     throw UsageError(fmt::format("{} is set but {} is not: start sae with torchrun or srun",
                                  size_name, rank_name));
   }
-  launch.rank = env_int(rank_name, *rank_text, 0, launch.world_size - 1);
-  const auto addr = env("MASTER_ADDR");
-  const auto port = env("MASTER_PORT");
+  launch.rank = static_cast<int>(*rank);
+  const auto addr = env_text("MASTER_ADDR");
+  const auto port = env_integer("MASTER_PORT", 1, kMaxPort);
   if (!addr || !port) {
     throw UsageError(fmt::format(
         "a {}-process launch needs MASTER_ADDR and MASTER_PORT (torchrun sets them; under Slurm, "
@@ -72,13 +70,32 @@ std::optional<LaunchEnv> launch_env() {
         launch.world_size));
   }
   launch.master_addr = *addr;
-  launch.master_port = env_int("MASTER_PORT", *port, 1, 65535);
-  launch.agent_hosts_store = env("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  launch.master_port = static_cast<int>(*port);
+  launch.agent_hosts_store = env_text("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  // Hints for threads and GPUs only: a launcher that sets them oddly still trains.
+  launch.local_rank = static_cast<int>(
+      first_valid({"LOCAL_RANK", "SLURM_LOCALID"}, 0, kMaxLocalRanks - 1).value_or(0));
+  launch.local_world_size =
+      static_cast<int>(first_valid({"LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"}, 1, kMaxLocalRanks)
+                           .value_or(launch.world_size));
   return launch;
+}
+
+int rank_threads(const LaunchEnv& launch, int threads) {
+  if (threads > 0) return threads;
+  // The cores are shared by the ranks on this machine; torchrun says so with OMP_NUM_THREADS.
+  return static_cast<int>(env_integer_if_valid("OMP_NUM_THREADS", 1, kMaxThreads)
+                              .value_or(cores_per_process(launch.local_world_size)));
+}
+
+torch::Device rank_device(const LaunchEnv& launch, const torch::Device& device) {
+  if (!device.is_cuda() || device.has_index()) return device;
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(launch.local_rank)};
 }
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
+  std::string backend;                                       // "Gloo" or "NCCL"
   std::function<void(std::vector<at::Tensor>&)> all_reduce;  // the backend's, waiting for it
 };
 
@@ -122,7 +139,7 @@ void wait_for_every_rank(c10d::Store& store, const LaunchEnv& launch,
                          std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // torchrun restarts keep its store: each attempt counts under its own key.
-  const std::string key = "sae/joined/" + env("TORCHELASTIC_RESTART_COUNT").value_or("0");
+  const std::string key = "sae/joined/" + env_text("TORCHELASTIC_RESTART_COUNT").value_or("0");
   int64_t joined = store.add(key, 1);
   while (joined < launch.world_size) {
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -152,6 +169,7 @@ ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& de
   try {
     group.impl_->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
     wait_for_every_rank(*group.impl_->store, launch, timeout);
+    group.impl_->backend = device.is_cuda() ? "NCCL" : "Gloo";
     group.impl_->all_reduce = device.is_cuda()
                                   ? nccl_all_reduce(group.impl_->store, launch, timeout)
                                   : gloo_all_reduce(group.impl_->store, launch, timeout);
@@ -165,6 +183,10 @@ ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& de
   group.rank_ = launch.rank;
   group.world_size_ = launch.world_size;
   return group;
+}
+
+std::string ProcessGroup::backend() const {
+  return impl_ ? impl_->backend : "";
 }
 
 void ProcessGroup::all_reduce_sum(torch::Tensor& t) const {

@@ -1,8 +1,7 @@
 #include "sae/train/probe.hpp"
 
+#include "sae/base/stopwatch.hpp"
 #include "sae/data/dataset.hpp"
-
-#include <chrono>
 
 namespace sae {
 namespace {
@@ -24,7 +23,7 @@ double accuracy(torch::nn::Linear& classifier, const torch::Tensor& codes,
 
 ProbeResult linear_probe(const torch::Tensor& train_codes, const torch::Tensor& train_labels,
                          const torch::Tensor& test_codes, const torch::Tensor& test_labels) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch stopwatch;
   torch::manual_seed(kSeed);  // the classifier's initial weights
   torch::nn::Linear classifier(train_codes.size(1), kNumClasses);
   torch::optim::Adam optimizer(classifier->parameters(), torch::optim::AdamOptions(kLearningRate));
@@ -44,7 +43,7 @@ ProbeResult linear_probe(const torch::Tensor& train_codes, const torch::Tensor& 
   ProbeResult result;
   result.train_accuracy = accuracy(classifier, train_codes, train_labels);
   result.test_accuracy = accuracy(classifier, test_codes, test_labels);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = stopwatch.seconds();
   return result;
 }
 

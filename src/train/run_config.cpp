@@ -40,10 +40,9 @@ bool is_utf8(const std::string& text) {
 
 void validate(const RunConfig& c) {
   require(c.epochs >= 1, "epochs", "at least 1", c.epochs);
-  // In float32, where the loss is computed, rho must still lie strictly inside (0, 1).
-  const auto rho32 = static_cast<float>(c.rho);
-  require(rho32 > 0.0f && rho32 < 1.0f, "rho", "strictly between 0 and 1 (in float32)", c.rho);
-  require(c.beta >= 0 && std::isfinite(c.beta), "beta", "a finite number >= 0", c.beta);
+  // The rules SparseLoss checks (loss.hpp), with the flags' messages.
+  require(valid_rho(c.rho), "rho", "strictly between 0 and 1 (in float32)", c.rho);
+  require(valid_beta(c.beta), "beta", "a finite number >= 0", c.beta);
   require(c.beta_warmup >= 0, "beta-warmup", ">= 0", c.beta_warmup);
   require(c.lr > 0 && std::isfinite(c.lr), "lr", "a positive number", c.lr);
   require(c.weight_decay >= 0 && std::isfinite(c.weight_decay), "weight-decay",

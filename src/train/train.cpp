@@ -1,10 +1,10 @@
 #include "sae/train/train.hpp"
 
-#include "sae/data/idx_file.hpp"
+#include "sae/base/stopwatch.hpp"
+#include "sae/data/image_size.hpp"
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cmath>
 #include <optional>
 #include <tuple>
@@ -74,7 +74,8 @@ StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
   StepLoss loss;
   torch::Tensor total;
   if (cpu_step != nullptr) {
-    loss = cpu_step->forward_backward(images, loss_fn, group);  // sets every .grad()
+    loss = cpu_step->forward_backward(
+        images, loss_fn, [&](torch::Tensor& t) { group.all_reduce_sum(t); });  // sets every .grad()
   } else {
     const auto out = model->forward(images);  // reconstruction (B, 1, 28, 28), code (B, 64)
     if (group.world_size() == 1) {
@@ -129,7 +130,7 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
   if (device.is_cpu()) cpu_step.emplace(model);
 
   while (cursor.batches < num_batches) {
-    const auto start = std::chrono::steady_clock::now();
+    const Stopwatch stopwatch;
     const int64_t b = cursor.batches;
     const int64_t step = (epoch - 1) * num_batches + b + 1;  // 1-based, across epochs
     const auto indices = order.slice(0, b * batch_size, std::min((b + 1) * batch_size, n));
@@ -152,8 +153,7 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
     cursor.loss_sum += loss.loss * static_cast<double>(count);
     cursor.mse_sum += loss.mse * static_cast<double>(count);
     cursor.kl_sum += loss.kl * static_cast<double>(count);
-    cursor.seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    cursor.seconds += stopwatch.seconds();
     bar.step(count, loss.loss);
     if (cursor.batches < num_batches && should_stop()) break;
   }

@@ -4,6 +4,9 @@
 
 namespace sae {
 
+/// Exit code of a process stopped by SIGINT or SIGTERM: 128 + the signal, as shells report it.
+constexpr int kExitSignalBase = 128;
+
 /// Blocks SIGINT and SIGTERM in the calling thread and starts one thread that receives them with
 /// sigwait. Call it first thing in main(), before LibTorch starts its thread pools: threads
 /// inherit the mask, so no other thread can be the one a signal interrupts. Without a

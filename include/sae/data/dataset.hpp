@@ -6,6 +6,7 @@
 #include "sae/data/idx_file.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,12 @@ namespace sae {
 
 /// Which half of an MNIST-format folder to read.
 enum class Split { kTrain, kTest };
+/// The splits by the names the command line uses: "train" and "test".
+inline const std::map<std::string, Split>& split_names() {
+  static const std::map<std::string, Split> names = {{"test", Split::kTest},
+                                                     {"train", Split::kTrain}};
+  return names;
+}
 
 /// Images and labels of one split. Images stay bytes: a batch becomes float only when used.
 struct Dataset {

@@ -2,6 +2,8 @@
 // Reading one MNIST-format (IDX) file, raw or gzip-compressed. Plain C++ (no LibTorch), so that
 // the fuzzer can build it in seconds.
 
+#include "sae/data/image_size.hpp"
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -14,9 +16,6 @@ class DataError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-/// Side length of an MNIST image.
-constexpr int64_t kImageSide = 28;
 
 /// The contents of an IDX3 image file.
 struct IdxImages {

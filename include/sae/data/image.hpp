@@ -20,9 +20,6 @@ struct GrayImage {
 /// folder, renamed into place.
 void write_png(const std::string& path, const GrayImage& image);
 
-/// Reads a PNG back (tests use it): any 8-bit grayscale PNG; throws naming the path otherwise.
-GrayImage read_png(const std::string& path);
-
 /// Lays out `tiles` (all the same size) on a grid of `columns` columns, with `padding` pixels of
 /// `background` between tiles and around the border; `scale` >= 1 enlarges each pixel to scale x
 /// scale (nearest neighbour) so 28x28 digits are readable.

@@ -17,7 +17,7 @@ enum class Invert { kAuto, kYes, kNo };
 /// The PNG at `path` (8 or 16 bit, gray, RGB, palette or alpha; up to 8192 a side and 256 MiB
 /// of samples) as a (28, 28) float image in [0, 1]. Transparent pixels count as paper. Throws
 /// std::runtime_error naming the file when it is missing, not a regular file, not a PNG, of no
-/// or too many pixels, truncated, or blank; it never opens a FIFO.
+/// or too many pixels, truncated, corrupt (a CRC included), or blank; it never opens a FIFO.
 torch::Tensor load_user_image(const std::string& path, Invert invert);
 
 /// The files `paths` name: files as given, folders as their *.png files in name order. Throws

@@ -1,21 +1,25 @@
 #pragma once
-// The network's training step on the CPU, written out by hand in the spirit of llm.c: forward,
-// loss and backward as matrix products (BLAS, through LibTorch's mm) and plain loops over
-// buffers allocated once, with no autograd graph. The batch is split across the threads, each
-// computing its own gradients, which are then summed. The autograd layers of model.cpp remain
-// the reference; tests/test_cpu_step.cpp holds the two together.
+// The network on the CPU, written out by hand in the spirit of llm.c: forward, loss and backward
+// as matrix products (oneDNN's sgemm) and plain loops over buffers allocated once, with no
+// autograd graph. It trains, evaluates and draws on the CPU (inference.hpp). The batch is split
+// across the threads, each computing its own gradients, which are then summed. The torch::nn
+// layers of model.cpp remain the reference; tests/test_cpu_step.cpp holds the two together.
 
 #include <torch/torch.h>
 
-#include "sae/train/distributed.hpp"
 #include "sae/model/loss.hpp"
 #include "sae/model/model.hpp"
 
 #include <array>
+#include <functional>
 #include <utility>
 #include <vector>
 
 namespace sae {
+
+/// t <- the sum of t over the ranks of a data-parallel run, in place; empty for a lone process.
+/// The train layer passes its process group's all-reduce, so that the model layer needs no c10d.
+using SumAcrossRanks = std::function<void(torch::Tensor&)>;
 
 /// Forward and backward passes of a SparseAutoencoder on the CPU, reusing its buffers from one
 /// call to the next. It reads the model's parameters at every call, so it stays valid while an
@@ -29,26 +33,31 @@ class CpuStep {
   /// data-parallel run each rank passes its slice of the global batch, and the loss and the
   /// gradients are those of the whole batch, on every rank.
   StepLoss forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
-                            const ProcessGroup& group = ProcessGroup());
+                            const SumAcrossRanks& sum_across_ranks = {});
 
   /// The forward pass alone, as model->forward gives it: reconstruction (B, 1, 28, 28) and code
   /// (B, 64), new tensors.
   AutoencoderOutput forward(const torch::Tensor& images);
   /// The code alone, as model->encode gives it: (B, 64), a new tensor.
   torch::Tensor encode(const torch::Tensor& images);
+  /// The decoder alone, as model->decode gives it: codes (B, 64), float, CPU -> images
+  /// (B, 1, 28, 28), a new tensor.
+  torch::Tensor decode(const torch::Tensor& codes);
 
  private:
   std::array<torch::Tensor, 6> weights() const;  // enc1..dec3, the model's own
   std::array<torch::Tensor, 6> biases() const;
   /// Image ranges [begin, end) that the threads share, in order.
   std::vector<std::pair<int64_t, int64_t>> chunks(int64_t batch) const;
-  /// Checks `images`, grows the buffers to its batch and re-lays the weights.
+  /// Checks `images`, then reserve(its batch, chunk_count).
   void prepare(const torch::Tensor& images, int64_t chunk_count);
+  /// Grows the buffers to `batch` images and `chunk_count` chunks and re-lays the weights.
+  void reserve(int64_t batch, int64_t chunk_count);
   /// The rows of a per-image buffer that belong to images [begin, end).
   torch::Tensor rows(const torch::Tensor& buffer, int64_t begin, int64_t end) const;
   torch::Tensor weight_grad(int64_t chunk, int64_t layer) const;  // re-laid, like relaid_
   float* bias_grad(int64_t chunk, int64_t layer) const;
-  void run_forward(const torch::Tensor& images, bool decode);
+  void run_forward(const torch::Tensor& images, bool with_decoder);
   void encode_chunk(int64_t begin, int64_t end);
   void decode_chunk(int64_t begin, int64_t end);
   void backward_chunk(int64_t chunk, int64_t begin, int64_t end);

@@ -1,24 +1,12 @@
 #pragma once
-// The original model's loss: MSE + beta * sum_j KL(rho || rho_hat_j), and its L1 / no-penalty
-// siblings.
+// The original model's loss: MSE + beta * a sparsity penalty on the code (sparsity.hpp: KL, L1 or
+// none), and the rules beta and rho follow.
 
 #include <torch/torch.h>
 
-#include <string>
+#include "sae/model/sparsity.hpp"
 
 namespace sae {
-
-/// Which sparsity penalty beta weighs.
-enum class Penalty {
-  kKl,    // sum_j KL(rho || rho_hat_j): the original model's
-  kL1,    // sum_j mean_i |h_ij|: the L1 variant (as SAELens uses)
-  kNone,  // a plain autoencoder, for comparison
-};
-
-/// "kl", "l1" or "none" -> Penalty; throws UsageError otherwise.
-Penalty parse_penalty(const std::string& name);
-/// Penalty -> "kl", "l1" or "none".
-std::string penalty_name(Penalty penalty);
 
 /// The loss and its parts, each a scalar tensor.
 struct LossTerms {
@@ -28,13 +16,10 @@ struct LossTerms {
   torch::Tensor penalty;  // what beta weighs
 };
 
-/// rho_hat is clamped into [kRhoHatEps, 1 - kRhoHatEps] so the KL stays finite.
-constexpr double kRhoHatEps = 1e-6;
-
-/// sum_j KL(rho || rho_hat_j) = sum_j rho log(rho/rho_hat_j) + (1-rho) log((1-rho)/(1-rho_hat_j)).
-torch::Tensor kl_sparsity(const torch::Tensor& rho_hat, double rho);  // (S) -> ()
-/// Per-unit KL(rho || rho_hat_j), the terms kl_sparsity sums.
-torch::Tensor kl_per_unit(const torch::Tensor& rho_hat, double rho);  // (S) -> (S)
+/// True when rho lies strictly inside (0, 1) also in float32, where the loss is computed.
+bool valid_rho(double rho);
+/// True when beta is a finite number >= 0.
+bool valid_beta(double beta);
 /// Checks beta >= 0 and 0 < rho < 1, throwing UsageError that says which is wrong.
 void check_sparsity_params(double beta, double rho);
 
@@ -60,6 +45,8 @@ class SparseLoss {
   double beta() const { return beta_; }
   double rho() const { return rho_; }
   Penalty penalty_kind() const { return penalty_; }
+  /// The penalty's kind in the sparsity seam: its forms for autograd and for the CPU step.
+  const Sparsity& sparsity() const { return sparsity_of(penalty_); }
 
  private:
   double beta_;

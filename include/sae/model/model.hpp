@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "sae/model/sparsity.hpp"
+
 namespace sae {
 
 /// Units in the sparse code: enc3's 64 output channels at 1x1.
@@ -14,12 +16,14 @@ struct AutoencoderOutput {
   torch::Tensor code;            // (B, 64) in (0, 1)
 };
 
-/// enc1..enc3 convolutions down to a 64-unit sigmoid code, dec1..dec3 transposed convolutions
-/// back up to a 28x28 sigmoid image. Parameter names match the original PyTorch module's. On the
-/// CPU, enc3 and dec1..dec3 run through fast_layers.hpp; elsewhere through the torch::nn layers.
+/// enc1..enc3 convolutions down to a 64-unit code, dec1..dec3 transposed convolutions back up to
+/// a 28x28 sigmoid image, as torch::nn layers on every device: the reference that CpuStep (the
+/// CPU's kernel) is held to. Parameter names match the original PyTorch module's.
 class SparseAutoencoderImpl : public torch::nn::Module {
  public:
-  SparseAutoencoderImpl();
+  /// The code is enc3's output through the activation of kind `code` (sparsity.hpp); every kind
+  /// so far uses the sigmoid.
+  explicit SparseAutoencoderImpl(Penalty code = Penalty::kKl);
 
   /// Encodes and decodes a batch of images (B, 1, 28, 28).
   AutoencoderOutput forward(const torch::Tensor& images);
@@ -27,15 +31,14 @@ class SparseAutoencoderImpl : public torch::nn::Module {
   torch::Tensor encode(const torch::Tensor& images);
   /// The image a batch of codes draws: (B, 64) -> (B, 1, 28, 28).
   torch::Tensor decode(const torch::Tensor& code);
-  /// forward through the plain torch::nn layers only; the fast path is checked against it.
-  AutoencoderOutput forward_reference(const torch::Tensor& images);
+  /// The kind of code, whose activation encode applies.
+  const Sparsity& code_kind() const { return *code_kind_; }
 
   torch::nn::Conv2d enc1, enc2, enc3;
   torch::nn::ConvTranspose2d dec1, dec2, dec3;
 
  private:
-  torch::Tensor encode_with(const torch::Tensor& images, bool fast);
-  torch::Tensor decode_with(const torch::Tensor& code, bool fast);
+  const Sparsity* code_kind_;
 };
 TORCH_MODULE(SparseAutoencoder);
 

@@ -1,7 +1,7 @@
 #pragma once
-// The arithmetic behind plot.cpp's pictures, kept apart from PLplot so that it can be tested:
-// axis ranges and ticks, where the legend and the point labels go, histogram bins, and whether
-// what PLplot wrote is a whole PNG. Internal to plot.cpp and its tests.
+// The arithmetic behind charts.cpp's pictures, kept apart from PLplot so that it can be tested:
+// axis ranges and ticks, where the legend and the point labels go, histogram bins. Internal to
+// the plot layer and its tests.
 
 #include <cstddef>
 #include <optional>
@@ -12,6 +12,9 @@
 #include "sae/plot/charts.hpp"
 
 namespace sae::plot_geometry {
+
+/// The fraction of a range added at each end so that lines and markers keep off the frame.
+constexpr double kMargin = 0.04;
 
 /// An interval of world coordinates: the value on a linear axis, its log10 on a log axis.
 struct Range {
@@ -114,9 +117,5 @@ std::vector<std::optional<Box>> place_labels(const std::vector<Mark>& marks, dou
 /// last bin, ones outside the range in the end bins, non-finite ones nowhere. Throws
 /// std::invalid_argument unless bins >= 1 and lo < hi span a finite width.
 std::vector<double> bin_counts(const std::vector<double>& values, int bins, double lo, double hi);
-
-/// True when `bytes` is a PNG file written to its end: the signature, then chunks whose lengths
-/// chain up to an IEND chunk that ends the file.
-bool is_complete_png(std::string_view bytes);
 
 }  // namespace sae::plot_geometry

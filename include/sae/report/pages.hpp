@@ -1,25 +1,26 @@
 #pragma once
 // HTML reports, one page per run and one per sweep, from mustache templates compiled into the
-// binary (src/templates/). Self-contained: they work from file:// with no network, their images
-// are files beside them.
+// binary (src/report/templates/). Self-contained: they work from file:// with no network, their
+// images are files beside them.
 
 #include <torch/torch.h>
 
-#include "sae/train/eval.hpp"
 #include "sae/data/dataset.hpp"
 #include "sae/model/model.hpp"
-#include "sae/train/run_config.hpp"
 #include "sae/store/run_folder.hpp"
+#include "sae/train/eval.hpp"
+#include "sae/train/run_config.hpp"
 
 #include <string>
 #include <vector>
 
 namespace sae {
 
-/// Writes DIR/report.html and DIR/report/: the configuration, the final test metrics, the loss
-/// curves (DIR/loss.png), the reconstructions and a card per code unit (atom, top test images,
+/// Writes the run's pictures (write_pictures: DIR/reconstructions.png, units.png, ...), then
+/// DIR/report.html and DIR/report/: the configuration, the final test metrics, the loss curves
+/// (DIR/loss.png), the reconstructions and a card per code unit (atom, top test images,
 /// activation histogram, rho_hat, KL, max activation, how often active), sortable by rho_hat, KL
-/// or activity. `evaluation` is one pass of `model` over `test`.
+/// or activity. Each picture is drawn once. `evaluation` is one pass of `model` over `test`.
 void write_run_report(const std::string& dir, SparseAutoencoder& model, const Dataset& test,
                       const Evaluation& evaluation, const RunConfig& config,
                       const torch::Device& device);

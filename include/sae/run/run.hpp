@@ -4,15 +4,16 @@
 
 #include <torch/torch.h>
 
-#include "sae/train/distributed.hpp"
-#include "sae/train/eval.hpp"
+#include "sae/base/interrupt.hpp"
+#include "sae/base/progress.hpp"
+#include "sae/base/stopwatch.hpp"
 #include "sae/data/dataset.hpp"
 #include "sae/model/model.hpp"
-#include "sae/base/progress.hpp"
-#include "sae/train/run_config.hpp"
 #include "sae/store/run_folder.hpp"
+#include "sae/train/distributed.hpp"
+#include "sae/train/eval.hpp"
+#include "sae/train/run_config.hpp"
 
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -62,9 +63,9 @@ class Run {
   const EpochMetrics& finish_epoch(const Dataset& test);
   /// Commits the current state as a checkpoint (after an interruption).
   void save();
-  /// The end of a run: reconstructions.png, the inspection pictures, the linear probe and
-  /// summary.json.
-  RunSummary write_report(const Dataset& train, const Dataset& test);
+  /// The end of a run: the pictures and report.html (each picture drawn once), the linear probe
+  /// and, last, summary.json, which marks the run finished.
+  RunSummary finish(const Dataset& train, const Dataset& test);
 
   Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,
       const torch::Device& device, const ProcessGroup& group);
@@ -85,11 +86,8 @@ class Run {
   std::vector<EpochMetrics> history_;    // metrics.csv's rows
   std::optional<Evaluation> last_test_;  // of the last epoch trained in this process
   double epoch_seconds_ = 0.0;           // wall time of the epoch in progress, this process
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  Stopwatch stopwatch_;                  // the whole run, in this process
 };
-
-/// Exit code of a run stopped by SIGINT or SIGTERM: 128 + the signal, as shells report it.
-constexpr int kExitSignalBase = 128;
 
 /// Trains the run's remaining epochs, logging each, then writes its report. On SIGINT/SIGTERM it
 /// finishes the batch, commits and returns 128 + the signal; otherwise returns 0.

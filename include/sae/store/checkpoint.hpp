@@ -42,8 +42,7 @@ void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
 
 /// Reads the checkpoint committed in `run_dir`, and the files it names, verified, unless told not
 /// to; nullopt when none was committed yet. A commit that lands meanwhile is read instead, so a
-/// run that is training reads as healthy. Reads the older format 1 (model.pt, optimizer.pt, flat
-/// checkpoint.json) too, whose files it neither verifies nor reads.
+/// run that is training reads as healthy.
 std::optional<Checkpoint> find_checkpoint(const std::string& run_dir, bool verify_files = true);
 
 /// find_checkpoint, but a missing checkpoint is a CheckpointError too.
@@ -51,9 +50,6 @@ Checkpoint read_checkpoint(const std::string& run_dir, bool verify_files = true)
 
 /// The run folder that a --checkpoint argument means: RUN itself, or the folder of RUN/model.pt.
 std::string run_dir_of(const std::string& checkpoint_argument);
-
-/// True for the step-tagged files a commit writes (model-00000012.pt, optimizer-00000012.pt).
-bool is_checkpoint_file_name(const std::string& name);
 
 /// Removes the files of older commits that a crash left behind (step files the manifest does not
 /// name, temporary files); call with the run folder locked.

@@ -3,10 +3,10 @@
 
 #include <torch/torch.h>
 
-#include "sae/store/checkpoint.hpp"
-#include "sae/train/device.hpp"
 #include "sae/model/loss.hpp"
 #include "sae/model/model.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/train/device.hpp"
 
 #include <string>
 
@@ -27,7 +27,8 @@ struct OpenedModel {
   std::string data_dir;     ///< the override if given, else the folder it was trained on
 };
 
-/// Applies the compute options, then loads the checkpoint's committed model and settings.
+/// Resolves the device and sets the process's threads, then loads the checkpoint's committed
+/// model and settings.
 OpenedModel open_model(const CheckpointSource& source, const ComputeOptions& compute);
 
 }  // namespace sae

@@ -1,7 +1,8 @@
 #pragma once
-// A run folder: the names of its files, its lock, and the files beside the checkpoint
+// A run folder: its lock, and the files beside the checkpoint
 // (metrics.csv, summary.json, loss.png).
 
+#include "sae/store/file_names.hpp"
 #include "sae/train/eval.hpp"
 #include "sae/train/probe.hpp"
 
@@ -11,23 +12,6 @@
 #include <vector>
 
 namespace sae {
-
-/// The files of a run folder.
-inline constexpr const char* kConfigFile = "config.toml";         ///< settings, human-editable
-inline constexpr const char* kManifestFile = "checkpoint.json";   ///< the committed checkpoint
-inline constexpr const char* kModelFile = "model.pt";             ///< the latest committed model
-inline constexpr const char* kOldOptimizerFile = "optimizer.pt";  ///< format 1 only
-inline constexpr const char* kMetricsFile = "metrics.csv";
-inline constexpr const char* kLossPlotFile = "loss.png";
-inline constexpr const char* kSummaryFile = "summary.json";
-inline constexpr const char* kReconstructionsFile = "reconstructions.png";
-inline constexpr const char* kLockFile = ".lock";
-inline constexpr const char* kReportFile = "report.html";      ///< the run's page (report.hpp)
-inline constexpr const char* kReportAssetsDir = "report";      ///< its per-unit pictures
-inline constexpr const char* kSweepReportFile = "index.html";  ///< a sweep's page
-/// The pictures `sae inspect` draws (and training writes at the end).
-inline constexpr const char* kInspectionFiles[] = {"units.png", "activations.png", "atoms.png",
-                                                   "top.png"};
 
 /// An exclusive lock (flock) on a run folder's lock file, held while alive. A second process that
 /// wants it gets a std::runtime_error naming the process that holds it.
@@ -59,12 +43,7 @@ void prepare_new_run_dir(const std::string& dir, bool force);
 struct EpochMetrics {
   int64_t epoch = 0;
   double train_loss = 0, train_mse = 0, train_kl = 0;  ///< image-weighted means over the epoch
-  double test_loss = 0, test_mse = 0, test_kl = 0;     ///< over the whole test set, as `sae eval`
-  double test_explained_variance = 0;
-  double test_mean_rho_hat = 0;
-  int64_t test_dead_units = 0;
-  int64_t test_far_units = 0;
-  double test_l0 = 0;       ///< mean units active per test image
+  EvalMetrics test;         ///< over the whole test set, as `sae eval` (scalars only)
   double seconds = 0;       ///< the epoch, evaluation included
   double images_per_s = 0;  ///< training images per second
 };
@@ -80,9 +59,17 @@ struct RunSummary {
   ProbeResult probe;
   double seconds = 0.0;  ///< the whole run
 };
+/// Calls `visit(key, field, csv_format, in_sweep_csv)` for each field of a summary beside its test
+/// metrics, in sweep.csv's order: the key in summary.json, and the column in sweep.csv.
+template <typename Summary, typename Visit>
+void for_each_summary_field(Summary& s, Visit&& visit) {
+  visit("probe_accuracy", s.probe.test_accuracy, "{:.6f}", true);
+  visit("probe_train_accuracy", s.probe.train_accuracy, "{:.6f}", false);
+  visit("seconds", s.seconds, "{:.3f}", true);
+}
 /// Writes summary.json: the final test metrics, the linear probe and the run's duration.
 void write_summary_json(const std::string& path, const RunSummary& summary);
-/// Reads summary.json back (only what sweeps need: the scalars); throws std::runtime_error.
+/// Reads summary.json back, every field; throws std::runtime_error naming the file.
 RunSummary read_summary_json(const std::string& path);
 
 /// Plots train and test loss per epoch to a PNG.

@@ -1,19 +1,14 @@
 #pragma once
 // Sweeps: one run per (beta, rho), and the sparsity/quality trade-off at a glance.
 
-#include "sae/train/run_config.hpp"
+#include "sae/store/file_names.hpp"
 #include "sae/store/run_folder.hpp"
+#include "sae/train/run_config.hpp"
 
 #include <string>
 #include <vector>
 
 namespace sae {
-
-/// The sweep's table, in the sweep folder: one row per grid point.
-inline constexpr const char* kSweepCsvFile = "sweep.csv";
-
-/// The folder (inside the sweep folder) of the grid point (beta, rho): "beta=0.005_rho=0.01".
-std::string sweep_point_name(double beta, double rho);
 
 /// One grid point: its run's settings and its folder's name.
 struct SweepPoint {

@@ -13,19 +13,32 @@
 namespace sae {
 
 /// Where a process stands in a launch, read from torchrun's variables (RANK, WORLD_SIZE,
-/// MASTER_ADDR, MASTER_PORT) or an srun step's (SLURM_PROCID, SLURM_STEP_NUM_TASKS, with
-/// MASTER_ADDR and MASTER_PORT exported by the job script).
+/// MASTER_ADDR, MASTER_PORT, LOCAL_RANK, LOCAL_WORLD_SIZE) or an srun step's (SLURM_PROCID,
+/// SLURM_STEP_NUM_TASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE, with MASTER_ADDR and MASTER_PORT
+/// exported by the job script).
 struct LaunchEnv {
   int rank = 0;
   int world_size = 1;
   std::string master_addr;
   int master_port = 0;
   bool agent_hosts_store = false;  // torchrun >= 2.x may host the store itself
+  int local_rank = 0;              // among the ranks on this machine
+  int local_world_size = 1;        // ranks on this machine
 };
 
 /// The launch this process is part of; nullopt when it was started alone (world size 1).
-/// Throws UsageError on a partial or inconsistent set of variables, naming it.
+/// Throws UsageError on a partial or inconsistent set of variables, naming it. The local rank
+/// and size are read leniently, as hints: unset or malformed, they fall back to SLURM_LOCALID
+/// (then 0) and SLURM_NTASKS_PER_NODE (then the world size).
 std::optional<LaunchEnv> launch_env();
+
+/// The CPU threads of one rank of `launch`: `threads` when given (> 0); else OMP_NUM_THREADS
+/// when it is a count (torchrun sets it to 1); else this machine's cores shared by its ranks.
+int rank_threads(const LaunchEnv& launch, int threads);
+
+/// The device of one rank of `launch`: `device` itself unless it is CUDA without an index
+/// ("cuda", "auto"); then cuda:<local rank>, one GPU per rank on each machine.
+torch::Device rank_device(const LaunchEnv& launch, const torch::Device& device);
 
 /// A c10d process group, or none: with one process every collective is a no-op.
 class ProcessGroup {
@@ -42,6 +55,8 @@ class ProcessGroup {
   int world_size() const { return world_size_; }
   /// Rank 0 alone writes the run folder.
   bool is_writer() const { return rank_ == 0; }
+  /// The c10d backend its collectives run on: "Gloo" (CPU) or "NCCL" (CUDA); "" alone.
+  std::string backend() const;
 
   /// t <- the sum of t over all ranks, in place (on the group's device).
   void all_reduce_sum(torch::Tensor& t) const;

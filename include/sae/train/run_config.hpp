@@ -36,7 +36,7 @@ void for_each_field(Config& config, Visit&& visit) {
   visit("epochs", config.epochs, "passes over the training set");
   visit("beta", config.beta, "weight of the sparsity penalty");
   visit("rho", config.rho, "target mean activation of each code unit, in (0, 1)");
-  visit("penalty", config.penalty, "what beta weighs: kl (the original model's), l1 or none");
+  visit("penalty", config.penalty, penalty_help());  // from the kinds' table (sparsity.hpp)
   visit("beta-warmup", config.beta_warmup, "steps over which beta ramps up from 0");
   visit("lr", config.lr, "Adam learning rate");
   visit("weight-decay", config.weight_decay, "L2 on the weights (not the biases)");

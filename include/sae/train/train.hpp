@@ -3,11 +3,12 @@
 
 #include <torch/torch.h>
 
-#include "sae/model/cpu_step.hpp"
+#include "sae/base/progress.hpp"
 #include "sae/data/dataset.hpp"
+#include "sae/model/cpu_step.hpp"
 #include "sae/model/loss.hpp"
 #include "sae/model/model.hpp"
-#include "sae/base/progress.hpp"
+#include "sae/train/distributed.hpp"
 #include "sae/train/run_config.hpp"
 
 #include <functional>

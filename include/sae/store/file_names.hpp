@@ -1,0 +1,50 @@
+#pragma once
+// The names of what a run folder and a sweep folder hold, and the functions that build and
+// recognise the names that carry a number.
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace sae {
+
+/// A run folder's files.
+inline constexpr const char* kConfigFile = "config.toml";        ///< settings, human-editable
+inline constexpr const char* kManifestFile = "checkpoint.json";  ///< the committed checkpoint
+inline constexpr const char* kModelFile = "model.pt";            ///< the latest committed model
+inline constexpr const char* kMetricsFile = "metrics.csv";       ///< one row per epoch
+inline constexpr const char* kLossPlotFile = "loss.png";
+inline constexpr const char* kSummaryFile = "summary.json";  ///< written last: the run is done
+inline constexpr const char* kReconstructionsFile = "reconstructions.png";
+inline constexpr const char* kLockFile = ".lock";
+inline constexpr const char* kReportFile = "report.html";  ///< the run's page (report/pages.hpp)
+inline constexpr const char* kReportAssetsDir = "report";  ///< its per-unit pictures
+/// The pictures `sae inspect` draws (and training writes at the end).
+inline constexpr const char* kUnitsFile = "units.png";
+inline constexpr const char* kActivationsFile = "activations.png";
+inline constexpr const char* kAtomsFile = "atoms.png";
+inline constexpr const char* kTopFile = "top.png";
+inline constexpr const char* kInspectionFiles[] = {kUnitsFile, kActivationsFile, kAtomsFile,
+                                                   kTopFile};
+
+/// A sweep folder's files, beside one run folder per grid point.
+inline constexpr const char* kSweepCsvFile = "sweep.csv";      ///< one row per grid point
+inline constexpr const char* kSweepPlotFile = "sweep.png";     ///< test MSE against mean L0
+inline constexpr const char* kSweepReportFile = "index.html";  ///< the sweep's page
+
+/// "pair_0003.png": the picture `sae reconstruct --pairs` writes for image `index`.
+std::string pair_file_name(int64_t index);
+/// True for the names pair_file_name gives.
+bool is_pair_file_name(const std::string& name);
+
+/// "model-00000012.pt": a model or optimizer file (`stem`) committed at optimizer step `steps`.
+std::string step_file_name(const char* stem, int64_t steps);
+/// True for the names step_file_name gives (model-00000012.pt, optimizer-00000012.pt).
+bool is_checkpoint_file_name(const std::string& name);
+
+/// The folder (inside the sweep folder) of the grid point (beta, rho): "beta=0.005_rho=0.01".
+std::string sweep_point_name(double beta, double rho);
+/// (beta, rho) of a folder name sweep_point_name gives; nullopt for any other name.
+std::optional<std::pair<double, double>> parse_sweep_point_name(const std::string& name);
+
+}  // namespace sae
