@@ -284,7 +284,7 @@ TEST(Hardening, ARefusedOutFolderGetsNoLockFile) {
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_FALSE(fs::exists(tmp / "x/.lock"));
   }
-  // A config's `out` (the first format wrote one) is refused the same way.
+  // A config file's `out` is refused the same way.
   std::ofstream(tmp / "out.toml") << "[train]\nout = \"" << tmp / "x"
                                   << "\"\nepochs = 1\n";
   EXPECT_EQ(run_sae({"train", "--config", tmp / "out.toml", "--data-dir", data}).exit_code, 2);

@@ -21,7 +21,7 @@
 namespace sae {
 namespace {
 
-using namespace plot_geometry;
+using namespace plot_layout;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -120,7 +120,7 @@ class ScopedFileSizeLimit {
 
 // --- Axes ---
 
-TEST(PlotGeometry, ALogAxisDrawsValuesBelowItsFloorAtTheFloor) {
+TEST(PlotLayout, ALogAxisDrawsValuesBelowItsFloorAtTheFloor) {
   const Axis floored{"", Scale::kLog10, 1e-3};
   EXPECT_DOUBLE_EQ(to_world(0.0, floored), -3.0);
   EXPECT_DOUBLE_EQ(to_world(-1.0, floored), -3.0);
@@ -139,7 +139,7 @@ TEST(PlotGeometry, ALogAxisDrawsValuesBelowItsFloorAtTheFloor) {
   EXPECT_FALSE(std::isfinite(to_world(kInf, linear)));
 }
 
-TEST(PlotGeometry, ExtentSkipsValuesThatAreNotFinite) {
+TEST(PlotLayout, ExtentSkipsValuesThatAreNotFinite) {
   const std::optional<Range> r = extent({3, kNaN, -1, kInf, 2, -kInf});
   ASSERT_TRUE(r);
   EXPECT_TRUE(RangeIs(*r, -1, 3));
@@ -147,13 +147,13 @@ TEST(PlotGeometry, ExtentSkipsValuesThatAreNotFinite) {
   EXPECT_FALSE(extent({kNaN, kInf}));
 }
 
-TEST(PlotGeometry, PadWidensARangeByItsMargin) {
+TEST(PlotLayout, PadWidensARangeByItsMargin) {
   EXPECT_TRUE(RangeIs(pad({0, 10}, 0.0, 0.04), -0.4, 10.4));
   EXPECT_TRUE(RangeIs(pad({0, 10}, 0.0, 0.08), -0.8, 10.8));
   EXPECT_TRUE(RangeIs(pad({-3, -1}, 5.0, 0.5), -4, 0));  // min_half is for single values only
 }
 
-TEST(PlotGeometry, ASingleValueStillGetsARange) {
+TEST(PlotLayout, ASingleValueStillGetsARange) {
   EXPECT_TRUE(RangeIs(pad({5, 5}, 1.0, 0.04), 4, 6));      // one epoch: +-1
   EXPECT_TRUE(RangeIs(pad({5, 5}, 0.0, 0.04), 4.5, 5.5));  // 10% of the value
   EXPECT_TRUE(RangeIs(pad({-20, -20}, 0.0, 0.04), -22, -18));
@@ -163,7 +163,7 @@ TEST(PlotGeometry, ASingleValueStillGetsARange) {
   EXPECT_LT(tiny.lo, tiny.hi);
 }
 
-TEST(PlotGeometry, ALogRangeReachesWholeDecades) {
+TEST(PlotLayout, ALogRangeReachesWholeDecades) {
   EXPECT_TRUE(RangeIs(decade_range({-2.3, -0.7}), -3, 0));
   // Values on a decade still get the next decade out: a labelled tick at each end.
   EXPECT_TRUE(RangeIs(decade_range({-2, 0}), -3, 1));
@@ -171,21 +171,21 @@ TEST(PlotGeometry, ALogRangeReachesWholeDecades) {
   EXPECT_TRUE(RangeIs(decade_range({0, 0}), -1, 1));
 }
 
-TEST(PlotGeometry, BarsStandOnZeroOrOnTheFramesBottom) {
+TEST(PlotLayout, BarsStandOnZeroOrOnTheFramesBottom) {
   EXPECT_TRUE(RangeIs(bar_range({1, 3}, Scale::kLinear), 0, 3.12));
   EXPECT_TRUE(RangeIs(bar_range({-2, 3}, Scale::kLinear), -2.2, 3.2));
   EXPECT_TRUE(RangeIs(bar_range({-3, -1}, Scale::kLinear), -3.12, 0.12));
   EXPECT_TRUE(RangeIs(bar_range({-4, -0.5}, Scale::kLog10), -5, 0));
 }
 
-TEST(PlotGeometry, WindowsPlplotCannotDrawAreRefused) {
+TEST(PlotLayout, WindowsPlplotCannotDrawAreRefused) {
   EXPECT_FALSE(window_problem({{0, 1}, {0, 1}}));
   EXPECT_EQ(window_problem({{0, 0}, {0, 1}}), "values too close to zero to plot");
   EXPECT_EQ(window_problem({{0, 1}, {0, 1e-300}}), "values too close to zero to plot");
   EXPECT_EQ(window_problem({{-1e308, 1e308}, {0, 1}}), "values too large to plot");
 }
 
-TEST(PlotGeometry, NiceStepRoundsUpTo125) {
+TEST(PlotLayout, NiceStepRoundsUpTo125) {
   EXPECT_EQ(nice_step(0.5), 1);
   EXPECT_EQ(nice_step(1), 1);
   EXPECT_EQ(nice_step(1.5), 2);
@@ -195,7 +195,7 @@ TEST(PlotGeometry, NiceStepRoundsUpTo125) {
   EXPECT_EQ(nice_step(kNaN), 1);
 }
 
-TEST(PlotGeometry, TicksOfLinearAxes) {
+TEST(PlotLayout, TicksOfLinearAxes) {
   const Ticks units = axis_ticks({-0.5, 11.5}, Scale::kLinear, /*integers=*/true);
   EXPECT_EQ(units.step, 1);
   EXPECT_EQ(units.minor, 1);
@@ -205,7 +205,7 @@ TEST(PlotGeometry, TicksOfLinearAxes) {
   EXPECT_EQ(axis_ticks({0, 5}, Scale::kLinear, false).step, 0);
 }
 
-TEST(PlotGeometry, ALogAxisLabelsEveryDecadeUntilTheyWouldCrowd) {
+TEST(PlotLayout, ALogAxisLabelsEveryDecadeUntilTheyWouldCrowd) {
   const Ticks few = axis_ticks({-5, 1}, Scale::kLog10, false);
   EXPECT_TRUE(few.log);
   EXPECT_FALSE(few.decade_labels);
@@ -224,13 +224,13 @@ TEST(PlotGeometry, ALogAxisLabelsEveryDecadeUntilTheyWouldCrowd) {
 
 // --- Text ---
 
-TEST(PlotGeometry, TextLengthCountsCharactersNotBytes) {
+TEST(PlotLayout, TextLengthCountsCharactersNotBytes) {
   EXPECT_EQ(text_length("rho = 0.01"), 10u);
   EXPECT_EQ(text_length("\xcf\x81 = 0.01"), 8u);  // "ρ = 0.01"
   EXPECT_EQ(text_length(""), 0u);
 }
 
-TEST(PlotGeometry, EscapeKeepsHashesLiteral) {
+TEST(PlotLayout, EscapeKeepsHashesLiteral) {
   EXPECT_EQ(escape("run #3"), "run ##3");
   EXPECT_EQ(escape("##"), "####");
   EXPECT_EQ(escape("plain"), "plain");
@@ -238,7 +238,7 @@ TEST(PlotGeometry, EscapeKeepsHashesLiteral) {
 
 // --- Legend ---
 
-TEST(PlotGeometry, LegendSizeGrowsWithTheLongestLabelAndTheEntries) {
+TEST(PlotLayout, LegendSizeGrowsWithTheLongestLabelAndTheEntries) {
   const Size one = legend_size({"ab"});
   const Size two = legend_size({"train loss", "test loss"});
   EXPECT_DOUBLE_EQ(one.width, 0.18 + 0.014 * 2);
@@ -247,7 +247,7 @@ TEST(PlotGeometry, LegendSizeGrowsWithTheLongestLabelAndTheEntries) {
   EXPECT_DOUBLE_EQ(two.height, 0.04 + 0.045 * 2);
 }
 
-TEST(PlotGeometry, TheLegendGoesWhereItHidesTheLeast) {
+TEST(PlotLayout, TheLegendGoesWhereItHidesTheLeast) {
   const Window w{{0, 10}, {0, 1}};
   const Size size{0.3, 0.2};
   EXPECT_EQ(legend_corner(size, {}, w), Corner::kTopRight);
@@ -266,7 +266,7 @@ TEST(PlotGeometry, TheLegendGoesWhereItHidesTheLeast) {
 
 constexpr double kFrameW = 150, kFrameH = 100, kCharH = 2.5;  // millimetres
 
-TEST(PlotGeometry, ALabelGoesRightOfItsPointWhenThereIsRoom) {
+TEST(PlotLayout, ALabelGoesRightOfItsPointWhenThereIsRoom) {
   const auto boxes = place_labels({{50, 50, 6}}, kFrameW, kFrameH, kCharH);
   ASSERT_EQ(boxes.size(), 1u);
   ASSERT_TRUE(boxes[0]);
@@ -275,7 +275,7 @@ TEST(PlotGeometry, ALabelGoesRightOfItsPointWhenThereIsRoom) {
   EXPECT_DOUBLE_EQ(0.5 * (boxes[0]->y0 + boxes[0]->y1), 50);
 }
 
-TEST(PlotGeometry, LabelsStayInsideTheFrame) {
+TEST(PlotLayout, LabelsStayInsideTheFrame) {
   const std::vector<Mark> edges = {
       {kFrameW - 1, 50, 12},  {1, 50, 12}, {75, kFrameH - 0.5, 12}, {75, 0.5, 12},
       {kFrameW, kFrameH, 12}, {0, 0, 12},  {kFrameW - 3, 2, 12},    {2, kFrameH - 1, 12},
@@ -287,7 +287,7 @@ TEST(PlotGeometry, LabelsStayInsideTheFrame) {
   }
 }
 
-TEST(PlotGeometry, LabelsOfClosePointsKeepApart) {
+TEST(PlotLayout, LabelsOfClosePointsKeepApart) {
   // Three points a millimetre apart, as a sweep's runs with nearly equal results are.
   const std::vector<Mark> marks = {{60, 50, 12}, {61, 51, 12}, {60, 52, 12}};
   const auto boxes = place_labels(marks, kFrameW, kFrameH, kCharH);
@@ -306,7 +306,7 @@ TEST(PlotGeometry, LabelsOfClosePointsKeepApart) {
   }
 }
 
-TEST(PlotGeometry, UnlabelledPointsGetNoLabelButAreStillAvoided) {
+TEST(PlotLayout, UnlabelledPointsGetNoLabelButAreStillAvoided) {
   // The unlabelled point sits where the first label would go, on its right.
   const auto boxes = place_labels({{50, 50, 6}, {55, 50, 0}}, kFrameW, kFrameH, kCharH);
   ASSERT_EQ(boxes.size(), 2u);
@@ -318,19 +318,19 @@ TEST(PlotGeometry, UnlabelledPointsGetNoLabelButAreStillAvoided) {
 
 // --- Histograms ---
 
-TEST(PlotGeometry, BinsCountValuesInHalfOpenBinsWithHiInTheLast) {
+TEST(PlotLayout, BinsCountValuesInHalfOpenBinsWithHiInTheLast) {
   EXPECT_EQ(bin_counts({0.0, 0.25, 0.5, 0.99, 1.0}, 4, 0, 1), (std::vector<double>{1, 1, 1, 2}));
   EXPECT_EQ(bin_counts({0.2499}, 4, 0, 1), (std::vector<double>{1, 0, 0, 0}));
   EXPECT_EQ(bin_counts({}, 3, 0, 1), (std::vector<double>{0, 0, 0}));
   EXPECT_EQ(bin_counts({5, 7}, 1, 5, 6), (std::vector<double>{2}));
 }
 
-TEST(PlotGeometry, BinsClampValuesOutsideTheRangeAndSkipOnesNotFinite) {
+TEST(PlotLayout, BinsClampValuesOutsideTheRangeAndSkipOnesNotFinite) {
   EXPECT_EQ(bin_counts({-5, 7, 1e300, -1e300, kNaN, kInf, -kInf}, 4, 0, 1),
             (std::vector<double>{2, 0, 0, 2}));
 }
 
-TEST(PlotGeometry, BinsRefuseRangesTheyCannotSplit) {
+TEST(PlotLayout, BinsRefuseRangesTheyCannotSplit) {
   EXPECT_THROW(bin_counts({1}, 0, 0, 1), std::invalid_argument);
   EXPECT_THROW(bin_counts({1}, 4, 1, 1), std::invalid_argument);
   EXPECT_THROW(bin_counts({1}, 4, 1, 0), std::invalid_argument);

@@ -1,5 +1,5 @@
 #pragma once
-// The subcommands: each file in src/commands/ owns one's options, flags and run function.
+// The subcommands: each file in src/cli/ owns one's options, flags and run function.
 
 #include <CLI/CLI.hpp>
 

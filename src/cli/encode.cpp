@@ -11,7 +11,6 @@
 #include "sae/train/eval.hpp"
 
 #include <filesystem>
-#include <map>
 #include <optional>
 
 namespace sae::commands {

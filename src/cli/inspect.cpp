@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "sae/analysis/inspect.hpp"
+#include "sae/store/file_names.hpp"
 #include "sae/store/open_model.hpp"
 #include "sae/train/eval.hpp"
 
@@ -26,8 +27,8 @@ int run_inspect(const InspectOptions& o) {
       evaluate(opened.model, test, opened.loss, o.batch_size, opened.device);
   std::filesystem::create_directories(o.out);
   write_pictures(o.out, opened.model, test, evaluation, opened.loss.rho(), opened.device);
-  spdlog::info("wrote reconstructions.png, units.png, activations.png, atoms.png and top.png to {}",
-               o.out);
+  spdlog::info("wrote {}, {}, {}, {} and {} to {}", kReconstructionsFile, kUnitsFile,
+               kActivationsFile, kAtomsFile, kTopFile, o.out);
   return 0;
 }
 

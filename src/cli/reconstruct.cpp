@@ -11,7 +11,6 @@
 #include "sae/store/run_folder.hpp"
 
 #include <filesystem>
-#include <map>
 #include <optional>
 
 namespace sae::commands {

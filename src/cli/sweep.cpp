@@ -113,7 +113,8 @@ int run_sweep(const SweepOptions& o, const CommonOptions& common) {
   }
   write_sweep_results(o.out, rows);
   write_sweep_report(o.out);
-  spdlog::info("wrote {}/sweep.csv, {}/sweep.png and {}/index.html", o.out, o.out, o.out);
+  spdlog::info("wrote {}/{}, {}/{} and {}/{}", o.out, kSweepCsvFile, o.out, kSweepPlotFile, o.out,
+               kSweepReportFile);
   return 0;
 }
 

@@ -35,19 +35,6 @@ bool same_folder(const std::string& a, const std::string& b) {
   return std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
 }
 
-/// The `out` that a config.toml of the first format recorded; a run folder moved since then still
-/// resumes, as that value reaches --out from the file, not from the user.
-std::string out_in_old_config(const std::string& run) {
-  const std::string config = (std::filesystem::path(run) / kConfigFile).string();
-  if (!std::filesystem::exists(config)) return "";
-  for (const ConfigSetting& setting : read_config_file(config)) {
-    if (setting.section == "train" && setting.key == "out" && setting.values.size() == 1) {
-      return setting.values.front();
-    }
-  }
-  return "";
-}
-
 /// Sets each option of `cmd` that the config file at `path` names, unless the command line gave
 /// it: flags win. Read with the options' own conversions and checks, as if typed.
 void apply_config_file(const std::string& path, CLI::App& cmd) {
@@ -81,8 +68,7 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
     fmt::print("{}", to_toml(o.config));
     return 0;
   }
-  if (!o.resume.empty() && !o.out.empty() && !same_folder(o.out, o.resume) &&
-      o.out != out_in_old_config(o.resume)) {
+  if (!o.resume.empty() && !o.out.empty() && !same_folder(o.out, o.resume)) {
     throw UsageError(fmt::format(
         "--resume {} continues that folder in place; drop --out {} (to branch a run, copy its "
         "folder first)",

@@ -42,7 +42,7 @@ LossTerms SparseLoss::operator()(const torch::Tensor& reconstruction, const torc
   const auto rho_hat = code.mean(/*dim=*/0);  // (64)
   auto mse = torch::mse_loss(reconstruction, input);
   auto kl = kl_sparsity(rho_hat, rho_);
-  auto penalty = penalty_ == Penalty::kKl ? kl : this->penalty(rho_hat);  // the KL once, not twice
+  auto penalty = this->penalty(rho_hat);
   return {mse + beta_ * penalty, mse, kl, penalty};
 }
 

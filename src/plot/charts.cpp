@@ -43,7 +43,7 @@ constexpr double kLabelMargin = 0.08;
 // Bars are this wide, of the 1 between neighbours.
 constexpr double kBarHalfWidth = 0.4;
 
-using namespace plot_geometry;
+using namespace plot_layout;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("plot " + path + ": " + what);

@@ -5,7 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
-namespace sae::plot_geometry {
+namespace sae::plot_layout {
 namespace {
 
 // The most decades a log axis labels one by one.
@@ -216,4 +216,4 @@ std::vector<double> bin_counts(const std::vector<double>& values, int bins, doub
   return counts;
 }
 
-}  // namespace sae::plot_geometry
+}  // namespace sae::plot_layout

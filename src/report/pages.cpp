@@ -95,12 +95,12 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
   const auto active = codes.gt(kActiveThreshold).to(torch::kFloat64).mean(/*dim=*/0);  // (64)
   data units{data::type::list};
   for (int64_t j = 0; j < kCodeSize; ++j) {
-    const auto [atom_path, atom_src] = asset(fmt::format("unit-{:02}-atom.png", j));
+    const auto [atom_path, atom_src] = asset(unit_atom_file_name(j));
     write_png(atom_path, tile_grid({atoms[j]}, 1, /*padding=*/0, kAtomScale));
     std::vector<GrayImage> tiles;
     for (int64_t i = 0; i < k; ++i)
       tiles.push_back(to_gray_image(test.images[top[i][j].item<int64_t>()]));
-    const auto [top_path, top_src] = asset(fmt::format("unit-{:02}-top.png", j));
+    const auto [top_path, top_src] = asset(unit_top_file_name(j));
     write_png(top_path, tile_grid(tiles, static_cast<int>(k), /*padding=*/1, /*scale=*/1));
 
     data unit;
@@ -166,6 +166,7 @@ void write_sweep_report(const std::string& dir) {
   data page;
   page.set("name", folder_name(dir));
   page.set("count", std::to_string(table.rows.size()));
+  page.set("sweep_png", std::string(kSweepPlotFile));
   page.set("columns", columns);
   page.set("rows", rows);
   write_file_atomically((fs::path(dir) / kSweepReportFile).string(),

@@ -20,10 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// The initial weights: drawn from the run's seed, so a run is reproducible from its config.
-SparseAutoencoder initial_model(uint64_t seed, const torch::Device& device) {
-  torch::manual_seed(seed);
-  SparseAutoencoder model;
+/// The initial weights, of the config's kind of code, drawn from its seed: a run is reproducible
+/// from its config.
+SparseAutoencoder initial_model(const RunConfig& config, const torch::Device& device) {
+  torch::manual_seed(config.seed);
+  SparseAutoencoder model(config.penalty);
   model->to(device);
   return model;
 }
@@ -108,7 +109,7 @@ Run::Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,
       group_(group),
       config_(config),
       device_(device),
-      model_(initial_model(config.seed, device)),
+      model_(initial_model(config, device)),
       optimizer_(make_optimizer(model_, config.lr, config.weight_decay)) {}
 
 std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool force,

@@ -7,6 +7,7 @@
 #include "sae/base/env.hpp"
 #include "sae/base/errors.hpp"
 #include "sae/base/interrupt.hpp"
+#include "sae/store/file_names.hpp"
 #include "sae/train/device.hpp"
 
 #include <algorithm>
@@ -96,7 +97,7 @@ std::vector<ProcessJob> shard_processes(const std::vector<std::string>& argv,
     job.argv.insert(job.argv.end(), {"--shard", fmt::format("{}/{}", i, jobs), "--threads",
                                      std::to_string(threads), "--jobs", "1"});
     job.log =
-        (std::filesystem::path(out) / fmt::format("sweep-shard-{}-of-{}.log", i, jobs)).string();
+        (std::filesystem::path(out) / shard_log_file_name(static_cast<int64_t>(i), jobs)).string();
     processes.push_back(std::move(job));
   }
   return processes;

@@ -129,10 +129,11 @@ std::string read_file_to_load(const std::string& path) {
   }
 }
 
-/// A model from the bytes of a model file (named `model_path` in messages), onto `device`.
+/// A model of kind `code` from the bytes of a model file (named `model_path` in messages), onto
+/// `device`.
 SparseAutoencoder model_from_bytes(const std::string& bytes, const std::string& model_path,
-                                   const torch::Device& device) {
-  SparseAutoencoder model;
+                                   const torch::Device& device, Penalty code) {
+  SparseAutoencoder model(code);
   // torch::load silently reshapes parameters to whatever the file holds, so remember the
   // expected shapes and compare afterwards: a checkpoint of another architecture must fail here.
   std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
@@ -283,17 +284,19 @@ void remove_stale_checkpoint_files(const std::string& run_dir) {
   }
 }
 
-SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device) {
+SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device,
+                             Penalty code) {
   std::error_code ec;
   if (!fs::is_regular_file(model_path, ec)) {
     throw CheckpointError(fmt::format("{}: no such model file", model_path));
   }
-  return model_from_bytes(read_file_to_load(model_path), model_path, device);
+  return model_from_bytes(read_file_to_load(model_path), model_path, device, code);
 }
 
 SparseAutoencoder load_model(const Checkpoint& checkpoint, const torch::Device& device) {
-  if (!checkpoint.model_bytes) return load_model(checkpoint.model_path, device);
-  return model_from_bytes(*checkpoint.model_bytes, checkpoint.model_path, device);
+  const Penalty code = checkpoint.config.penalty;
+  if (!checkpoint.model_bytes) return load_model(checkpoint.model_path, device, code);
+  return model_from_bytes(*checkpoint.model_bytes, checkpoint.model_path, device, code);
 }
 
 void load_optimizer(const std::string& optimizer_path, torch::optim::Adam& optimizer) {

@@ -83,7 +83,7 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
   m.mse = sse / (count * kImageSide * kImageSide);
   m.thresholded_mse = thresholded_squared_error.item<double>() / (count * kImageSide * kImageSide);
   m.kl = kl_sparsity(rho_hat, rho).item<double>();
-  m.l1 = rho_hat.sum().item<double>();
+  m.l1 = sparsity_of(Penalty::kL1).penalty(rho_hat, rho).item<double>();
   m.loss = m.mse + loss_fn.beta() * loss_fn.penalty(rho_hat).item<double>();
   m.psnr = 10.0 * std::log10(1.0 / m.mse);
   m.explained_variance = sst > 0 ? 1.0 - sse / sst : std::nan("");

@@ -27,14 +27,6 @@ std::string format_metric(const MetricSpec& spec, int64_t value, const MetricCon
   return format_line(spec, value, context);
 }
 
-std::string csv_cell(const MetricSpec& spec, double value) {
-  return fmt::format(fmt::runtime(spec.csv_format), value);
-}
-
-std::string csv_cell(const MetricSpec& spec, int64_t value) {
-  return fmt::format(fmt::runtime(spec.csv_format), value);
-}
-
 nlohmann::json to_json(const EvalMetrics& metrics) {
   nlohmann::json json;
   for_each_metric(metrics,

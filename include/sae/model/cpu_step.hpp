@@ -26,6 +26,7 @@ using SumAcrossRanks = std::function<void(torch::Tensor&)>;
 /// optimizer updates them; it is not thread-safe.
 class CpuStep {
  public:
+  /// A step over `model`'s parameters, whose code's activation is the model's kind's.
   explicit CpuStep(SparseAutoencoder model);
 
   /// Forward, loss and backward on `images` (B, 1, 28, 28), float, CPU: sets every parameter's

@@ -42,8 +42,11 @@ class SparseLoss {
   /// The same loss with another beta (for warm-up).
   SparseLoss with_beta(double beta) const { return SparseLoss(beta, rho_, penalty_); }
 
+  /// The weight of the penalty.
   double beta() const { return beta_; }
+  /// The target mean activation of each code unit.
   double rho() const { return rho_; }
+  /// Which penalty beta weighs.
   Penalty penalty_kind() const { return penalty_; }
   /// The penalty's kind in the sparsity seam: its forms for autograd and for the CPU step.
   const Sparsity& sparsity() const { return sparsity_of(penalty_); }

@@ -1,8 +1,8 @@
 #pragma once
 // The kinds of sparse code, in one seam: each kind's activation (z -> h) and the penalty beta
 // weighs, as torch autograd (the reference and the GPU) and as forward/backward for the
-// hand-written CPU step. One file per kind in src/model/sparsity/; a new kind is one more file
-// there.
+// hand-written CPU step. One file per kind in src/model/sparsity/: a new kind is that file, its
+// value in Penalty below, and its line in kinds.hpp and registry.cpp.
 
 #include <torch/torch.h>
 

@@ -11,7 +11,7 @@
 
 #include "sae/plot/charts.hpp"
 
-namespace sae::plot_geometry {
+namespace sae::plot_layout {
 
 /// The fraction of a range added at each end so that lines and markers keep off the frame.
 constexpr double kMargin = 0.04;
@@ -118,4 +118,4 @@ std::vector<std::optional<Box>> place_labels(const std::vector<Mark>& marks, dou
 /// std::invalid_argument unless bins >= 1 and lo < hi span a finite width.
 std::vector<double> bin_counts(const std::vector<double>& values, int bins, double lo, double hi);
 
-}  // namespace sae::plot_geometry
+}  // namespace sae::plot_layout

@@ -43,8 +43,11 @@ class Run {
                                      const torch::Device& device,
                                      const ProcessGroup& group = ProcessGroup());
 
+  /// The run folder.
   const std::string& dir() const { return dir_; }
+  /// The settings it trains with.
   const RunConfig& config() const { return config_; }
+  /// How far training got.
   const TrainCursor& cursor() const { return cursor_; }
   /// True once every epoch of the config is trained.
   bool trained() const { return cursor_.epoch >= config_.epochs; }

@@ -55,9 +55,12 @@ std::string run_dir_of(const std::string& checkpoint_argument);
 /// name, temporary files); call with the run folder locked.
 void remove_stale_checkpoint_files(const std::string& run_dir);
 
-/// Loads a model file onto `device`, checking every parameter's name and shape.
-SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device);
-/// Loads a checkpoint's model as load_model does, from the bytes verified when there are some.
+/// Loads a model file, a model of kind `code`, onto `device`, checking every parameter's name and
+/// shape.
+SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device,
+                             Penalty code = Penalty::kKl);
+/// Loads a checkpoint's model as load_model does, of the kind of code its config names, from the
+/// bytes verified when there are some.
 SparseAutoencoder load_model(const Checkpoint& checkpoint, const torch::Device& device);
 /// Loads an optimizer file into `optimizer`.
 void load_optimizer(const std::string& optimizer_path, torch::optim::Adam& optimizer);

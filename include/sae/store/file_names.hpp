@@ -2,9 +2,8 @@
 // The names of what a run folder and a sweep folder hold, and the functions that build and
 // recognise the names that carry a number.
 
-#include <optional>
+#include <cstdint>
 #include <string>
-#include <utility>
 
 namespace sae {
 
@@ -37,6 +36,13 @@ std::string pair_file_name(int64_t index);
 /// True for the names pair_file_name gives.
 bool is_pair_file_name(const std::string& name);
 
+/// "unit-07-atom.png": the report's picture (in kReportAssetsDir) of what unit `unit` draws.
+std::string unit_atom_file_name(int64_t unit);
+/// "unit-07-top.png": the report's picture of the test images that activate unit `unit` most.
+std::string unit_top_file_name(int64_t unit);
+/// "sweep-shard-1-of-2.log": the log of shard `index` of `count` of `sae sweep --jobs`.
+std::string shard_log_file_name(int64_t index, int64_t count);
+
 /// "model-00000012.pt": a model or optimizer file (`stem`) committed at optimizer step `steps`.
 std::string step_file_name(const char* stem, int64_t steps);
 /// True for the names step_file_name gives (model-00000012.pt, optimizer-00000012.pt).
@@ -44,7 +50,5 @@ bool is_checkpoint_file_name(const std::string& name);
 
 /// The folder (inside the sweep folder) of the grid point (beta, rho): "beta=0.005_rho=0.01".
 std::string sweep_point_name(double beta, double rho);
-/// (beta, rho) of a folder name sweep_point_name gives; nullopt for any other name.
-std::optional<std::pair<double, double>> parse_sweep_point_name(const std::string& name);
 
 }  // namespace sae

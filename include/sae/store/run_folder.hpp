@@ -17,7 +17,9 @@ namespace sae {
 /// wants it gets a std::runtime_error naming the process that holds it.
 class RunLock {
  public:
+  /// Takes the lock on `run_dir`, or throws naming the process that holds it.
   explicit RunLock(const std::string& run_dir);
+  /// Releases the lock.
   ~RunLock();
   RunLock(RunLock&& other) noexcept;
   RunLock& operator=(RunLock&&) = delete;

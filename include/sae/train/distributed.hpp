@@ -51,7 +51,9 @@ class ProcessGroup {
   static ProcessGroup join(const LaunchEnv& env, const torch::Device& device,
                            std::chrono::milliseconds timeout);
 
+  /// This process's rank, 0 to world_size() - 1.
   int rank() const { return rank_; }
+  /// The number of processes; 1 for a lone process.
   int world_size() const { return world_size_; }
   /// Rank 0 alone writes the run folder.
   bool is_writer() const { return rank_ == 0; }

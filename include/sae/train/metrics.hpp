@@ -91,10 +91,6 @@ struct MetricContext {
 std::string format_metric(const MetricSpec& spec, double value, const MetricContext& context);
 std::string format_metric(const MetricSpec& spec, int64_t value, const MetricContext& context);
 
-/// One metric's value in a CSV cell, in the spec's csv_format.
-std::string csv_cell(const MetricSpec& spec, double value);
-std::string csv_cell(const MetricSpec& spec, int64_t value);
-
 /// The metrics as JSON: every scalar under its key, and the per-unit lists.
 nlohmann::json to_json(const EvalMetrics& metrics);
 /// Reads what to_json wrote. A real-valued metric missing from a file written before it existed

@@ -74,6 +74,7 @@ struct TrainCursor {
 /// Checks the cursor's invariants against the config; throws std::runtime_error naming `where`.
 void validate(const TrainCursor& cursor, const RunConfig& config, const std::string& where);
 
+/// Writes every field under its key, as checkpoint.json holds them.
 void to_json(nlohmann::json& json, const RunConfig& config);
 /// Reads every field (all required) and validates the result.
 void from_json(const nlohmann::json& json, RunConfig& config);
