@@ -8,11 +8,8 @@
 #include "sae/base/errors.hpp"
 #include "sae/base/interrupt.hpp"
 #include "sae/data/dataset.hpp"
-#include "sae/report/pages.hpp"
-#include "sae/run/run.hpp"
+#include "sae/run/sweep.hpp"
 #include "sae/run/sweep_shard.hpp"
-#include "sae/store/checkpoint.hpp"
-#include "sae/store/sweep_folder.hpp"
 #include "sae/train/device.hpp"
 
 #include <algorithm>
@@ -32,31 +29,6 @@ struct SweepOptions {
   int jobs = 1;        // grid points trained at once, as separate processes
   std::string shard;   // "I/N": only the points k with k % N == I (empty: all, or Slurm's array)
 };
-
-/// What becomes of a grid point's folder.
-enum class PointState { kFinished, kInterrupted, kNew };
-
-/// A folder's run counts only if it was trained with the settings asked for now; one with other
-/// settings is an error, or is trained again from scratch under --force.
-PointState point_state(const std::string& run_dir, const RunConfig& asked, bool force) {
-  if (!fs::exists(fs::path(run_dir) / kConfigFile)) return PointState::kNew;
-  const auto checkpoint = find_checkpoint(run_dir, /*verify_files=*/false);
-  if (!checkpoint) return PointState::kInterrupted;  // before its first commit: starts over
-  const std::vector<std::string> differences = setting_differences(checkpoint->config, asked);
-  if (!differences.empty()) {
-    if (!force) {
-      throw UsageError(fmt::format(
-          "{} was trained with {}; pass --force to train the grid again with the new settings, "
-          "or choose another --out",
-          run_dir, fmt::join(differences, ", ")));
-    }
-    spdlog::warn("{} was trained with {}; training it again (--force)", run_dir,
-                 fmt::join(differences, ", "));
-    return PointState::kNew;
-  }
-  return fs::exists(fs::path(run_dir) / kSummaryFile) ? PointState::kFinished
-                                                      : PointState::kInterrupted;
-}
 
 int run_sweep(const SweepOptions& o, const CommonOptions& common) {
   const std::vector<SweepPoint> grid =
@@ -79,43 +51,8 @@ int run_sweep(const SweepOptions& o, const CommonOptions& common) {
     // Every point is finished now: the loop below only reads them and writes the table.
   }
 
-  for (size_t k = 0; k < grid.size(); ++k) {
-    if (!shard.contains(k)) continue;
-    if (stop_signal() != 0) return kExitSignalBase + stop_signal();
-    const SweepPoint& point = grid[k];
-    const std::string run_dir = (fs::path(o.out) / point.name).string();
-    spdlog::info("sweep {}/{}: beta {}, rho {}", k + 1, grid.size(), point.config.beta,
-                 point.config.rho);
-    const PointState state = point_state(run_dir, point.config, o.force);
-    if (state == PointState::kFinished) {
-      spdlog::info("{} already finished; skipped", run_dir);
-    } else {
-      const auto run = state == PointState::kInterrupted
-                           ? Run::resume(run_dir, point.config, device)
-                           : Run::create(point.config, run_dir, /*force=*/true, device);
-      const int code = train_to_end(*run, train, test, default_progress_style(common.quiet));
-      if (code != 0) return code;
-    }
-    if (stop_signal() != 0) return kExitSignalBase + stop_signal();
-  }
-  // The table needs every point: a shard writes it only once the other shards are done too.
-  std::vector<SweepRow> rows;
-  for (const SweepPoint& point : grid) {
-    const fs::path summary = fs::path(o.out) / point.name / kSummaryFile;
-    if (!fs::exists(summary)) {
-      spdlog::info(
-          "shard {}/{} done; {} is not finished yet, so sweep.csv waits: once every shard is "
-          "done, run this sweep again without --shard to write it",
-          shard.index, shard.count, point.name);
-      return 0;
-    }
-    rows.push_back({point.config.beta, point.config.rho, read_summary_json(summary.string())});
-  }
-  write_sweep_results(o.out, rows);
-  write_sweep_report(o.out);
-  spdlog::info("wrote {}/{}, {}/{} and {}/{}", o.out, kSweepCsvFile, o.out, kSweepPlotFile, o.out,
-               kSweepReportFile);
-  return 0;
+  return train_sweep(grid, shard, o.out, o.force, train, test, device,
+                     default_progress_style(common.quiet));
 }
 
 }  // namespace

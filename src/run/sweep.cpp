@@ -1,0 +1,85 @@
+#include "sae/run/sweep.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "sae/base/errors.hpp"
+#include "sae/base/interrupt.hpp"
+#include "sae/report/pages.hpp"
+#include "sae/run/run.hpp"
+#include "sae/store/checkpoint.hpp"
+#include "sae/store/file_names.hpp"
+
+#include <filesystem>
+
+namespace sae {
+namespace {
+
+namespace fs = std::filesystem;
+
+}  // namespace
+
+PointState point_state(const std::string& run_dir, const RunConfig& asked, bool force) {
+  if (!fs::exists(fs::path(run_dir) / kConfigFile)) return PointState::kNew;
+  const auto checkpoint = find_checkpoint(run_dir, /*verify_files=*/false);
+  if (!checkpoint) return PointState::kInterrupted;  // before its first commit: starts over
+  const std::vector<std::string> differences = setting_differences(checkpoint->config, asked);
+  if (!differences.empty()) {
+    if (!force) {
+      throw UsageError(fmt::format(
+          "{} was trained with {}; pass --force to train the grid again with the new settings, "
+          "or choose another --out",
+          run_dir, fmt::join(differences, ", ")));
+    }
+    spdlog::warn("{} was trained with {}; training it again (--force)", run_dir,
+                 fmt::join(differences, ", "));
+    return PointState::kNew;
+  }
+  return fs::exists(fs::path(run_dir) / kSummaryFile) ? PointState::kFinished
+                                                      : PointState::kInterrupted;
+}
+
+int train_sweep(const std::vector<SweepPoint>& grid, const SweepShard& shard,
+                const std::string& out, bool force, const Dataset& train, const Dataset& test,
+                const torch::Device& device, ProgressStyle style) {
+  for (size_t k = 0; k < grid.size(); ++k) {
+    if (!shard.contains(k)) continue;
+    if (stop_signal() != 0) return kExitSignalBase + stop_signal();
+    const SweepPoint& point = grid[k];
+    const std::string run_dir = (fs::path(out) / point.name).string();
+    spdlog::info("sweep {}/{}: beta {}, rho {}", k + 1, grid.size(), point.config.beta,
+                 point.config.rho);
+    const PointState state = point_state(run_dir, point.config, force);
+    if (state == PointState::kFinished) {
+      spdlog::info("{} already finished; skipped", run_dir);
+    } else {
+      const auto run = state == PointState::kInterrupted
+                           ? Run::resume(run_dir, point.config, device)
+                           : Run::create(point.config, run_dir, /*force=*/true, device);
+      const int code = train_to_end(*run, train, test, style);
+      if (code != 0) return code;
+    }
+    if (stop_signal() != 0) return kExitSignalBase + stop_signal();
+  }
+  // The table needs every point: a shard writes it only once the other shards are done too.
+  std::vector<SweepRow> rows;
+  for (const SweepPoint& point : grid) {
+    const fs::path summary = fs::path(out) / point.name / kSummaryFile;
+    if (!fs::exists(summary)) {
+      spdlog::info(
+          "shard {}/{} done; {} is not finished yet, so sweep.csv waits: once every shard is "
+          "done, run this sweep again without --shard to write it",
+          shard.index, shard.count, point.name);
+      return 0;
+    }
+    rows.push_back({point.config.beta, point.config.rho, read_summary_json(summary.string())});
+  }
+  write_sweep_results(out, rows);
+  write_sweep_report(out);
+  spdlog::info("wrote {}/{}, {}/{} and {}/{}", out, kSweepCsvFile, out, kSweepPlotFile, out,
+               kSweepReportFile);
+  return 0;
+}
+
+}  // namespace sae
