@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # PYTHON
 usage() {
   cat <<EOF
 Usage: $(basename "$0") [--data-dir DIR] [--rounds N] [--threads "T1 T2 ..."] [--reference-blas CORE]
+                [--codes "KIND ..."]
 
   --data-dir DIR   MNIST-format IDX files (default: data/fashion-mnist; data/mnist for a quick check);
                    a relative DIR is looked up in the current folder, then in the repository root
@@ -24,6 +25,9 @@ Usage: $(basename "$0") [--data-dir DIR] [--rounds N] [--threads "T1 T2 ..."] [-
                    run the reference with OPENBLAS_CORETYPE=CORE (e.g. SkylakeX, Haswell): OpenBLAS
                    0.3.21 takes its SSE3 "Prescott" kernels on CPUs newer than it knows, which slows
                    the reference's transposed convolutions; this shows the reference at its best
+  --codes LIST     also train sae with each of these kinds of code (--code, their defaults) and
+                   report each one's training images/s against the default sigmoid/KL code's
+                   (default: "relu topk batchtopk jumprelu"; "" for none)
 
 Needs build/sae (scripts/build.sh), \$PYTHON (default /usr/bin/python3) with torch
 (apt-get install python3-torch) and the data (scripts/fetch-data.sh fashion-mnist).
@@ -41,12 +45,14 @@ DATA_DIR="data/fashion-mnist"
 ROUNDS=3
 THREADS="1 2"
 REFERENCE_BLAS=""
+CODES="relu topk batchtopk jumprelu"
 while (($#)); do
   case "$1" in
     --data-dir) DATA_DIR="${2:?--data-dir needs a folder}"; shift 2 ;;
     --rounds)   ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
     --threads)  THREADS="${2:?--threads needs a list}"; shift 2 ;;
     --reference-blas) REFERENCE_BLAS="${2:?--reference-blas needs an OpenBLAS core name}"; shift 2 ;;
+    --codes)    CODES="$2"; shift 2 ;;
     -h|--help)  usage; exit 0 ;;
     *)          usage >&2; die "unknown argument: $1" ;;
   esac
@@ -116,11 +122,13 @@ timed() {
   fi
 }
 
-# Appends one line "threads program train_img_s eval_img_s rss_mib test_mse wall_s" to $RESULTS.
+# Appends one line "threads program train_img_s eval_img_s rss_mib test_mse wall_s" to $RESULTS;
+# program is "sae", or "sae-KIND" with a second argument KIND, trained with --code KIND.
 bench_sae() {
-  local threads="$1" run="$WORK/sae-run"
+  local threads="$1" code="${2:-}" run="$WORK/sae-run" program="sae" code_args=()
+  if [[ -n "$code" ]]; then program="sae-$code"; code_args=(--code "$code"); fi
   timed sae-train "$SAE" train --epochs 1 --threads "$threads" --data-dir "$DATA_DIR" \
-    --out "$run" --force --quiet
+    --out "$run" --force --quiet "${code_args[@]}"
   # Evaluation is timed by sae itself; this run's RSS is not what the table reports.
   "$SAE" eval --checkpoint "$run/model.pt" --json --no-probe --threads "$threads" >"$WORK/sae-eval.json" ||
     die "sae eval failed"
@@ -129,8 +137,8 @@ bench_sae() {
   mse=$(csv_field "$run/metrics.csv" test_mse) || die "no test_mse in $run/metrics.csv"
   eval=$(json_field "$WORK/sae-eval.json" images_per_s)
   rss=$(peak_rss_mib "$WORK/sae-train.time")
-  echo "$threads sae $train $eval $rss $mse $(wall_seconds "$WORK/sae-train.time")" >>"$RESULTS"
-  log "threads $threads  sae        train $(printf '%.0f' "$train") img/s  eval $(printf '%.0f' "$eval") img/s  RSS $rss MiB  test mse $mse"
+  echo "$threads $program $train $eval $rss $mse $(wall_seconds "$WORK/sae-train.time")" >>"$RESULTS"
+  log "threads $threads  $program        train $(printf '%.0f' "$train") img/s  eval $(printf '%.0f' "$eval") img/s  RSS $rss MiB  test mse $mse"
 }
 
 bench_reference() {
@@ -205,6 +213,19 @@ print_report() {
         printf "| %d | %.2f | %.2f | %.2f | %.0f | %.0f | %.5f | %.5f |\n",
           t, sw, rw, rw / sw, sm, rm, smse, rmse }'
   done
+  [[ -n "${CODES// /}" ]] || return 0
+  echo
+  echo "| threads | code | sae train img/s | / sigmoid (KL) |"
+  echo "|--------:|:-----|----------------:|---------------:|"
+  for t in $THREADS; do
+    local base code st
+    base=$(median "$t" sae 3)
+    for code in $CODES; do
+      st=$(median "$t" "sae-$code" 3)
+      awk -v t="$t" -v c="$code" -v st="$st" -v b="$base" 'BEGIN {
+          printf "| %d | %s | %.0f | %.2f |\n", t, c, st, st / b }'
+    done
+  done
 }
 
 main() {
@@ -213,11 +234,12 @@ main() {
   trap 'rm -rf "$WORK"' EXIT
   RESULTS="$WORK/results.txt"
   : >"$RESULTS"
-  local t r
+  local t r code
   for t in $THREADS; do
     for ((r = 1; r <= ROUNDS; r++)); do
       log "threads $t, round $r/$ROUNDS"
       bench_sae "$t"
+      for code in $CODES; do bench_sae "$t" "$code"; done
       bench_reference "$t"
       bench_bound "$t"
     done

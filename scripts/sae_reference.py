@@ -9,9 +9,12 @@
     that the C++ test pins.
 
 SparseAutoencoder is the reference model: the original network the project was created from,
-with its layer names, so a checkpoint's parameters are enc1.weight ... dec3.bias. It is the
-module that README's "Loading model.pt in Python" shows, and it must stay equivalent to it and
-to src/model.cpp. The loss follows src/loss.cpp term for term (the clamp of rho_hat included).
+with its layer names, so a checkpoint's parameters are enc1.weight ... dec3.bias. It makes its
+code in any of sae's kinds (--code: sigmoid, relu, topk, batchtopk, jumprelu), with the tensor a
+kind keeps under sae's name for it (jumprelu's parameter log_threshold, batchtopk's buffer
+threshold). It is the module that README's "Loading model.pt in Python" shows, and it must stay
+equivalent to it and to src/model/model.cpp and src/model/code/*.cpp. The loss follows
+src/model/loss.cpp term for term (the clamp of rho_hat included), for the sigmoid code.
 
 Import it from a script elsewhere in the repository with
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
@@ -19,6 +22,7 @@ It needs torch (Debian's python3-torch is the one `sae` is measured against) and
 """
 
 import gzip
+import math
 import os
 import struct
 
@@ -93,12 +97,59 @@ PARAMETER_SHAPES = {
 }
 
 
-class SparseAutoencoder(nn.Module):
-    """The reference model. The 64-unit code goes through a sigmoid, so every rho_hat_j lies in
-    (0, 1); forward returns (reconstruction (B, 1, 28, 28), code (B, 64))."""
+# The kinds of code, in --code's order, and the tensor each kind keeps beside the 12 parameters,
+# under the name sae's model registers it with (so model.pt's state_dict() holds it by that name).
+CODES = ("sigmoid", "relu", "topk", "batchtopk", "jumprelu")
+CODES_WITH_K = ("topk", "batchtopk")  # the kinds that --k applies to
+CODE_TENSOR_SHAPES = {
+    "jumprelu": {"log_threshold": (CODE_SIZE,)},  # a parameter: theta_j = exp(log_threshold_j)
+    "batchtopk": {"threshold": (1,)},             # a buffer: the inference threshold
+}
 
-    def __init__(self):
+INITIAL_THRESHOLD = 0.001  # jumprelu's theta at creation, as sae's kInitialThreshold (SAELens's)
+THRESHOLD_RATE = 0.01      # how far a batchtopk training step moves the threshold (kThresholdRate)
+
+
+def state_dict_shapes(code="sigmoid"):
+    """Every name in the state_dict() of a model with code kind CODE, with its shape: the 12
+    parameters, then the kind's own tensor, if any."""
+    return {**PARAMETER_SHAPES, **CODE_TENSOR_SHAPES.get(code, {})}
+
+
+def topk_mask(z, k):
+    """(B, 64) -> (B, 64) of 0/1: each row's k largest z. A stable descending sort puts equal
+    values in index order, so ties go to the lower unit index, as in sae's topk_mask and its CPU
+    step; torch.topk promises no order among ties."""
+    order = torch.sort(z, dim=1, descending=True, stable=True).indices
+    return torch.zeros_like(z).scatter_(1, order[:, :k], 1.0)
+
+
+class SparseAutoencoder(nn.Module):
+    """The reference model; forward returns (reconstruction (B, 1, 28, 28), code (B, 64)).
+
+    CODE is how enc3's output z (B, 64) becomes the code h, as `sae train --code` makes it:
+      sigmoid    sigmoid(z), every rho_hat_j in (0, 1): the original model's (the default);
+      relu       relu(z);
+      topk       relu(z) on each image's K largest z, 0 elsewhere (ties: the lower unit index);
+      batchtopk  in training, relu(z) on the batch's K * B largest z; in eval mode, relu(z) where
+                 z > the buffer `threshold` (1), which each training step moves;
+      jumprelu   z where z > theta_j = exp(log_threshold_j), log_threshold a parameter (64).
+    K (--k) is given for topk and batchtopk only. jumprelu's threshold gets no gradient here:
+    sae trains it with a straight-through estimator (src/model/code/jumprelu.cpp) that this
+    module, which exists to load and check model.pt, does not repeat."""
+
+    def __init__(self, code="sigmoid", k=None):
         super().__init__()
+        if code not in CODES:
+            raise ValueError(f"unknown code '{code}': use {', '.join(CODES)}")
+        if code in CODES_WITH_K and not (isinstance(k, int) and 1 <= k <= CODE_SIZE):
+            raise ValueError(f"code '{code}' needs k in 1..{CODE_SIZE}, got {k!r}")
+        if code not in CODES_WITH_K and k is not None:
+            raise ValueError(f"k applies to codes {' and '.join(CODES_WITH_K)}, not '{code}'")
+        self.code_kind = code
+        self.k = k
+        # A unit is active (counts in L0, is alive) above this: a sigmoid code is never 0.
+        self.active_threshold = 0.5 if code == "sigmoid" else 0.0
         # Creation order = PARAMETER_SHAPES' order = the order the RNG draws the initial weights.
         self.enc1 = nn.Conv2d(1, 16, 3, stride=2, padding=1)
         self.enc2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
@@ -106,14 +157,63 @@ class SparseAutoencoder(nn.Module):
         self.dec1 = nn.ConvTranspose2d(CODE_SIZE, 32, 7)
         self.dec2 = nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1)
         self.dec3 = nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1)
+        # After the layers and drawn from no RNG, as in sae, so the weights' draws do not move.
+        if code == "jumprelu":
+            self.log_threshold = nn.Parameter(
+                torch.full((CODE_SIZE,), math.log(INITIAL_THRESHOLD)))
+        if code == "batchtopk":
+            self.register_buffer("threshold", torch.zeros(1))
 
-    def forward(self, x):                    # x: (B, 1, 28, 28) in [0, 1]
+    def pre_activation(self, x):            # x: (B, 1, 28, 28) in [0, 1]
         x = torch.relu(self.enc1(x))         # (B, 16, 14, 14)
         x = torch.relu(self.enc2(x))         # (B, 32, 7, 7)
-        h = torch.sigmoid(self.enc3(x))      # (B, 64, 1, 1): the code
-        x = torch.relu(self.dec1(h))         # (B, 32, 7, 7)
+        return self.enc3(x).flatten(1)       # (B, 64, 1, 1) -> (B, 64): z
+
+    def activate(self, z):                   # z: (B, 64) -> the code h (B, 64)
+        code = self.code_kind
+        if code == "sigmoid":
+            return torch.sigmoid(z)
+        if code == "relu":
+            return torch.relu(z)
+        if code == "topk":
+            return torch.relu(z) * topk_mask(z, self.k)
+        if code == "batchtopk":
+            return self._batchtopk(z)
+        theta = torch.exp(self.log_threshold)  # (64); jumprelu
+        return z * (z > theta).to(z.dtype)
+
+    def _batchtopk(self, z):
+        positive = torch.relu(z)
+        if not self.training:
+            return positive * (z > self.threshold).to(z.dtype)
+        flat = positive.detach().flatten()  # (B * 64)
+        kept = min(self.k * z.shape[0], flat.numel())
+        if kept == 0:
+            return positive
+        # Ties go to the lower (image, unit) index, as a stable sort of the flat batch gives.
+        order = torch.sort(flat, descending=True, stable=True).indices[:kept]
+        mask = torch.zeros_like(flat).scatter_(0, order, 1.0).view_as(z)
+        values = flat[order]
+        positives = values[values > 0]
+        if positives.numel() > 0:
+            # SAELens's running estimate of the smallest kept value, in the buffer's float32
+            # arithmetic as sae moves it.
+            with torch.no_grad():
+                self.threshold.mul_(1.0 - THRESHOLD_RATE).add_(
+                    THRESHOLD_RATE * positives.min().item())
+        return positive * mask
+
+    def encode(self, x):                     # (B, 1, 28, 28) -> (B, 64)
+        return self.activate(self.pre_activation(x))
+
+    def decode(self, h):                     # h: (B, 64)
+        x = torch.relu(self.dec1(h.view(h.shape[0], CODE_SIZE, 1, 1)))  # (B, 32, 7, 7)
         x = torch.relu(self.dec2(x))         # (B, 16, 14, 14)
-        return torch.sigmoid(self.dec3(x)), h.flatten(1)  # (B, 1, 28, 28), (B, 64)
+        return torch.sigmoid(self.dec3(x))   # (B, 1, 28, 28)
+
+    def forward(self, x):
+        h = self.encode(x)
+        return self.decode(h), h             # (B, 1, 28, 28), (B, 64)
 
 
 # ---------------------------------------------------------------------------- the loss

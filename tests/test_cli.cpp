@@ -96,8 +96,8 @@ TEST_F(Cli, TrainLeavesACompleteRunFolder) {
   EXPECT_EQ(
       header,
       "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,test_explained_variance,"
-      "test_mean_rho_hat,test_dead_units,test_far_units,test_l0,test_thresholded_mse,seconds,"
-      "images_per_s");
+      "test_mean_rho_hat,test_dead_units,test_far_units,test_l0,test_thresholded_mse,test_fvu,"
+      "test_thresholded_fvu,train_dead_units,seconds,images_per_s");
   EXPECT_EQ(row.rfind("1,", 0), 0u) << row;
   EXPECT_FALSE(std::getline(csv, extra) && !extra.empty());
   // No temporary file is left behind.
@@ -269,14 +269,14 @@ TEST_F(Cli, SweepTrainsTheGridOnceAndSummarizesIt) {
   std::istringstream csv(read_text(sweep + "/sweep.csv"));
   std::string line;
   std::getline(csv, line);
-  EXPECT_EQ(
-      line,
-      "beta,rho,test_mse,mean_rho_hat,dead_units,mean_l0,thresholded_mse,probe_accuracy,seconds");
+  EXPECT_EQ(line,
+            "code,beta,rho,k,l0_coef,test_mse,mean_rho_hat,dead_units,mean_l0,thresholded_mse,fvu,"
+            "thresholded_fvu,probe_accuracy,train_dead_units,seconds");
   std::vector<std::string> rows;
   while (std::getline(csv, line)) rows.push_back(line);
   ASSERT_EQ(rows.size(), 4u);
-  EXPECT_EQ(rows[0].rfind("0,0.05,", 0), 0u) << rows[0];
-  EXPECT_EQ(rows[3].rfind("0.01,0.2,", 0), 0u) << rows[3];
+  EXPECT_EQ(rows[0].rfind("sigmoid,0,0.05,,,", 0), 0u) << rows[0];
+  EXPECT_EQ(rows[3].rfind("sigmoid,0.01,0.2,,,", 0), 0u) << rows[3];
   EXPECT_TRUE(std::filesystem::exists(sweep + "/beta=0.01_rho=0.2/model.pt"));
   EXPECT_EQ(read_text(sweep + "/sweep.png").substr(0, 8), "\x89PNG\r\n\x1a\n");
   expect_picture(sweep + "/sweep.png", 800, 600, 3);

@@ -1,6 +1,7 @@
 // The hand-written CPU step against autograd through the plain torch::nn layers (the reference):
-// the same loss, the same gradient for every parameter and the same parameters after an Adam step;
-// and its forward, encoder and decoder, alone or through Inference, against the same layers.
+// the same loss, the same gradient for every parameter and the same parameters after Adam steps,
+// for every kind of code (AuxK's pass and jumprelu's threshold included); and its forward,
+// encoder and decoder, alone or through Inference, against the same layers.
 // Tolerance: |step - reference| <= 1e-5 * max(1e-2, max |reference|) per tensor, in float32: a
 // relative bound, absolute near 0 (KL terms and some gradients cancel to nearly nothing).
 
@@ -46,9 +47,55 @@ torch::Tensor varied_images(int64_t batch) {
   return images;
 }
 
-SparseAutoencoder model_with_seed(uint64_t seed) {
+/// One kind of code with the settings its loss reads: each case of the equivalence tests.
+struct CodeCase {
+  const char* name;
+  CodeSpec spec;
+  Penalty penalty = Penalty::kNone;
+  CodeTerms terms = {};
+  bool half_dead = false;  // units 0, 2, 4, ... dead, so that AuxK's pass runs
+};
+
+const std::vector<CodeCase>& code_cases() {
+  using K = CodeKind;
+  static const std::vector<CodeCase> cases = {
+      {"sigmoid_kl", {K::kSigmoid}, Penalty::kKl},
+      {"sigmoid_l1", {K::kSigmoid}, Penalty::kL1},
+      {"sigmoid_none", {K::kSigmoid}, Penalty::kNone},
+      {"relu_l1", {K::kRelu}, Penalty::kL1},
+      {"topk", {K::kTopK, /*k=*/8}},
+      {"topk_auxk",
+       {K::kTopK, /*k=*/4},
+       Penalty::kNone,
+       {0.0, /*aux_k=*/6, /*aux_coef=*/0.5},
+       true},
+      {"batchtopk", {K::kBatchTopK, /*k=*/8}},
+      {"batchtopk_auxk", {K::kBatchTopK, 4}, Penalty::kNone, {0.0, 6, 0.5}, true},
+      // A wide window and a large lambda, so that theta's estimators see many z.
+      {"jumprelu", {K::kJumpRelu, 0, /*bandwidth=*/0.2}, Penalty::kNone, {/*l0_coef=*/0.01}},
+      {"jumprelu_auxk", {K::kJumpRelu, 0, 0.2}, Penalty::kNone, {0.01, 6, 0.5}, true},
+  };
+  return cases;
+}
+
+SparseAutoencoder model_with_seed(uint64_t seed, const CodeSpec& spec = {}) {
   torch::manual_seed(seed);
-  return SparseAutoencoder();
+  SparseAutoencoder model(spec);
+  if (spec.kind == CodeKind::kJumpRelu) {
+    // theta spread across the z of these images, rather than all at SAELens's 0.001.
+    torch::NoGradGuard no_grad;
+    model->code_tensors().log_threshold.copy_(torch::linspace(-6.0, -1.0, kCodeSize));
+  }
+  return model;
+}
+
+/// The case's loss: a large beta, so that the penalty shows.
+SparseLoss loss_of(const CodeCase& c) {
+  const SparseLoss loss(/*beta=*/0.5, /*rho=*/0.05, c.penalty, c.terms);
+  if (!c.half_dead) return loss;
+  std::vector<uint8_t> dead(kCodeSize, 0);
+  for (int64_t j = 0; j < kCodeSize; j += 2) dead[j] = 1;
+  return loss.with_dead_units(dead);
 }
 
 /// The reference: autograd through the torch::nn layers and SparseLoss.
@@ -56,22 +103,23 @@ StepLoss reference_gradients(SparseAutoencoder& model, const torch::Tensor& imag
                              const SparseLoss& loss_fn) {
   model->zero_grad();
   const auto out = model->forward(images);
-  const auto terms = loss_fn(out.reconstruction, images, out.code);
+  const auto terms = loss_fn(*model, out, images);
   terms.total.backward();
   return {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
 }
 
-using Case = std::tuple<int64_t, Penalty>;  // batch size, penalty
+using Case = std::tuple<int64_t, size_t>;  // batch size, index into code_cases()
 class CpuStepEquivalence : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CpuStepEquivalence, LossAndEveryGradientMatchAutograd) {
-  const auto [batch, penalty] = GetParam();
+  const auto [batch, index] = GetParam();
+  const CodeCase& c = code_cases()[index];
   const auto images = varied_images(batch);
-  const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05, penalty);  // a large beta: the penalty shows
+  const SparseLoss loss_fn = loss_of(c);
 
-  auto reference = model_with_seed(3);
+  auto reference = model_with_seed(3, c.spec);
   const auto expected = reference_gradients(reference, images, loss_fn);
-  auto model = model_with_seed(3);
+  auto model = model_with_seed(3, c.spec);
   CpuStep step(model);
   const auto got = step.forward_backward(images, loss_fn);
 
@@ -84,13 +132,21 @@ TEST_P(CpuStepEquivalence, LossAndEveryGradientMatchAutograd) {
     ASSERT_TRUE(mine[p.key()].grad().defined()) << p.key();
     expect_close(mine[p.key()].grad(), p.value().grad(), p.key() + " gradient");
   }
+  // batchtopk's inference threshold moved alike in both.
+  const auto buffers = reference->named_buffers();
+  for (const auto& b : model->named_buffers()) expect_close(b.value(), buffers[b.key()], b.key());
 }
 
 TEST_P(CpuStepEquivalence, ForwardMatchesTheReference) {
-  const auto [batch, penalty] = GetParam();
-  (void)penalty;
+  const auto [batch, index] = GetParam();
+  const CodeCase& c = code_cases()[index];
   const auto images = varied_images(batch);
-  auto model = model_with_seed(5);
+  auto model = model_with_seed(5, c.spec);
+  if (c.spec.kind == CodeKind::kBatchTopK) {
+    torch::NoGradGuard no_grad;
+    model->code_tensors().threshold.fill_(0.05);  // as training leaves it, above 0
+  }
+  model->eval();
   CpuStep step(model);
   const auto got = step.forward(images);
   torch::NoGradGuard no_grad;
@@ -100,24 +156,30 @@ TEST_P(CpuStepEquivalence, ForwardMatchesTheReference) {
   expect_close(step.encode(images), expected.code, "encode");
 }
 
-INSTANTIATE_TEST_SUITE_P(BatchesAndPenalties, CpuStepEquivalence,
+INSTANTIATE_TEST_SUITE_P(BatchesAndCodes, CpuStepEquivalence,
                          ::testing::Combine(::testing::Values(100, 37, 1),
-                                            ::testing::Values(Penalty::kKl, Penalty::kL1,
-                                                              Penalty::kNone)));
+                                            ::testing::Range(size_t{0}, code_cases().size())),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(code_cases()[std::get<1>(info.param)].name) +
+                                  "_batch" + std::to_string(std::get<0>(info.param));
+                         });
 
 // With weight decay and beta warm-up, step by step: the same gradients, the same parameters after
 // each Adam step. Before each step the reference's parameters are copied over, so that each step
 // is compared alone. Adam moves a parameter by lr * g / (|g| + eps): where the gradient g (weight
 // decay included) is within a few eps of 0, float rounding of g, however small, moves the result
 // by up to lr. Those elements are held to that bound; all others to 1e-5.
-TEST(CpuStep, AdamStepsWithWeightDecayAndWarmupMatchAutograd) {
+class CpuStepAdam : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(CpuStepAdam, StepsWithWeightDecayAndWarmupMatchAutograd) {
+  const CodeCase& c = code_cases()[GetParam()];
   RunConfig config;
   config.beta = 0.3;
   config.rho = 0.05;
   config.beta_warmup = 4;
   config.weight_decay = 1e-3;
-  auto reference = model_with_seed(11);
-  auto model = model_with_seed(11);
+  auto reference = model_with_seed(11, c.spec);
+  auto model = model_with_seed(11, c.spec);
   auto reference_opt = make_optimizer(reference, config.lr, config.weight_decay);
   auto opt = make_optimizer(model, config.lr, config.weight_decay);
   CpuStep step(model);
@@ -127,9 +189,12 @@ TEST(CpuStep, AdamStepsWithWeightDecayAndWarmupMatchAutograd) {
     {
       torch::NoGradGuard no_grad;
       for (const auto& p : reference->named_parameters()) mine[p.key()].copy_(p.value());
+      const auto buffers = reference->named_buffers();
+      for (const auto& b : model->named_buffers()) b.value().copy_(buffers[b.key()]);
     }
     const auto images = varied_images(50 + s);
-    const auto loss_fn = warmed_up_loss(config, s);
+    const auto base = loss_of(c);
+    const auto loss_fn = base.with_beta(config.beta * std::min(1.0, s / 4.0));
     const auto expected = reference_gradients(reference, images, loss_fn);
     const auto got = step.forward_backward(images, loss_fn);
     expect_close(got.loss, expected.loss, "loss" + at);
@@ -152,6 +217,11 @@ TEST(CpuStep, AdamStepsWithWeightDecayAndWarmupMatchAutograd) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Codes, CpuStepAdam, ::testing::Range(size_t{0}, code_cases().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return std::string(code_cases()[info.param].name);
+                         });
 
 // The decoder alone, as the atoms use it. One CpuStep for every batch: its buffers, grown for the
 // first, serve the smaller ones after.

@@ -56,6 +56,10 @@ TEST(Eval, MetricsFollowTheirDefinitionsAndIgnoreBatchSize) {
   const double thresholded =
       (model->decode(active_code) - images).pow(2).sum().item<double>() / (37.0 * 784);
   EXPECT_NEAR(m.thresholded_mse, thresholded, 1e-5 * thresholded);
+  // FVU: over the MSE of predicting every image by the mean image.
+  const double mean_image_mse = (images - images.mean(0, true)).pow(2).mean().item<double>();
+  EXPECT_NEAR(m.fvu, mse / mean_image_mse, 1e-5 * m.fvu);
+  EXPECT_NEAR(m.thresholded_fvu, thresholded / mean_image_mse, 1e-5 * m.thresholded_fvu);
   // A fresh model's code is mixed, some units on and some off, so the mask changes the image.
   const auto off = out.code.le(0.5).sum().item<int64_t>();
   EXPECT_GT(off, 0);
@@ -106,6 +110,85 @@ TEST(Eval, HandComputableModel) {
   expected.select(1, 0).fill_(0.9);
   EXPECT_TRUE(torch::allclose(evaluation.codes, expected, 0.0, 1e-6));
   EXPECT_TRUE(torch::equal(evaluation.codes, encode_all(model, data, 7, torch::kCPU)));
+}
+
+/// The MSE of predicting every image of `data` by their mean image, from the pixels alone.
+double mean_image_mse(const Dataset& data) {
+  const auto x = to_float_batch(data.images).to(torch::kFloat64);
+  return (x - x.mean(0, true)).pow(2).mean().item<double>();
+}
+
+TEST(Eval, AReluCodeIsActiveAboveZeroSoItsThresholdedMseIsItsMse) {
+  torch::manual_seed(0);
+  const Dataset data = test::synthetic_dataset(37, 2);
+  SparseAutoencoder model(CodeSpec{CodeKind::kRelu});
+  const EvalMetrics m =
+      evaluate(model, data, SparseLoss(0.1, 0.05, Penalty::kL1), /*batch_size=*/8, torch::kCPU)
+          .metrics;
+  const auto codes = encode_all(model, data, /*batch_size=*/8, torch::kCPU);  // (37, 64)
+  // A fresh relu code has zeros and small positive values: the sigmoid's 0.5 rule would zero
+  // these, and count fewer active units.
+  EXPECT_TRUE(codes.eq(0).any().item<bool>());
+  EXPECT_TRUE(codes.gt(0).logical_and(codes.le(0.5)).any().item<bool>());
+  // Nothing is left to zero: exactly the same error.
+  EXPECT_EQ(m.thresholded_mse, m.mse);
+  EXPECT_EQ(m.thresholded_fvu, m.fvu);
+  EXPECT_NEAR(m.fvu, m.mse / mean_image_mse(data), 1e-9 * m.fvu);
+  EXPECT_NEAR(m.mean_l0, codes.gt(0).sum().item<double>() / 37, 1e-12);
+  EXPECT_EQ(m.dead_units, std::get<0>(codes.max(0)).le(0).sum().item<int64_t>());
+}
+
+TEST(Eval, ATopKCodeKeepsAtMostKUnitsAndL0CountsTheNonzeroOnes) {
+  torch::manual_seed(0);
+  const Dataset data = test::synthetic_dataset(37, 2);
+  SparseAutoencoder model(CodeSpec{CodeKind::kTopK, 8});
+  const Evaluation evaluation =
+      evaluate(model, data, SparseLoss(0.0, 0.05, Penalty::kNone), /*batch_size=*/8, torch::kCPU);
+  const EvalMetrics& m = evaluation.metrics;
+  const auto& codes = evaluation.codes;  // (37, 64)
+  EXPECT_LE(m.mean_l0, 8.0);
+  EXPECT_GT(m.mean_l0, 0.0);
+  EXPECT_NEAR(m.mean_l0, codes.ne(0).sum().item<double>() / 37, 1e-12);
+  EXPECT_TRUE(codes.ne(0).sum(1).le(8).all().item<bool>());
+  EXPECT_EQ(m.dead_units, std::get<0>(codes.max(0)).le(0).sum().item<int64_t>());
+  EXPECT_EQ(m.thresholded_mse, m.mse);
+  EXPECT_NEAR(m.fvu, m.mse / mean_image_mse(data), 1e-9 * m.fvu);
+}
+
+TEST(Eval, HandComputableCodesCountTheirUnitsByTheirKindsThreshold) {
+  // Zero weights: the code is enc3's bias through the activation, the same on every image, and
+  // the output is 0.5 whatever the code. Units 0..9 sit at z = 0.1 .. 1.0, the others at -1.
+  const auto hand_model = [](CodeSpec spec) {
+    SparseAutoencoder model(spec);
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.zero_();
+    model->enc3->bias.fill_(-1.0);
+    for (int j = 0; j < 10; ++j) model->enc3->bias[j] = 0.1 * (j + 1);
+    return model;
+  };
+  const Dataset data = test::synthetic_dataset(20, 3);
+  const SparseLoss loss(0.0, 0.05, Penalty::kNone);
+  const auto x = to_float_batch(data.images).to(torch::kFloat64);
+  const double constant_mse = (x - 0.5).pow(2).mean().item<double>();
+
+  // relu: units 0..9 are active, all of them below 0.5 but the last five.
+  SparseAutoencoder relu = hand_model(CodeSpec{CodeKind::kRelu});
+  const EvalMetrics r = evaluate(relu, data, loss, 7, torch::kCPU).metrics;
+  EXPECT_DOUBLE_EQ(r.mean_l0, 10.0);  // the 0.5 rule would say 5
+  EXPECT_EQ(r.dead_units, 54);        // and 59
+  EXPECT_NEAR(r.mse, constant_mse, 1e-7);
+  EXPECT_EQ(r.thresholded_mse, r.mse);
+
+  // topk, k 8: the eight largest, units 2..9.
+  SparseAutoencoder topk = hand_model(CodeSpec{CodeKind::kTopK, 8});
+  const Evaluation t = evaluate(topk, data, loss, 7, torch::kCPU);
+  EXPECT_DOUBLE_EQ(t.metrics.mean_l0, 8.0);
+  EXPECT_EQ(t.metrics.dead_units, 56);
+  auto expected = torch::zeros({20, kCodeSize});
+  for (int j = 2; j < 10; ++j) expected.select(1, j).fill_(0.1 * (j + 1));
+  EXPECT_TRUE(torch::allclose(t.codes, expected, 0.0, 1e-6));
+  EXPECT_EQ(t.metrics.thresholded_mse, t.metrics.mse);
+  EXPECT_NEAR(t.metrics.fvu, constant_mse / mean_image_mse(data), 1e-6);
 }
 
 }  // namespace

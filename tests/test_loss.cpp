@@ -37,7 +37,8 @@ TEST(Loss, TotalIsMsePlusBetaKlOfTheBatchMeanCode) {
   const auto recon = torch::full({2, 1, 28, 28}, 0.1, torch::kFloat64);
   auto code = torch::full({2, kCodeSize}, 0.1, torch::kFloat64);
   code[0][0] = 0.3;  // unit 0's mean is 0.2; every other unit sits at rho
-  const auto terms = loss(recon, input, code);
+  SparseAutoencoder model;
+  const auto terms = loss(*model, {recon, code, code}, input);
   const double kl0 = 0.1 * std::log(0.1 / 0.2) + 0.9 * std::log(0.9 / 0.8);
   EXPECT_NEAR(terms.mse.item<double>(), 0.01, 1e-12);
   EXPECT_NEAR(terms.kl.item<double>(), kl0, 1e-12);
@@ -80,10 +81,12 @@ TEST(Loss, L1AndNonePenalties) {
   const auto input = torch::zeros({2, 1, 28, 28}, torch::kFloat64);
   const auto recon = torch::full({2, 1, 28, 28}, 0.1, torch::kFloat64);
   auto code = torch::full({2, 64}, 0.25, torch::kFloat64);
-  const auto l1 = SparseLoss(0.5, 0.1, Penalty::kL1)(recon, input, code);
+  SparseAutoencoder model;
+  const AutoencoderOutput out{recon, code, code};
+  const auto l1 = SparseLoss(0.5, 0.1, Penalty::kL1)(*model, out, input);
   EXPECT_NEAR(l1.penalty.item<double>(), 64 * 0.25, 1e-12);  // sum_j mean_i |h_ij|
   EXPECT_NEAR(l1.total.item<double>(), 0.01 + 0.5 * 16, 1e-12);
-  const auto none = SparseLoss(0.5, 0.1, Penalty::kNone)(recon, input, code);
+  const auto none = SparseLoss(0.5, 0.1, Penalty::kNone)(*model, out, input);
   EXPECT_NEAR(none.total.item<double>(), 0.01, 1e-12);
   EXPECT_GT(none.kl.item<double>(), 0.0);  // still reported
   try {
@@ -142,22 +145,80 @@ TEST(Sparsity, EveryKindsCpuPenaltyAndGradientMatchAutogradOfItsTorchForm) {
   EXPECT_EQ(kl[7], 0.0);
 }
 
-TEST(Sparsity, EveryKindsCpuActivationMatchesAutogradOfItsTorchForm) {
+// The code seam: each kind's CPU activation, its backward (theta's estimator included) and its
+// own penalty against autograd of its torch form. z is rounded to halves, so that many values tie:
+// TopK and BatchTopK must keep the same units in both forms (the lower index first).
+TEST(Code, EveryKindsCpuFormsMatchAutogradWithTies) {
   torch::manual_seed(4);
-  const auto z0 = 4 * torch::randn({5, kCodeSize});    // (B, 64): enc3's output
-  const auto upstream = torch::randn({5, kCodeSize});  // d loss / d h
-  for (const Sparsity* kind : sparsity_kinds()) {
-    const std::string name = kind->name();
+  constexpr int64_t kRows = 5;
+  const auto z0 = torch::round(4 * torch::randn({kRows, kCodeSize})) / 2;  // (B, 64), ties
+  const auto upstream = torch::randn({kRows, kCodeSize});                  // d loss / d h
+  for (const Code* code : code_kinds()) {
+    const std::string name = code->name();
+    SparseAutoencoder model(CodeSpec{code->kind(), /*k=*/5, /*bandwidth=*/0.6});
+    const CodeTensors& tensors = model->code_tensors();
+    if (tensors.log_threshold.defined()) {
+      torch::NoGradGuard no_grad;
+      tensors.log_threshold.copy_(torch::linspace(-3.0, 1.0, kCodeSize));  // theta 0.05 .. 2.7
+    }
     const auto z = z0.clone().requires_grad_(true);
-    const auto h = kind->activation(z);
-    h.backward(upstream);
-    auto h_cpu = z.detach().clone();
-    kind->activation_cpu(h_cpu);
-    EXPECT_TRUE(torch::allclose(h_cpu, h.detach(), /*rtol=*/1e-6, /*atol=*/1e-7)) << name;
-    auto dz = upstream.clone();
-    kind->activation_backward_cpu(h_cpu.data_ptr<float>(), dz.data_ptr<float>(), dz.numel());
-    EXPECT_TRUE(torch::allclose(dz, z.grad(), /*rtol=*/1e-5, /*atol=*/1e-7)) << name;
+    const auto h = code->activation(z, model->code_spec(), tensors, /*training=*/true);
+    auto loss = (h * upstream).sum();
+    const auto own = code->own_penalty(z, model->code_spec(), tensors);
+    constexpr double kScale = 0.7;  // the weight on the own penalty
+    if (own.defined()) loss = loss + kScale * own;
+    loss.backward();
+
+    if (tensors.threshold.defined()) tensors.threshold.zero_();  // training moved it once
+    auto h_cpu = torch::empty_like(z0);
+    code->activation_cpu({z0.data_ptr<float>(), h_cpu.data_ptr<float>(), kRows}, model->code_spec(),
+                         tensors, /*training=*/true);
+    EXPECT_TRUE(torch::equal(h_cpu, h.detach())) << name << ": the units kept";
+    auto d = upstream.clone();
+    auto d_log = torch::zeros({kCodeSize});
+    code->activation_backward_cpu(z0.data_ptr<float>(), h_cpu.data_ptr<float>(),
+                                  d.data_ptr<float>(), kRows, model->code_spec(), tensors,
+                                  d_log.data_ptr<float>());
+    const double own_sum = code->own_penalty_cpu(z0.data_ptr<float>(), kRows, model->code_spec(),
+                                                 tensors, kScale / kRows, d_log.data_ptr<float>());
+    EXPECT_TRUE(torch::allclose(d, z.grad(), /*rtol=*/1e-5, /*atol=*/1e-7)) << name;
+    if (own.defined()) EXPECT_NEAR(own_sum / kRows, own.item<double>(), 1e-6) << name;
+    if (tensors.log_threshold.defined()) {
+      const auto expected = tensors.log_threshold.grad();
+      EXPECT_GT(expected.abs().sum().item<double>(), 0.0) << name << ": theta learns here";
+      EXPECT_TRUE(torch::allclose(d_log, expected, /*rtol=*/1e-5, /*atol=*/1e-6)) << name;
+    }
   }
+}
+
+// TopK's ties: of equal z, the lower unit index is kept, in both forms.
+TEST(Code, TopKBreaksTiesByTheLowerIndex) {
+  auto z = torch::zeros({1, kCodeSize});
+  z[0][3] = 1.0;
+  z[0][10] = 0.5;
+  z[0][20] = 0.5;
+  z[0][30] = 0.5;
+  const auto mask = topk_mask(z, 3);
+  const auto kept = mask.nonzero().select(1, 1).contiguous();
+  EXPECT_EQ(std::vector<int64_t>(kept.data_ptr<int64_t>(), kept.data_ptr<int64_t>() + kept.numel()),
+            (std::vector<int64_t>{3, 10, 20}));
+  auto h = torch::empty_like(z);
+  code_of(CodeKind::kTopK)
+      .activation_cpu({z.data_ptr<float>(), h.data_ptr<float>(), 1}, CodeSpec{CodeKind::kTopK, 3},
+                      {}, true);
+  EXPECT_TRUE(torch::equal(h, z * mask));
+}
+
+TEST(Code, TheTableNamesEachKindOnce) {
+  std::set<std::string> names;
+  for (const Code* code : code_kinds()) {
+    EXPECT_TRUE(names.insert(code->name()).second) << code->name();
+    EXPECT_EQ(&code_of(code->kind()), code);
+    EXPECT_EQ(parse_code(code->name()), code->kind());
+    EXPECT_NE(std::string(code_help()).find(std::string(code->name()) + " (" + code->help()),
+              std::string::npos);
+  }
+  EXPECT_THROW(parse_code("dense"), UsageError);
 }
 
 TEST(Sparsity, TheTableNamesEachKindOnceAndBuildsTheFlagsHelpAndError) {
@@ -215,7 +276,7 @@ TEST(Loss, GradientMatchesFiniteDifferencesInDouble) {
   const SparseLoss loss_fn(/*beta=*/0.5, /*rho=*/0.05);
   auto loss_of = [&] {
     const auto out = model->forward(images);
-    return loss_fn(out.reconstruction, images, out.code).total;
+    return loss_fn(*model, out, images).total;
   };
   model->zero_grad();
   loss_of().backward();

@@ -46,14 +46,30 @@ TEST(Model, ParameterNamesAndShapesAreTheOriginalModels) {
 TEST(Model, TheCodeIsTheActivationOfItsKind) {
   torch::manual_seed(0);
   SparseAutoencoder model;
-  EXPECT_EQ(model->code_kind().kind(), Penalty::kKl);
-  EXPECT_EQ(SparseAutoencoder(Penalty::kL1)->code_kind().kind(), Penalty::kL1);
+  EXPECT_EQ(model->code_kind().kind(), CodeKind::kSigmoid);
+  EXPECT_EQ(SparseAutoencoder(CodeSpec{CodeKind::kTopK, 8})->code_kind().kind(), CodeKind::kTopK);
   torch::NoGradGuard no_grad;
   const auto images = torch::rand({3, 1, 28, 28});
   const auto z = model->enc3(torch::relu(model->enc2(torch::relu(model->enc1(images)))));
   // Not bit for bit: see above.
   EXPECT_TRUE(torch::allclose(model->encode(images), torch::sigmoid(z).flatten(1), /*rtol=*/0,
                               /*atol=*/1e-6));
+}
+
+// Each kind's own tensors, under the names model.pt gives them to Python (README): jumprelu's
+// parameter log_threshold (64), batchtopk's buffer threshold (1); no other kind adds any.
+TEST(Model, EachKindOfCodeAddsOnlyItsOwnTensors) {
+  for (const Code* code : code_kinds()) {
+    SparseAutoencoder model(CodeSpec{code->kind(), 8, 0.05});
+    const auto parameters = model->named_parameters();
+    const auto buffers = model->named_buffers();
+    const bool jump = code->kind() == CodeKind::kJumpRelu;
+    const bool batch = code->kind() == CodeKind::kBatchTopK;
+    EXPECT_EQ(parameters.size(), jump ? 13u : 12u) << code->name();
+    EXPECT_EQ(parameters.contains("log_threshold"), jump) << code->name();
+    EXPECT_EQ(buffers.size(), batch ? 1u : 0u) << code->name();
+    EXPECT_EQ(buffers.contains("threshold"), batch) << code->name();
+  }
 }
 
 TEST(Model, RejectsWrongInputShape) {

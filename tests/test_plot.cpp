@@ -437,6 +437,92 @@ TEST(Plot, LabelledPointsOnALogAxisWithAFloor) {
   EXPECT_THROW(plot_labelled_points(dir / "nan.png", spec, {{kNaN, 1, "a"}}), std::runtime_error);
 }
 
+TEST(Plot, ParetoPointsAreThoseNoOtherPointBeatsOnBothAxes) {
+  // (2, 0.6) is beaten by (2, 0.4), (4, 0.4) by (2, 0.4) too; equal points beat neither.
+  const std::vector<LabelledPoint> points = {{1, 0.5, "a"},    {2, 0.4, "b"},   {2, 0.6, "c"},
+                                             {4, 0.4, "d"},    {8, 0.1, "e"},   {8, 0.1, "f"},
+                                             {kNaN, 0.0, "g"}, {16, kInf, "h"}, {0.5, 0.9, "i"}};
+  EXPECT_EQ(pareto_optimal(points),
+            (std::vector<bool>{true, true, false, false, true, true, false, false, true}));
+  EXPECT_TRUE(pareto_optimal({}).empty());
+  EXPECT_EQ(pareto_optimal({{3, 3, ""}}), std::vector<bool>{true});
+}
+
+/// The number of pixels of `png` (RGB) near the colour (r, g, b): antialiasing blends the edges of
+/// what is drawn with the background.
+int64_t pixels_near(const test::DecodedPng& png, int r, int g, int b) {
+  constexpr int kTolerance = 60;  // summed over the channels
+  int64_t count = 0;
+  const auto step = static_cast<size_t>(png.channels);
+  for (size_t i = 0; i + 2 < png.samples.size(); i += step) {
+    count += std::abs(png.samples[i] - r) + std::abs(png.samples[i + 1] - g) +
+                 std::abs(png.samples[i + 2] - b) <=
+             kTolerance;
+  }
+  return count;
+}
+
+// A sweep's frontier: the runs of two kinds of code, FVU against L0.
+const PlotSpec kFrontierSpec{"frontier", {"mean L0", Scale::kLog10}, {"thresholded FVU"}};
+std::vector<FrontierCurve> frontier_curves() {
+  return {{"sigmoid", {{0.5, 0.9, "b=0.01"}, {2, 0.6, "b=0.001"}, {3, 0.7, "b=0.005"}}},
+          {"topk", {{8, 0.3, "k=8"}, {16, 0.2, "k=16"}, {32, 0.25, "k=32"}}}};
+}
+
+TEST(Plot, AFrontierIsAWholePngOfItsSizeWithEachCurveDrawn) {
+  test::TempDir dir;
+  plot_frontier(dir / "sweep.png", kFrontierSpec, frontier_curves());
+  EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"sweep.png"});  // no render left
+  const std::optional<PngHeader> header = whole_png(read_file(dir / "sweep.png"));
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->width, 800u);
+  EXPECT_EQ(header->height, 600u);
+  PlotSpec small = kFrontierSpec;
+  small.width = 640;
+  small.height = 480;
+  plot_frontier(dir / "small.png", small, frontier_curves());
+  const std::optional<PngHeader> small_header = whole_png(read_file(dir / "small.png"));
+  ASSERT_TRUE(small_header);
+  EXPECT_EQ(small_header->width, 640u);
+  EXPECT_EQ(small_header->height, 480u);
+
+  // Each curve's colour (Tableau 10's first two) covers more than its legend sample does alone,
+  // as when its points cannot go on the log axis (L0 = 0, or a missing FVU).
+  std::vector<FrontierCurve> undrawable = frontier_curves();
+  for (LabelledPoint& p : undrawable[0].points) p.x = 0;
+  for (LabelledPoint& p : undrawable[1].points) p.y = kNaN;
+  undrawable.push_back({"relu", {{4, 0.5, "b=0.01"}}});  // something to frame
+  plot_frontier(dir / "undrawable.png", kFrontierSpec, undrawable);
+  const test::DecodedPng drawn = test::decode_png(dir / "sweep.png");
+  const test::DecodedPng legend_only = test::decode_png(dir / "undrawable.png");
+  ASSERT_GE(drawn.channels, 3);
+  ASSERT_GE(legend_only.channels, 3);
+  EXPECT_GT(pixels_near(drawn, 31, 119, 180), pixels_near(legend_only, 31, 119, 180) + 50);
+  EXPECT_GT(pixels_near(drawn, 255, 127, 14), pixels_near(legend_only, 255, 127, 14) + 50);
+}
+
+TEST(Plot, AFrontierWithNothingToDrawIsAnEmptyFrameNotAFakeFloor) {
+  test::TempDir dir;
+  // L0 = 0 has no place on a log axis: no curve has a point to draw, yet the picture (and its
+  // legend, which the caller uses to say so) is written.
+  plot_frontier(dir / "empty.png", kFrontierSpec,
+                {{"sigmoid (2 of 2 runs not shown: 2 with L0 = 0)", {{0, 1.2, ""}, {0, 1.4, ""}}}});
+  const std::optional<PngHeader> header = whole_png(read_file(dir / "empty.png"));
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->width, 800u);
+  plot_frontier(dir / "none.png", kFrontierSpec, {{"topk", {}}});
+  EXPECT_TRUE(whole_png(read_file(dir / "none.png")));
+  // A linear x axis draws 0 where a log one cannot.
+  plot_frontier(dir / "linear.png", {"t", {"L0"}, {"FVU"}}, {{"sigmoid", {{0, 1.2, ""}}}});
+  EXPECT_TRUE(whole_png(read_file(dir / "linear.png")));
+
+  EXPECT_THROW(plot_frontier(dir / "x.png", kFrontierSpec, {}), std::runtime_error);
+  PlotSpec tiny = kFrontierSpec;
+  tiny.height = 10;
+  EXPECT_THROW(plot_frontier(dir / "x.png", tiny, frontier_curves()), std::runtime_error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.png"));
+}
+
 TEST(Plot, SpecsPlplotCannotHonourAreRefused) {
   test::TempDir dir;
   const std::vector<Series> lines = loss_curves();

@@ -4,7 +4,9 @@
 // And, without a browser: a report never writes outside its run or sweep folder, whatever
 // sweep.csv says and wherever a symlink points.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "test_util.hpp"
 
@@ -118,14 +120,13 @@ TEST(Report, ASweepsIndexLinksEveryRunAndSortsItsTable) {
                                     dir / "sweep", "--threads", "1", "--quiet"});
   ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
   const std::string url = "file://" + fs::absolute(dir / "sweep").string() + "/index.html";
-  const Rendered page = open_in_browser(url + "#sort=2");  // by test_mse
+  const Rendered page = open_in_browser(url + "#sort=5");  // by test_mse
   expect_clean_page(page, "index.html");
   const auto links = all(page.dom, R"(<a href="([^"]+)\")");
   ASSERT_EQ(links.size(), 2u);
   for (const auto& link : links) EXPECT_TRUE(fs::exists(fs::path(dir / "sweep") / link)) << link;
   const auto mses =
-      all(page.dom,
-          R"(<tr class="run"><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td data-value="([^"]*)\")");
+      all(page.dom, R"(<tr class="run">(?:<td[^>]*>[^<]*</td>){5}<td data-value="([^"]*)\")");
   ASSERT_EQ(mses.size(), 2u);
   EXPECT_LE(std::stod(mses[0]), std::stod(mses[1]));
 
@@ -140,6 +141,48 @@ TEST(Report, ASweepsIndexLinksEveryRunAndSortsItsTable) {
 std::string trained_run() {
   return test::shared_run(
       {"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads", "1"});
+}
+
+/// The maximum of a JSON list of numbers.
+double max_of(const nlohmann::json& list) {
+  double top = 0;
+  for (const auto& v : list) top = std::max(top, v.get<double>());
+  return top;
+}
+
+TEST(Report, ARunsPageNamesItsCodeAndPutsTheProbeBesideTheRawPixels) {
+  const std::string run = trained_run();
+  const std::string page = test::read_text(run + "/report.html");
+  EXPECT_NE(page.find("code sigmoid, penalty kl, beta 0.005, rho 0.01"), std::string::npos);
+  EXPECT_NE(page.find("on the raw pixels"), std::string::npos);
+  EXPECT_NE(page.find(R"(data-key="kl")"), std::string::npos);  // KL against rho: a sigmoid's
+  EXPECT_NE(page.find("log counts, 0 to 1)"), std::string::npos);
+  EXPECT_NE(page.find("(above 0.5)"), std::string::npos);
+  const auto summary = nlohmann::json::parse(test::read_text(run + "/summary.json"));
+  const double pixels = summary.at("pixel_probe_accuracy").get<double>();
+  EXPECT_TRUE(pixels >= 0.0 && pixels <= 1.0) << pixels;
+  const int64_t dead = summary.at("train_dead_units").get<int64_t>();
+  EXPECT_TRUE(dead >= 0 && dead <= 64) << dead;
+}
+
+TEST(Report, ATopKRunsCardsCountActivityAboveZeroAndSpanItsLargestActivation) {
+  const std::string run =
+      test::shared_run({"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads",
+                        "1", "--code", "topk", "--k", "8"});
+  const std::string page = test::read_text(run + "/report.html");
+  EXPECT_NE(page.find("code topk, k 8"), std::string::npos);
+  EXPECT_EQ(page.find("penalty kl"), std::string::npos);
+  EXPECT_EQ(page.find(R"(data-key="kl")"), std::string::npos);  // no rho to hold KL against
+  EXPECT_NE(page.find("(above 0)"), std::string::npos);
+  EXPECT_NE(page.find("active for topk codes"), std::string::npos);
+  // relu makes activations unbounded: the histograms span the largest, not (0, 1).
+  const auto summary = nlohmann::json::parse(test::read_text(run + "/summary.json"));
+  const double top = max_of(summary.at("test").at("max_activation"));
+  ASSERT_GT(top, 0.0);
+  EXPECT_NE(page.find(fmt::format("log counts, 0 to {:.3g})", top)), std::string::npos) << top;
+  EXPECT_LE(summary.at("test").at("mean_l0").get<double>(), 8.0);
+  EXPECT_EQ(summary.at("test").at("thresholded_mse").get<double>(),
+            summary.at("test").at("mse").get<double>());
 }
 
 /// A copy of `run` at `to` without its report, which tests may write into (the shared run is not
@@ -211,7 +254,9 @@ TEST(Report, ABadSweepTableIsOneLineAndWritesNothingAnywhere) {
     EXPECT_NE(r.err.find("sae sweep"), std::string::npos) << r.err;  // how to write it anew
     EXPECT_EQ(listing(root.path()), before);  // no report outside, and no index inside either
     EXPECT_TRUE(fs::is_empty(root.path() / "outside"));
-    if (!c.victim.empty()) EXPECT_FALSE(fs::exists(root.path() / c.victim / "report.html"));
+    if (!c.victim.empty()) {
+      EXPECT_FALSE(fs::exists(root.path() / c.victim / "report.html"));
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -47,8 +48,8 @@ std::vector<std::pair<std::string, std::string>> field_texts(const RunConfig& co
   std::vector<std::pair<std::string, std::string>> out;
   for_each_field(config, [&](const char* key, const auto& value, const char*) {
     using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, Penalty>) {
-      out.emplace_back(key, penalty_name(value));
+    if constexpr (std::is_enum_v<T>) {
+      out.emplace_back(key, name_of(value));
     } else {
       out.emplace_back(key, fmt::format("{}", value));
     }
@@ -71,9 +72,75 @@ struct Case {
   std::function<void(RunConfig&)> spoil;
 };
 
+/// The fields a sigmoid config must leave at their defaults, unusual too: a jumprelu code.
+RunConfig unusual_jumprelu_config() {
+  RunConfig c = unusual_config();
+  c.code = CodeKind::kJumpRelu;
+  c.penalty = RunConfig().penalty;
+  c.beta = RunConfig().beta;
+  c.rho = RunConfig().rho;
+  c.l0_coef = 3e-4;
+  c.bandwidth = 0.125;
+  c.aux_k = 12;
+  c.aux_coef = 0.0;
+  c.dead_steps = 77;
+  c.resample_every = 500;
+  return c;
+}
+
 TEST(RunConfig, DefaultsAndTheUnusualConfigAreValid) {
   EXPECT_EQ(rejection(RunConfig{}), "");
   EXPECT_EQ(rejection(unusual_config()), "");
+  EXPECT_EQ(rejection(unusual_jumprelu_config()), "");
+}
+
+// The bad input: a --k outside 1..64, a kind's setting given to another kind, a
+// non-positive bandwidth, an --aux-k above 64; each refused naming the flag.
+TEST(RunConfig, ValidateRefusesSettingsOfAnotherKindOfCode) {
+  RunConfig topk;
+  topk.code = CodeKind::kTopK;
+  for (const int64_t k : {int64_t{0}, int64_t{65}, int64_t{-1}}) {
+    RunConfig c = topk;
+    c.k = k;
+    EXPECT_NE(rejection(c).find("--k must be between 1 and 64"), std::string::npos) << k;
+  }
+  topk.k = 64;
+  EXPECT_EQ(rejection(topk), "");
+  RunConfig sigmoid_with_k;
+  sigmoid_with_k.k = 8;
+  EXPECT_NE(rejection(sigmoid_with_k).find("--k applies to --code topk and batchtopk, not sigmoid"),
+            std::string::npos)
+      << rejection(sigmoid_with_k);
+  RunConfig topk_with_beta = topk;
+  topk_with_beta.beta = 0.1;
+  EXPECT_NE(rejection(topk_with_beta).find("--beta applies to --code sigmoid and relu, not topk"),
+            std::string::npos)
+      << rejection(topk_with_beta);
+  RunConfig relu_with_penalty;
+  relu_with_penalty.code = CodeKind::kRelu;
+  relu_with_penalty.penalty = Penalty::kNone;
+  EXPECT_NE(rejection(relu_with_penalty).find("--penalty applies to --code sigmoid"),
+            std::string::npos);
+  for (const double bandwidth : {0.0, -0.1, kNan, kInf}) {
+    RunConfig c = unusual_jumprelu_config();
+    c.bandwidth = bandwidth;
+    EXPECT_NE(rejection(c).find("--bandwidth must be a positive number"), std::string::npos)
+        << bandwidth;
+  }
+  RunConfig aux = topk;
+  aux.aux_k = 65;
+  EXPECT_NE(rejection(aux).find("--aux-k must be between 0 and 64"), std::string::npos);
+  RunConfig sigmoid_with_aux;
+  sigmoid_with_aux.aux_k = 8;
+  EXPECT_NE(rejection(sigmoid_with_aux).find("--aux-k applies to"), std::string::npos);
+  EXPECT_TRUE(applies_to("k", CodeKind::kBatchTopK));
+  EXPECT_FALSE(applies_to("l0-coef", CodeKind::kTopK));
+  EXPECT_TRUE(applies_to("epochs", CodeKind::kJumpRelu));
+  EXPECT_EQ(effective_penalty(topk), Penalty::kNone);
+  RunConfig relu;
+  relu.code = CodeKind::kRelu;
+  EXPECT_EQ(effective_penalty(relu), Penalty::kL1);
+  EXPECT_EQ(effective_penalty(RunConfig{}), Penalty::kKl);
 }
 
 TEST(RunConfig, ValidateNamesTheBadFlag) {
@@ -162,8 +229,8 @@ TEST(RunConfig, TomlHoldsEveryFieldWithItsValue) {
     ASSERT_TRUE(node) << key << " is missing:\n" << read_file(path);
     if constexpr (std::is_same_v<T, std::string>) {
       EXPECT_EQ(node.value<std::string>(), value) << key;
-    } else if constexpr (std::is_same_v<T, Penalty>) {
-      EXPECT_EQ(node.value<std::string>(), penalty_name(value)) << key;
+    } else if constexpr (std::is_enum_v<T>) {
+      EXPECT_EQ(node.value<std::string>(), name_of(value)) << key;
     } else if constexpr (std::is_floating_point_v<T>) {
       EXPECT_EQ(node.value<double>(), value) << key;
     } else {
@@ -172,6 +239,11 @@ TEST(RunConfig, TomlHoldsEveryFieldWithItsValue) {
     }
   });
   EXPECT_EQ(train->size(), fields) << "keys that are no field:\n" << read_file(path);
+}
+
+TEST(RunConfig, JsonRoundTripGivesTheSameConfigOfEveryCode) {
+  const RunConfig jump = unusual_jumprelu_config();
+  EXPECT_EQ(field_texts(nlohmann::json(jump).get<RunConfig>()), field_texts(jump));
 }
 
 TEST(RunConfig, JsonRoundTripGivesTheSameConfig) {
@@ -203,10 +275,17 @@ TEST(RunConfig, FromJsonRefusesABadValueAWrongTypeAndAMissingKey) {
   wrong_type["epochs"] = "ten";
   EXPECT_THROW(wrong_type.get<RunConfig>(), nlohmann::json::exception);
 
+  // A file written before the kinds of code lacks their settings: they read as the defaults.
+  const std::set<std::string> later = {"code",  "k",        "l0-coef",    "bandwidth",
+                                       "aux-k", "aux-coef", "dead-steps", "resample-every"};
   for (const auto& item : good.items()) {
     nlohmann::json missing = good;
     missing.erase(item.key());
-    EXPECT_THROW(missing.get<RunConfig>(), nlohmann::json::exception) << item.key();
+    if (later.count(item.key()) > 0) {
+      EXPECT_NO_THROW(missing.get<RunConfig>()) << item.key();
+    } else {
+      EXPECT_THROW(missing.get<RunConfig>(), nlohmann::json::exception) << item.key();
+    }
   }
 }
 
@@ -220,6 +299,8 @@ TrainCursor unusual_cursor() {
   c.mse_sum = 1.0 / 3;
   c.kl_sum = 1e-17;
   c.seconds = 12.5;
+  c.silent_steps.assign(kCodeSize, 3);
+  c.silent_steps[5] = 45;
   return c;
 }
 
@@ -234,10 +315,17 @@ TEST(RunConfig, CursorJsonRoundTripKeepsEveryBit) {
   EXPECT_EQ(back.mse_sum, cursor.mse_sum);
   EXPECT_EQ(back.kl_sum, cursor.kl_sum);
   EXPECT_EQ(back.seconds, cursor.seconds);
+  EXPECT_EQ(back.silent_steps, cursor.silent_steps);
 
   nlohmann::json missing = cursor;
   missing.erase("steps");
   EXPECT_THROW(missing.get<TrainCursor>(), nlohmann::json::exception);
+  nlohmann::json older = cursor;  // written before dead units were tracked
+  older.erase("silent_steps");
+  EXPECT_TRUE(older.get<TrainCursor>().silent_steps.empty());
+  EXPECT_EQ(dead_unit_count(older.get<TrainCursor>(), 1), 0);
+  EXPECT_EQ(dead_unit_count(cursor, 45), 1);
+  EXPECT_EQ(dead_unit_count(cursor, 3), kCodeSize);
 }
 
 TEST(RunConfig, NextEpochKeepsOnlyTheEpochAndTheSteps) {

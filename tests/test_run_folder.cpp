@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "sae/base/errors.hpp"
 #include "sae/store/run_folder.hpp"
@@ -56,10 +57,13 @@ TEST(RunFolder, MetricsCsvRoundTripsIncludingNan) {
   a.test.mse = 0.0123456789;
   a.test.explained_variance = std::nan("");  // a constant test set has no variance to explain
   a.test.dead_units = 7;
+  a.test.fvu = 0.375;
+  a.train_dead_units = 3;
   a.images_per_s = 1234.5;
   EpochMetrics b = a;
   b.epoch = 2;
   b.test.explained_variance = 0.5;
+  b.train_dead_units = 0;
   write_metrics_csv(dir / "metrics.csv", {a, b});
   const auto rows = read_metrics_csv(dir / "metrics.csv");
   ASSERT_EQ(rows.size(), 2u);
@@ -68,6 +72,9 @@ TEST(RunFolder, MetricsCsvRoundTripsIncludingNan) {
   EXPECT_NEAR(rows[0].test.mse, 0.0123456789, 1e-10);  // 8 significant digits
   EXPECT_TRUE(std::isnan(rows[0].test.explained_variance));
   EXPECT_EQ(rows[0].test.dead_units, 7);
+  EXPECT_DOUBLE_EQ(rows[0].test.fvu, 0.375);
+  EXPECT_EQ(rows[0].train_dead_units, 3);
+  EXPECT_EQ(rows[1].train_dead_units, 0);
   EXPECT_DOUBLE_EQ(rows[1].test.explained_variance, 0.5);
   // Rewriting what was read gives the same file: a resumed run appends without drift.
   const std::string before = test::read_text(dir / "metrics.csv");
@@ -90,9 +97,41 @@ TEST(RunFolder, MetricsCsvOfAnOlderRunLacksTheNewerColumnsWhichReadAsNan) {
   EXPECT_DOUBLE_EQ(rows[0].test.mean_l0, 0.0625);
   EXPECT_DOUBLE_EQ(rows[0].images_per_s, 4000);
   EXPECT_TRUE(std::isnan(rows[0].test.thresholded_mse));
+  EXPECT_TRUE(std::isnan(rows[0].test.fvu));
+  EXPECT_TRUE(std::isnan(rows[0].test.thresholded_fvu));
+  EXPECT_EQ(rows[0].train_dead_units, -1);  // not recorded
   // Columns out of order, or unknown, are refused.
   std::ofstream(dir / "swapped.csv") << "epoch,train_mse,train_loss\n1,2,3\n";
   EXPECT_THROW(read_metrics_csv(dir / "swapped.csv"), std::runtime_error);
+}
+
+TEST(RunFolder, MetricsCsvBeforeTheCodeKindsReadsWithoutTrainDeadUnitsOrFvu) {
+  // metrics.csv as issue 21's sae wrote it: thresholded_mse, but no FVU and no training dead units.
+  test::TempDir dir;
+  std::ofstream(dir / "metrics.csv")
+      << "epoch,train_loss,train_mse,train_kl,test_loss,test_mse,test_kl,"
+         "test_explained_variance,test_mean_rho_hat,test_dead_units,test_far_units,test_l0,"
+         "test_thresholded_mse,seconds,images_per_s\n"
+         "1,0.5,0.25,3,0.4,0.125,2.5,0.75,0.01,63,1,0.0625,0.0961,12.5,4000\n"
+         "2,0.5,0.25,3,0.4,0.125,2.5,0.75,0.01,62,1,0.0625,0.0962,12.5,4000\n";
+  const auto rows = read_metrics_csv(dir / "metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_DOUBLE_EQ(rows[1].test.thresholded_mse, 0.0962);
+  EXPECT_EQ(rows[1].test.dead_units, 62);
+  EXPECT_EQ(rows[1].train_dead_units, -1);
+  EXPECT_TRUE(std::isnan(rows[1].test.fvu));
+  EXPECT_DOUBLE_EQ(rows[1].images_per_s, 4000);
+  // Written back, the file gains the new columns, and reads back the same.
+  write_metrics_csv(dir / "metrics.csv", rows);
+  const std::string text = test::read_text(dir / "metrics.csv");
+  const std::string header = text.substr(0, text.find('\n'));
+  EXPECT_NE(header.find(",test_fvu,test_thresholded_fvu,train_dead_units,seconds,"),
+            std::string::npos)
+      << header;
+  const auto again = read_metrics_csv(dir / "metrics.csv");
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[1].train_dead_units, -1);
+  EXPECT_DOUBLE_EQ(again[1].test.thresholded_mse, 0.0962);
 }
 
 TEST(RunFolder, SummaryJsonRoundTripsEveryMetric) {
@@ -110,6 +149,9 @@ TEST(RunFolder, SummaryJsonRoundTripsEveryMetric) {
   written.test.max_activation.assign(64, 0.75);
   written.probe.test_accuracy = 0.875;
   written.probe.train_accuracy = 0.9;
+  written.pixel_probe.test_accuracy = 0.9125;
+  written.pixel_probe.train_accuracy = 0.95;
+  written.train_dead_units = 5;
   written.seconds = 12.5;
   write_summary_json(dir / "summary.json", written);
   const RunSummary read = read_summary_json(dir / "summary.json");
@@ -131,7 +173,38 @@ TEST(RunFolder, SummaryJsonRoundTripsEveryMetric) {
   EXPECT_EQ(read.test.max_activation, written.test.max_activation);
   EXPECT_DOUBLE_EQ(read.probe.test_accuracy, 0.875);
   EXPECT_DOUBLE_EQ(read.probe.train_accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(read.pixel_probe.test_accuracy, 0.9125);
+  EXPECT_DOUBLE_EQ(read.pixel_probe.train_accuracy, 0.95);
+  EXPECT_EQ(read.train_dead_units, 5);
   EXPECT_DOUBLE_EQ(read.seconds, 12.5);
+}
+
+TEST(RunFolder, SummaryJsonBeforeThePixelProbeAndTrainDeadUnitsStillReads) {
+  test::TempDir dir;
+  RunSummary written;
+  written.test.rho_hat.assign(64, 0.25);
+  written.test.unit_kl.assign(64, 0.125);
+  written.test.max_activation.assign(64, 0.75);
+  written.probe.test_accuracy = 0.875;
+  write_summary_json(dir / "summary.json", written);
+  auto json = nlohmann::json::parse(test::read_text(dir / "summary.json"));
+  for (const char* key :
+       {"pixel_probe_accuracy", "pixel_probe_train_accuracy", "train_dead_units"}) {
+    ASSERT_TRUE(json.contains(key)) << key;
+    json.erase(key);
+  }
+  json["test"].erase("fvu");
+  std::ofstream(dir / "old.json") << json.dump(2);
+  const RunSummary read = read_summary_json(dir / "old.json");
+  EXPECT_DOUBLE_EQ(read.probe.test_accuracy, 0.875);
+  EXPECT_TRUE(std::isnan(read.pixel_probe.test_accuracy));
+  EXPECT_TRUE(std::isnan(read.pixel_probe.train_accuracy));
+  EXPECT_EQ(read.train_dead_units, -1);
+  EXPECT_TRUE(std::isnan(read.test.fvu));
+  // The fields that were always there stay required.
+  json.erase("probe_accuracy");
+  std::ofstream(dir / "broken.json") << json.dump(2);
+  EXPECT_THROW(read_summary_json(dir / "broken.json"), std::runtime_error);
 }
 
 TEST(RunFolder, MalformedMetricsCsvNamesTheLine) {

@@ -1,13 +1,16 @@
 // A sweep's grid in slices (sae/run/sweep_shard.hpp): --shard I/N, Slurm job arrays' variables,
-// and the command lines of `sae sweep --jobs N`'s processes.
+// the command lines of `sae sweep --jobs N`'s processes, and the slices of a grid of several
+// kinds of code.
 
 #include <gtest/gtest.h>
 
 #include "sae/base/errors.hpp"
 #include "sae/run/sweep_shard.hpp"
+#include "sae/store/sweep_folder.hpp"
 
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -170,6 +173,56 @@ TEST(SweepShard, EachProcessRunsTheCommandOnItsShard) {
                                                   "--jobs", "1"}));
     EXPECT_EQ(job.log, "grid/sweep-shard-" + std::to_string(i) + "-of-2.log");
   }
+}
+
+TEST(SweepShard, TheProcessesOfAGridOfKindsGetItsListsAsGiven) {
+  const std::vector<std::string> argv = {"sae",  "sweep",  "--code", "topk,sigmoid",    "--k",
+                                         "8,16", "--beta", "0.01",   "--l0-coef=0.001", "--jobs",
+                                         "2",    "--out",  "grid"};
+  for (const ProcessJob& job : shard_processes(argv, "grid", 2, 1)) {
+    EXPECT_EQ(std::vector<std::string>(job.argv.begin(), job.argv.begin() + 9),
+              std::vector<std::string>(argv.begin(), argv.begin() + 9));
+  }
+}
+
+/// The names of the grid points that shard `index` of `count` trains.
+std::vector<std::string> shard_names(const std::vector<SweepPoint>& grid, int index, int count) {
+  std::vector<std::string> names;
+  for (size_t k = 0; k < grid.size(); ++k) {
+    if (SweepShard{index, count}.contains(k)) names.push_back(grid[k].name);
+  }
+  return names;
+}
+
+TEST(SweepShard, ShardsPartitionAGridOfKindsHoweverItsListsAreSpelled) {
+  SweepLists lists;
+  lists.codes = {CodeKind::kSigmoid, CodeKind::kTopK, CodeKind::kJumpRelu};
+  lists.betas = {0.001, 0.01};
+  lists.ks = {8, 16};
+  lists.l0_coefs = {1e-3};
+  const std::vector<SweepPoint> grid = sweep_grid(RunConfig(), lists);
+  ASSERT_EQ(grid.size(), 5u);
+  // Each process reads the lists anew: another order, repeats or spelling give the same grid.
+  SweepLists respelled;
+  respelled.codes = {CodeKind::kJumpRelu, CodeKind::kTopK, CodeKind::kSigmoid, CodeKind::kTopK};
+  respelled.betas = {0.01, 1e-3, 0.001};
+  respelled.ks = {16, 8};
+  respelled.l0_coefs = {0.001};
+  const std::vector<SweepPoint> again = sweep_grid(RunConfig(), respelled);
+  ASSERT_EQ(again.size(), grid.size());
+  for (size_t k = 0; k < grid.size(); ++k) EXPECT_EQ(again[k].name, grid[k].name);
+
+  for (int count = 1; count <= 6; ++count) {
+    SCOPED_TRACE(count);
+    std::multiset<std::string> trained;
+    for (int index = 0; index < count; ++index) {
+      for (const std::string& name : shard_names(again, index, count)) trained.insert(name);
+    }
+    std::multiset<std::string> all;
+    for (const SweepPoint& point : grid) all.insert(point.name);
+    EXPECT_EQ(trained, all);  // every point once
+  }
+  EXPECT_EQ(shard_names(grid, 1, 2), (std::vector<std::string>{"beta=0.01_rho=0.01", "topk_k16"}));
 }
 
 }  // namespace

@@ -10,7 +10,8 @@ namespace sae::commands {
 /// `sae train`: one run folder, fresh or resumed. --config lives on `app` (CLI11 reads config
 /// files at the top level only).
 Command setup_train(CLI::App& app, CommonOptions& common);
-/// `sae sweep`: one run per (beta, rho), then sweep.csv and sweep.png.
+/// `sae sweep`: one run per grid point (each --code kind times the lists that apply to it), then
+/// sweep.csv, sweep.png and index.html.
 Command setup_sweep(CLI::App& app, CommonOptions& common);
 /// `sae eval`: a checkpoint's test-set metrics.
 Command setup_eval(CLI::App& app, CommonOptions& common);

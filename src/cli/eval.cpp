@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "sae/base/errors.hpp"
 #include "sae/store/open_model.hpp"
 #include "sae/train/eval.hpp"
 #include "sae/train/probe.hpp"
+#include "sae/train/run_config.hpp"
+#include "sae/train/train.hpp"
 
 #include <iostream>
 #include <optional>
@@ -23,53 +26,74 @@ struct EvalOptions {
   bool json = false;
 };
 
-void print_table(const EvalOptions& o, const OpenedModel& opened, const SparseLoss& loss,
-                 const EvalMetrics& m, const std::optional<ProbeResult>& probe) {
-  const std::string penalty = penalty_name(loss.penalty_kind());
+/// The checkpoint's settings with --beta and --rho laid over them; refuses (UsageError) one that
+/// its kind of code does not read.
+RunConfig evaluated_settings(const EvalOptions& o, const RunConfig& trained) {
+  RunConfig settings = trained;
+  const auto apply = [&](const char* key, const std::optional<double>& given, double& field) {
+    if (!given) return;
+    if (!applies_to(key, trained.code)) {
+      throw UsageError(fmt::format("{}, the code {} was trained with; drop --{}",
+                                   does_not_apply(key, trained.code), o.source.checkpoint, key));
+    }
+    field = *given;
+  };
+  apply("beta", o.beta, settings.beta);
+  apply("rho", o.rho, settings.rho);
+  return settings;
+}
+
+void print_table(const EvalOptions& o, const OpenedModel& opened, const RunConfig& settings,
+                 const EvalMetrics& m, const std::optional<ProbeResult>& probe,
+                 const std::optional<ProbeResult>& pixels) {
   fmt::print("checkpoint          {} (epoch {})\n", o.source.checkpoint,
              opened.checkpoint.cursor.epoch);
   fmt::print("data                {}, test split, {} images\n", opened.data_dir, m.images);
-  fmt::print("penalty, beta, rho  {}, {}, {}\n", penalty, loss.beta(), loss.rho());
-  const MetricContext context{penalty, loss.rho()};
+  fmt::print("code                {}\n", code_settings(settings));
+  const MetricContext context = metric_context(settings);
   for_each_metric(m, [&](const MetricSpec& spec, const auto& value) {
     if (spec.shown & kInEvalTable) {
       fmt::print("{:<20}{}\n", spec.label, format_metric(spec, value, context));
     }
   });
-  if (probe) {
-    fmt::print("linear probe        {:.2f}% test accuracy ({:.2f}% train, {:.1f} s)\n",
-               100 * probe->test_accuracy, 100 * probe->train_accuracy, probe->seconds);
+  if (probe && pixels) {
+    fmt::print(
+        "linear probe        {:.2f}% test accuracy ({:.2f}% train, {:.1f} s); raw pixels {:.2f}%\n",
+        100 * probe->test_accuracy, 100 * probe->train_accuracy, probe->seconds,
+        100 * pixels->test_accuracy);
   }
   fmt::print("speed               {:.0f} images/s ({:.2f} s)\n", m.images_per_s, m.seconds);
 }
 
 int run_eval(const EvalOptions& o) {
   OpenedModel opened = open_model(o.source, o.compute);
-  const RunConfig& trained = opened.checkpoint.config;
-  const SparseLoss loss(o.beta.value_or(trained.beta), o.rho.value_or(trained.rho),
-                        trained.penalty);
+  const RunConfig settings = evaluated_settings(o, opened.checkpoint.config);
+  const SparseLoss loss = run_loss(settings);
   const Dataset test = load_split(opened.data_dir, Split::kTest);
   const Evaluation evaluation =
       evaluate(opened.model, test, loss, o.batch_size, opened.device);  // metrics and codes
-  std::optional<ProbeResult> probe;
+  std::optional<ProbeResult> probe, pixels;
   if (o.probe) {
     const Dataset train = load_split(opened.data_dir, Split::kTrain);
     probe = linear_probe(encode_all(opened.model, train, o.batch_size, opened.device), train.labels,
                          evaluation.codes, test.labels);
+    pixels = pixel_probe(train, test);  // the baseline the code's probe is read against
   }
   if (!o.json) {
-    print_table(o, opened, loss, evaluation.metrics, probe);
+    print_table(o, opened, settings, evaluation.metrics, probe, pixels);
     return 0;
   }
   nlohmann::json json = to_json(evaluation.metrics);
   json["checkpoint"] = o.source.checkpoint;
   json["data_dir"] = opened.data_dir;
-  json["penalty"] = penalty_name(loss.penalty_kind());
-  json["beta"] = loss.beta();
-  json["rho"] = loss.rho();
-  if (probe) {
+  json["code"] = code_name(settings.code);
+  json["penalty"] = penalty_name(effective_penalty(settings));
+  json["beta"] = settings.beta;
+  json["rho"] = settings.rho;
+  if (probe && pixels) {
     json["probe_accuracy"] = probe->test_accuracy;
     json["probe_train_accuracy"] = probe->train_accuracy;
+    json["pixel_probe_accuracy"] = pixels->test_accuracy;
   }
   std::cout << json.dump() << std::endl;
   return 0;
@@ -81,10 +105,12 @@ Command setup_eval(CLI::App& app, CommonOptions& common) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint on the test set");
   add_source_options(*cmd, options->source);
-  cmd->add_option("--beta", options->beta, "weight of the penalty (default: the checkpoint's)")
+  cmd->add_option("--beta", options->beta,
+                  "weight of the penalty, sigmoid and relu codes (default: the checkpoint's)")
       ->check(kNonEmpty)
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--rho", options->rho, "target activation (default: the checkpoint's)")
+  cmd->add_option("--rho", options->rho,
+                  "target activation, sigmoid codes (default: the checkpoint's)")
       ->check(kNonEmpty)
       ->check(CLI::Range(0.0, 1.0));
   add_batch_size_option(*cmd, options->batch_size);

@@ -1,6 +1,7 @@
 #include "options.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sae/base/errors.hpp"
 
@@ -61,19 +62,19 @@ CLI::Validator within_range_of() {
       "", "within range");
 }
 
-/// --penalty's names -> kinds, from the one table of sparsity kinds (sparsity.hpp).
-std::map<std::string, Penalty> penalty_names() {
-  std::map<std::string, Penalty> names;
-  for (const Sparsity* kind : sparsity_kinds()) names.emplace(kind->name(), kind->kind());
+/// An enum setting's names -> values (--penalty, --code), from its kinds' table.
+template <typename T>
+std::map<std::string, T> names_to_values(T example) {
+  std::map<std::string, T> names;
+  for (const std::string& name : names_of_kind(example))
+    names.emplace(name, parse_name(name, example));
   return names;
 }
 
 /// "{kl,l1,none}", in the table's order.
-std::string penalty_type_name() {
-  std::string names;
-  for (const Sparsity* kind : sparsity_kinds())
-    names += (names.empty() ? "" : ",") + std::string(kind->name());
-  return "{" + names + "}";
+template <typename T>
+std::string enum_type_name(T example) {
+  return "{" + fmt::format("{}", fmt::join(names_of_kind(example), ",")) + "}";
 }
 
 }  // namespace
@@ -138,16 +139,33 @@ void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std
     using T = std::decay_t<decltype(value)>;
     CLI::Option* option = cmd.add_option(std::string("--") + key, value, help);
     option->capture_default_str();
-    if constexpr (std::is_same_v<T, Penalty>) {
-      option->transform(CLI::CheckedTransformer(penalty_names(), CLI::ignore_case).description(""));
-      option->type_name(penalty_type_name());
-      option->default_str(penalty_name(RunConfig().penalty));
+    if constexpr (std::is_enum_v<T>) {
+      option->transform(
+          CLI::CheckedTransformer(names_to_values(value), CLI::ignore_case).description(""));
+      option->type_name(enum_type_name(value));
+      option->default_str(name_of(value));
     } else {
       option->check(kNonEmpty);
     }
     if constexpr (std::is_unsigned_v<T>) option->check(kUnsigned);
     if constexpr (std::is_integral_v<T>) option->check(within_range_of<T>());
   });
+}
+
+std::set<std::string> given_settings(const CLI::App& cmd) {
+  std::set<std::string> given;
+  RunConfig keys;
+  for_each_field(keys, [&](const char* key, auto&, const char*) {
+    const CLI::Option* option = cmd.get_option_no_throw(std::string("--") + key);
+    if (option != nullptr && option->count() > 0) given.insert(key);
+  });
+  return given;
+}
+
+void check_given_settings_apply(const std::set<std::string>& given, CodeKind code) {
+  for (const std::string& key : given) {
+    if (!applies_to(key, code)) throw UsageError(does_not_apply(key, code));
+  }
 }
 
 }  // namespace sae::commands

@@ -53,6 +53,12 @@ std::optional<UserImages> read_image_input(const ImageInput& input);
 void add_batch_size_option(CLI::App& cmd, int64_t& batch_size);
 /// One flag per RunConfig field, from its one table of fields, except the keys in `skip`.
 void add_run_config_options(CLI::App& cmd, RunConfig& config, const std::set<std::string>& skip);
+/// The settings of a RunConfig that the command line itself gave (call before a config file
+/// adds its own), by key.
+std::set<std::string> given_settings(const CLI::App& cmd);
+/// Refuses, in one line, a setting given on the command line for a code it does not apply to
+/// (--k with --code sigmoid), also when it equals its default.
+void check_given_settings_apply(const std::set<std::string>& given, CodeKind code);
 
 /// Refuses an empty value, which CLI11 would otherwise read as 0.
 extern const CLI::Validator kNonEmpty;

@@ -51,7 +51,7 @@ int run_report(const ReportOptions& o) {
   // whole table is read first, so that a bad row stops the command before anything is written.
   const SweepTable table = read_sweep_table(dir.string());
   for (const SweepTable::Row& row : table.rows) {
-    const fs::path run = dir / sweep_point_name(row.beta, row.rho);
+    const fs::path run = dir / row.name;
     if (fs::is_symlink(run, ec)) {
       // Its target may be any folder on the machine: a report of the sweep stays inside it.
       spdlog::warn(

@@ -28,7 +28,8 @@ struct TrainOptions {
   std::string config_file;  // --config
   bool force = false;
   bool print_config = false;
-  int dist_timeout = 300;  // seconds a collective waits for the other ranks
+  int dist_timeout = 300;       // seconds a collective waits for the other ranks
+  std::set<std::string> given;  // the settings the command line gave
 };
 
 bool same_folder(const std::string& a, const std::string& b) {
@@ -63,6 +64,7 @@ void apply_config_file(const std::string& path, CLI::App& cmd) {
 }
 
 int run_train(const TrainOptions& o, const CommonOptions& common) {
+  check_given_settings_apply(o.given, o.config.code);
   validate(o.config);
   if (o.print_config) {
     fmt::print("{}", to_toml(o.config));
@@ -133,6 +135,7 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
       ->configurable(false);
   add_common_options(*cmd, common);
   return {cmd, [options, &common, cmd] {
+            options->given = given_settings(*cmd);
             if (!options->resume.empty()) {
               if (!options->config_file.empty()) {
                 throw UsageError("--resume RUN reads RUN/config.toml; drop --config");

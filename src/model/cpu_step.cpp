@@ -20,17 +20,20 @@
 //   h1     (196, 16)        relu(cols1 . W1^T + b1)          enc1: 14x14x16
 //   cols2  (49, 144)        im2col(h1)
 //   h2     (49, 32)=(1568)  relu(cols2 . W2^T + b2)          enc2: 7x7x32
-//   code   (64)             act(h2 . W3^T + b3)              enc3: the code h (sigmoid so far)
+//   pre    (64)             h2 . W3^T + b3                   enc3: z
+//   code   (64)             act(z) over the whole batch      the code h (code.hpp)
 //   h4     (1568)=(49, 32)  relu(code . W4 + b4)             dec1: 7x7x32
 //   cols5  (49, 144)        h4 . W5
 //   h5     (196, 16)        relu(col2im(cols5) + b5)         dec2: 14x14x16
 //   cols6  (196, 9)         h5 . W6
 //   recon  (784)            sigmoid(col2im(cols6) + b6)      dec3: 28x28
 //
-// Loss: mse = sum (recon - x)^2 / (B*784);  total = mse + beta * penalty(rho_hat), with
-// rho_hat_j = mean_b code_bj. The penalty's gradient reaches code_bj as beta * penalty'(rho_hat_j)
-// / B, the same for every image, so it is computed once between the encoder and the decoder. The
-// code's activation `act`, the penalty and its gradient come from the sparsity seam (sparsity.hpp).
+// Loss: mse = sum (recon - x)^2 / (B*784);  total = mse + beta * penalty(rho_hat) + lambda * own +
+// aux_weight * aux, with rho_hat_j = mean_b code_bj. The penalty's gradient reaches code_bj as
+// beta * penalty'(rho_hat_j) / B, the same for every image, so it is computed once between the
+// encoder and the decoder, where the code's activation also runs over the whole batch (BatchTopK
+// selects across images). `own` is the code's own penalty (jumprelu's L0); `aux` is AuxK's MSE
+// of decoding h + a (loss.hpp), a second pass through the decoder taken only while units are dead.
 
 namespace sae {
 namespace {
@@ -137,12 +140,14 @@ void relu_backward(float* grad, const float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) grad[i] = out[i] > 0.0f ? grad[i] : 0.0f;
 }
 
-/// out (C) <- the sum over rows of x (rows, C): a bias's gradient.
+/// out (C) <- the sum over rows of x (rows, C): a bias's gradient. Summed in double: dec3's bias
+/// sums 784 pixels per image, whose float sum would drift by more than float rounding.
 void sum_rows(const float* x, int64_t rows, int64_t channels, float* out) {
-  std::fill_n(out, channels, 0.0f);
+  std::vector<double> sum(static_cast<size_t>(channels), 0.0);
   for (int64_t r = 0; r < rows; ++r, x += channels) {
-    for (int64_t c = 0; c < channels; ++c) out[c] += x[c];
+    for (int64_t c = 0; c < channels; ++c) sum[c] += x[c];
   }
+  for (int64_t c = 0; c < channels; ++c) out[c] = static_cast<float>(sum[c]);
 }
 
 float* ptr(const torch::Tensor& t) {
@@ -157,17 +162,20 @@ std::pair<char, int64_t> gemm_layout(const torch::Tensor& m) {
   return {'T', m.stride(1)};
 }
 
-/// out (M, N) <- a (M, K) . b (K, N), row-major, through oneDNN's sgemm: its kernels are chosen
-/// from the CPU's features and it holds no lock, so the threads' products run side by side
-/// (OpenBLAS 0.3.21 picks SSE3 kernels on CPUs newer than it knows, and serialises callers).
-void matmul(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b) {
+/// out (M, N) <- a (M, K) . b (K, N) (+ out when accumulating), row-major, through oneDNN's sgemm:
+/// its kernels are chosen from the CPU's features and it holds no lock, so the threads' products
+/// run side by side (OpenBLAS 0.3.21 picks SSE3 kernels on CPUs newer than it knows, and serialises
+/// callers).
+void matmul(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
+            bool accumulate = false) {
   TORCH_CHECK(out.stride(1) == 1 && a.size(0) == out.size(0) && b.size(1) == out.size(1) &&
                   a.size(1) == b.size(0),
               "matmul: shapes ", a.sizes(), " . ", b.sizes(), " -> ", out.sizes());
   const auto [trans_a, lda] = gemm_layout(a);
   const auto [trans_b, ldb] = gemm_layout(b);
-  const auto status = dnnl_sgemm(trans_a, trans_b, out.size(0), out.size(1), a.size(1), 1.0f,
-                                 ptr(a), lda, ptr(b), ldb, 0.0f, ptr(out), out.stride(0));
+  const auto status =
+      dnnl_sgemm(trans_a, trans_b, out.size(0), out.size(1), a.size(1), 1.0f, ptr(a), lda, ptr(b),
+                 ldb, accumulate ? 1.0f : 0.0f, ptr(out), out.stride(0));
   TORCH_CHECK(status == dnnl_success, "dnnl_sgemm failed with status ", static_cast<int>(status));
 }
 
@@ -189,6 +197,10 @@ CpuStep::CpuStep(SparseAutoencoder model) : model_(std::move(model)) {
     offset += w[i].numel();
     bias_offset_[i] = offset;
     offset += b[i].numel();
+  }
+  if (code_tensors().log_threshold.defined()) {
+    log_threshold_offset_ = offset;
+    offset += kCodeSize;
   }
   parameter_count_ = offset;
 }
@@ -232,7 +244,11 @@ void CpuStep::reserve(int64_t batch, int64_t chunk_count) {
     h1_ = make(kBig, 16);
     cols2_ = make(kSmall, kTaps * 16);
     h2_ = make(1, kSmall * 32);
+    pre_ = make(1, kCodeSize);
     code_ = make(1, kCodeSize);
+    aux_ = make(1, kCodeSize);
+    aux_input_ = make(1, kCodeSize);
+    d_aux_ = make(1, kCodeSize);
     h4_ = make(1, kSmall * 32);
     cols5_ = make(kSmall, kTaps * 16);
     h5_ = make(kBig, 16);
@@ -252,6 +268,8 @@ void CpuStep::reserve(int64_t batch, int64_t chunk_count) {
     grads_ = torch::empty({std::max<int64_t>(1, chunk_count), parameter_count_}, f32);
   }
   squared_error_.assign(static_cast<size_t>(chunk_count), 0.0);
+  own_sum_.assign(static_cast<size_t>(chunk_count), 0.0);
+  aux_squared_error_.assign(static_cast<size_t>(chunk_count), 0.0);
 
   // Each weight (A, B, k, k) re-laid as (A, k*k*B), tap-major: W.permute(0, 2, 3, 1).
   const auto w = weights();
@@ -280,27 +298,35 @@ float* CpuStep::bias_grad(int64_t chunk, int64_t layer) const {
   return ptr(grads_[chunk]) + bias_offset_[layer];
 }
 
+float* CpuStep::log_threshold_grad(int64_t chunk) const {
+  return log_threshold_offset_ < 0 ? nullptr : ptr(grads_[chunk]) + log_threshold_offset_;
+}
+
+void CpuStep::activate(int64_t rows, bool training) {
+  model_->code_kind().activation_cpu({ptr(pre_), ptr(code_), rows}, model_->code_spec(),
+                                     code_tensors(), training);
+}
+
 void CpuStep::encode_chunk(int64_t begin, int64_t end) {
   const int64_t n = end - begin;
   const auto b = biases();
   const auto cols1 = rows(cols1_, begin, end), h1 = rows(h1_, begin, end),
              cols2 = rows(cols2_, begin, end), h2 = rows(h2_, begin, end),
-             code = rows(code_, begin, end);
+             pre = rows(pre_, begin, end);
   im2col(input_ + begin * kPixels, n, kSide, 1, ptr(cols1));  // (n*196, 9)
   matmul(h1, cols1, relaid_[0].t());                          // (n*196, 16)
   add_bias_relu(ptr(h1), h1.size(0), 16, ptr(b[0]));
   im2col(ptr(h1), n, kHalf, 16, ptr(cols2));         // (n*49, 144)
   matmul(h2.view({-1, 32}), cols2, relaid_[1].t());  // (n*49, 32)
   add_bias_relu(ptr(h2), n * kQuarter * kQuarter, 32, ptr(b[1]));
-  matmul(code, h2, relaid_[2].t());  // (n, 1568) . (1568, 64)
-  add_bias(ptr(code), n, kCodeSize, ptr(b[2]));
-  model_->code_kind().activation_cpu(code);  // (n, 64): the code h
+  matmul(pre, h2, relaid_[2].t());              // (n, 1568) . (1568, 64)
+  add_bias(ptr(pre), n, kCodeSize, ptr(b[2]));  // z; the code h comes from activate()
 }
 
-void CpuStep::decode_chunk(int64_t begin, int64_t end) {
+void CpuStep::decode_chunk(const torch::Tensor& code_buffer, int64_t begin, int64_t end) {
   const int64_t n = end - begin;
   const auto b = biases();
-  const auto code = rows(code_, begin, end), h4 = rows(h4_, begin, end),
+  const auto code = rows(code_buffer, begin, end), h4 = rows(h4_, begin, end),
              cols5 = rows(cols5_, begin, end), h5 = rows(h5_, begin, end),
              cols6 = rows(cols6_, begin, end), recon = rows(recon_, begin, end);
   matmul(h4, code, relaid_[3]);  // (n, 64) . (64, 1568)
@@ -313,55 +339,93 @@ void CpuStep::decode_chunk(int64_t begin, int64_t end) {
   recon.sigmoid_();
 }
 
-void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end) {
+double CpuStep::reconstruction_backward(int64_t begin, int64_t end, float scale) {
+  // MSE and sigmoid together: d total / d z6 = scale * (r - x) * r (1 - r).
   const int64_t n = end - begin;
-  const auto cols1 = rows(cols1_, begin, end), h1 = rows(h1_, begin, end),
-             cols2 = rows(cols2_, begin, end), h2 = rows(h2_, begin, end),
-             code = rows(code_, begin, end), h4 = rows(h4_, begin, end), h5 = rows(h5_, begin, end),
-             recon = rows(recon_, begin, end);
-  const auto d_recon = rows(d_recon_, begin, end), d_cols6 = rows(d_cols6_, begin, end),
-             d_h5 = rows(d_h5_, begin, end), d_cols5 = rows(d_cols5_, begin, end),
-             d_h4 = rows(d_h4_, begin, end), d_code = rows(d_code_, begin, end),
-             d_h2 = rows(d_h2_, begin, end), d_cols2 = rows(d_cols2_, begin, end),
-             d_h1 = rows(d_h1_, begin, end);
-
-  // MSE and sigmoid together: d total / d z6 = 2 (r - x) / (B*784) * r (1 - r).
-  {
-    const float* x = input_ + begin * kPixels;
-    const float* r = ptr(recon);
-    float* dz = ptr(d_recon);
-    double squared_error = 0.0;
-    for (int64_t i = 0; i < n * kPixels; ++i) {
-      const float diff = r[i] - x[i];
-      squared_error += static_cast<double>(diff) * diff;
-      dz[i] = grad_scale_ * diff * r[i] * (1.0f - r[i]);
-    }
-    squared_error_[chunk] = squared_error;
+  const float* x = input_ + begin * kPixels;
+  const float* r = ptr(rows(recon_, begin, end));
+  float* dz = ptr(rows(d_recon_, begin, end));
+  double squared_error = 0.0;
+  for (int64_t i = 0; i < n * kPixels; ++i) {
+    const float diff = r[i] - x[i];
+    squared_error += static_cast<double>(diff) * diff;
+    dz[i] = scale * diff * r[i] * (1.0f - r[i]);
   }
+  return squared_error;
+}
+
+void CpuStep::decoder_backward(int64_t chunk, int64_t begin, int64_t end,
+                               const torch::Tensor& input, const torch::Tensor& d_input, bool aux) {
+  const int64_t n = end - begin;
+  const auto code = rows(input, begin, end), h4 = rows(h4_, begin, end), h5 = rows(h5_, begin, end),
+             d_recon = rows(d_recon_, begin, end), d_cols6 = rows(d_cols6_, begin, end),
+             d_h5 = rows(d_h5_, begin, end), d_cols5 = rows(d_cols5_, begin, end),
+             d_h4 = rows(d_h4_, begin, end), d_code = rows(d_input, begin, end);
   // dec3: z6 = col2im(h5 . W6) + b6
   im2col(ptr(d_recon), n, kSide, 1, ptr(d_cols6));  // (n*196, 9)
-  matmul(weight_grad(chunk, 5), h5.t(), d_cols6);   // (16, 9)
-  sum_rows(ptr(d_recon), n * kPixels, 1, bias_grad(chunk, 5));
+  if (!aux) {
+    matmul(weight_grad(chunk, 5), h5.t(), d_cols6);  // (16, 9)
+    sum_rows(ptr(d_recon), n * kPixels, 1, bias_grad(chunk, 5));
+  }
   matmul(d_h5, d_cols6, relaid_[5].t());  // (n*196, 16)
   relu_backward(ptr(d_h5), ptr(h5), d_h5.numel());
   // dec2: z5 = col2im(h4 . W5) + b5
-  im2col(ptr(d_h5), n, kHalf, 16, ptr(d_cols5));                  // (n*49, 144)
-  matmul(weight_grad(chunk, 4), h4.view({-1, 32}).t(), d_cols5);  // (32, 144)
-  sum_rows(ptr(d_h5), n * kHalf * kHalf, 16, bias_grad(chunk, 4));
+  im2col(ptr(d_h5), n, kHalf, 16, ptr(d_cols5));  // (n*49, 144)
+  if (!aux) {
+    matmul(weight_grad(chunk, 4), h4.view({-1, 32}).t(), d_cols5);  // (32, 144)
+    sum_rows(ptr(d_h5), n * kHalf * kHalf, 16, bias_grad(chunk, 4));
+  }
   matmul(d_h4.view({-1, 32}), d_cols5, relaid_[4].t());  // (n*49, 32)
   relu_backward(ptr(d_h4), ptr(h4), d_h4.numel());
-  // dec1: z4 = code . W4 + b4
-  matmul(weight_grad(chunk, 3), code.t(), d_h4);  // (64, 1568)
-  sum_rows(ptr(d_h4), n * kQuarter * kQuarter, 32, bias_grad(chunk, 3));
+  // dec1: z4 = code . W4 + b4 (AuxK: only its a's part of the product learns)
+  matmul(weight_grad(chunk, 3), code.t(), d_h4, /*accumulate=*/aux);  // (64, 1568)
+  if (!aux) sum_rows(ptr(d_h4), n * kQuarter * kQuarter, 32, bias_grad(chunk, 3));
   matmul(d_code, d_h4, relaid_[3].t());  // (n, 64)
-  // The code: the penalty's gradient joins the decoder's, then the activation's backward.
-  {
-    float* dh = ptr(d_code);
-    for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j < kCodeSize; ++j) *dh++ += code_grad_[j];
+}
+
+double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn) {
+  const int64_t n = end - begin;
+  const auto& dead = loss_fn.dead_units();
+  const int64_t aux_k = std::min(loss_fn.code_terms().aux_k, kCodeSize);
+  const float* z = ptr(rows(pre_, begin, end));
+  const float* h = ptr(rows(code_, begin, end));
+  float* a = ptr(rows(aux_, begin, end));
+  float* u = ptr(rows(aux_input_, begin, end));
+  // a: relu(z) on each image's aux_k largest z among the dead units it left off (aux_code).
+  std::vector<int> candidates;
+  for (int64_t i = 0; i < n; ++i, z += kCodeSize, h += kCodeSize, a += kCodeSize, u += kCodeSize) {
+    candidates.clear();
+    for (int j = 0; j < kCodeSize; ++j) {
+      if (dead[j] != 0 && h[j] <= 0.0f) candidates.push_back(j);
     }
+    const auto chosen = std::min<int64_t>(aux_k, static_cast<int64_t>(candidates.size()));
+    if (chosen > 0 && chosen < static_cast<int64_t>(candidates.size())) {
+      std::nth_element(candidates.begin(), candidates.begin() + (chosen - 1), candidates.end(),
+                       [&](int p, int q) { return z[p] > z[q] || (z[p] == z[q] && p < q); });
+    }
+    std::fill_n(a, kCodeSize, 0.0f);
+    for (int64_t c = 0; c < chosen; ++c) a[candidates[c]] = std::max(z[candidates[c]], 0.0f);
+    for (int j = 0; j < kCodeSize; ++j) u[j] = h[j] + a[j];
   }
-  model_->code_kind().activation_backward_cpu(ptr(code), ptr(d_code), n * kCodeSize);
+  decode_chunk(aux_input_, begin, end);
+  const double squared_error = reconstruction_backward(begin, end, aux_scale_);
+  decoder_backward(chunk, begin, end, aux_, d_aux_, /*aux=*/true);
+  // Through a = relu(z) on the units lent: d z += d (h + a) where a > 0.
+  const float* lent = ptr(rows(aux_, begin, end));
+  const float* d_lent = ptr(rows(d_aux_, begin, end));
+  float* d_z = ptr(rows(d_code_, begin, end));
+  for (int64_t i = 0; i < n * kCodeSize; ++i) {
+    if (lent[i] > 0.0f) d_z[i] += d_lent[i];
+  }
+  return squared_error;
+}
+
+void CpuStep::encoder_backward(int64_t chunk, int64_t begin, int64_t end) {
+  const int64_t n = end - begin;
+  const auto cols1 = rows(cols1_, begin, end), h1 = rows(h1_, begin, end),
+             cols2 = rows(cols2_, begin, end), h2 = rows(h2_, begin, end),
+             d_code = rows(d_code_, begin, end), d_h2 = rows(d_h2_, begin, end),
+             d_cols2 = rows(d_cols2_, begin, end), d_h1 = rows(d_h1_, begin, end);
   // enc3: z3 = h2 . W3^T + b3
   matmul(weight_grad(chunk, 2), d_code.t(), h2);  // (64, 1568)
   sum_rows(ptr(d_code), n, kCodeSize, bias_grad(chunk, 2));
@@ -376,6 +440,27 @@ void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end) {
   // enc1: z1 = cols1 . W1^T + b1 (the input needs no gradient)
   matmul(weight_grad(chunk, 0), d_h1.t(), cols1);  // (16, 9)
   sum_rows(ptr(d_h1), n * kHalf * kHalf, 16, bias_grad(chunk, 0));
+}
+
+void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn) {
+  const int64_t n = end - begin;
+  squared_error_[chunk] = reconstruction_backward(begin, end, grad_scale_);
+  decoder_backward(chunk, begin, end, code_, d_code_, /*aux=*/false);  // d_code = d loss / d h
+  // The code: the penalty's gradient joins the decoder's, then the activation's backward.
+  float* dh = ptr(rows(d_code_, begin, end));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < kCodeSize; ++j) dh[i * kCodeSize + j] += code_grad_[j];
+  }
+  float* d_log_threshold = log_threshold_grad(chunk);
+  if (d_log_threshold != nullptr) std::fill_n(d_log_threshold, kCodeSize, 0.0f);
+  const Code& code = model_->code_kind();
+  const float* z = ptr(rows(pre_, begin, end));
+  code.activation_backward_cpu(z, ptr(rows(code_, begin, end)), dh, n, model_->code_spec(),
+                               code_tensors(), d_log_threshold);  // d_code = d loss / d z
+  own_sum_[chunk] =
+      code.own_penalty_cpu(z, n, model_->code_spec(), code_tensors(), own_scale_, d_log_threshold);
+  if (aux_scale_ > 0.0f) aux_squared_error_[chunk] = aux_backward(chunk, begin, end, loss_fn);
+  encoder_backward(chunk, begin, end);
 }
 
 StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
@@ -393,19 +478,27 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) encode_chunk(parts[c].first, parts[c].second);
   });
+  const Code& code = model_->code_kind();
+  if (local_batch > 0) activate(local_batch, /*training=*/true);  // (B, 64): the code h
 
   // rho_hat over the whole batch, the penalty and its gradient per unit. In a data-parallel run
-  // the batch is spread over the ranks: the code's sums (and the image count) are summed over
-  // them first, as SyncBatchNorm does with its statistics, because the KL is not linear in rho_hat.
-  auto code_sums = torch::zeros({kCodeSize + 1}, torch::kFloat64);  // 64 sums, then the count
+  // the batch is spread over the ranks: the code's sums, the units' firing counts and the image
+  // count are summed over them first, as SyncBatchNorm does with its statistics, because the KL is
+  // not linear in rho_hat.
+  auto code_sums = torch::zeros({2 * kCodeSize + 1}, torch::kFloat64);  // sums, firings, count
   double* code_sum = code_sums.data_ptr<double>();
+  double* firings = code_sum + kCodeSize;
   const float* h = local_batch > 0 ? ptr(code_) : nullptr;
+  const auto active = static_cast<float>(code.active_threshold());
   for (int64_t i = 0; i < local_batch; ++i) {
-    for (int64_t j = 0; j < kCodeSize; ++j) code_sum[j] += *h++;
+    for (int64_t j = 0; j < kCodeSize; ++j, ++h) {
+      code_sum[j] += *h;
+      if (*h > active) firings[j] += 1.0;
+    }
   }
-  code_sum[kCodeSize] = static_cast<double>(local_batch);
+  code_sum[2 * kCodeSize] = static_cast<double>(local_batch);
   sum_over_ranks(code_sums);
-  const auto batch = static_cast<int64_t>(code_sum[kCodeSize]);
+  const auto batch = static_cast<int64_t>(code_sum[2 * kCodeSize]);
   std::vector<float> rho_hat(kCodeSize);  // (64), in float as the float32 network holds it
   for (int64_t j = 0; j < kCodeSize; ++j) {
     rho_hat[j] = static_cast<float>(code_sum[j] / static_cast<double>(batch));
@@ -417,12 +510,17 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   for (int64_t j = 0; j < kCodeSize; ++j) {
     code_grad_[j] = static_cast<float>(beta * slope[j] / static_cast<double>(batch));
   }
-  grad_scale_ = static_cast<float>(2.0 / static_cast<double>(batch * kPixels));
+  const double pixels = static_cast<double>(batch * kPixels);
+  const double l0_coef = loss_fn.code_terms().l0_coef;
+  const double aux_weight = code.relu_family() ? loss_fn.aux_weight() : 0.0;
+  grad_scale_ = static_cast<float>(2.0 / pixels);
+  own_scale_ = static_cast<float>(l0_coef / static_cast<double>(batch));
+  aux_scale_ = static_cast<float>(aux_weight * 2.0 / pixels);
 
   at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) {
-      decode_chunk(parts[c].first, parts[c].second);
-      backward_chunk(c, parts[c].first, parts[c].second);
+      decode_chunk(code_, parts[c].first, parts[c].second);
+      backward_chunk(c, parts[c].first, parts[c].second, loss_fn);
     }
   });
 
@@ -440,23 +538,38 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     set_grad(w[i], relaid.permute({0, 3, 1, 2}));
     set_grad(b[i], total.narrow(0, bias_offset_[i], b[i].numel()));
   }
+  if (log_threshold_offset_ >= 0) {
+    set_grad(code_tensors().log_threshold, total.narrow(0, log_threshold_offset_, kCodeSize));
+  }
 
-  auto squared_error_sum = torch::zeros({1}, torch::kFloat64);
-  for (const double part : squared_error_) squared_error_sum[0] += part;
-  sum_over_ranks(squared_error_sum);
-  const double squared_error = squared_error_sum.item<double>();
-  const double mse = squared_error / static_cast<double>(batch * kPixels);
+  // The losses' sums over the chunks, then over the ranks: squared error, own penalty, AuxK's.
+  auto sums = torch::zeros({3}, torch::kFloat64);
+  for (int64_t c = 0; c < chunk_count; ++c) {
+    sums[0] += squared_error_[c];
+    sums[1] += own_sum_[c];
+    sums[2] += aux_squared_error_[c];
+  }
+  sum_over_ranks(sums);
+  const double mse = sums[0].item<double>() / pixels;
+  const double own = sums[1].item<double>() / static_cast<double>(batch);
+  const double aux = sums[2].item<double>() / pixels;
   // The KL is reported whatever the penalty (a diagnostic).
   const double kl = sparsity_of(Penalty::kKl).penalty_cpu(rho_hat, rho);
-  return {mse + beta * sparsity.penalty_cpu(rho_hat, rho), mse, kl};
+  std::vector<uint8_t> fired(kCodeSize);
+  for (int64_t j = 0; j < kCodeSize; ++j) fired[j] = firings[j] > 0 ? 1 : 0;
+  return {mse + beta * sparsity.penalty_cpu(rho_hat, rho) + l0_coef * own + aux_weight * aux, mse,
+          kl, std::move(fired)};
 }
 
 AutoencoderOutput CpuStep::forward(const torch::Tensor& images) {
   const int64_t batch = images.size(0);
-  if (batch == 0) return {torch::empty({0, 1, kSide, kSide}), torch::empty({0, kCodeSize})};
+  if (batch == 0) {
+    return {torch::empty({0, 1, kSide, kSide}), torch::empty({0, kCodeSize}),
+            torch::empty({0, kCodeSize})};
+  }
   run_forward(images, /*with_decoder=*/true);
   return {recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone(),
-          code_.narrow(0, 0, batch).clone()};
+          code_.narrow(0, 0, batch).clone(), pre_.narrow(0, 0, batch).clone()};
 }
 
 torch::Tensor CpuStep::encode(const torch::Tensor& images) {
@@ -476,7 +589,7 @@ torch::Tensor CpuStep::decode(const torch::Tensor& codes) {
   reserve(batch, static_cast<int64_t>(parts.size()));
   code_.narrow(0, 0, batch).copy_(codes);
   at::parallel_for(0, static_cast<int64_t>(parts.size()), 1, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) decode_chunk(parts[c].first, parts[c].second);
+    for (int64_t c = first; c < last; ++c) decode_chunk(code_, parts[c].first, parts[c].second);
   });
   return recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone();
 }
@@ -487,12 +600,17 @@ void CpuStep::run_forward(const torch::Tensor& images, bool with_decoder) {
   const auto parts = chunks(x.size(0));
   const auto chunk_count = static_cast<int64_t>(parts.size());
   prepare(x, chunk_count);
-  at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) {
-      encode_chunk(parts[c].first, parts[c].second);
-      if (with_decoder) decode_chunk(parts[c].first, parts[c].second);
-    }
-  });
+  const auto each_chunk = [&](const auto& work) {
+    at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
+      for (int64_t c = first; c < last; ++c) work(parts[c].first, parts[c].second);
+    });
+  };
+  each_chunk([&](int64_t begin, int64_t end) { encode_chunk(begin, end); });
+  // Over the whole batch, between the passes: in training, BatchTopK selects across images.
+  activate(x.size(0), model_->is_training());
+  if (with_decoder) {
+    each_chunk([&](int64_t begin, int64_t end) { decode_chunk(code_, begin, end); });
+  }
 }
 
 }  // namespace sae

@@ -2,12 +2,21 @@
 
 #include "sae/data/image_size.hpp"
 
+#include <cmath>
+
 namespace sae {
+namespace {
+
+// theta's start, SAELens's default: below most positive z, so that the code starts dense and the
+// L0 penalty raises theta.
+constexpr double kInitialThreshold = 0.001;
+
+}  // namespace
 
 using torch::nn::Conv2dOptions;
 using torch::nn::ConvTranspose2dOptions;
 
-SparseAutoencoderImpl::SparseAutoencoderImpl(Penalty code)
+SparseAutoencoderImpl::SparseAutoencoderImpl(CodeSpec code)
     : enc1(Conv2dOptions(1, 16, /*kernel_size=*/3).stride(2).padding(1)),
       enc2(Conv2dOptions(16, 32, /*kernel_size=*/3).stride(2).padding(1)),
       enc3(Conv2dOptions(32, kCodeSize, /*kernel_size=*/7)),
@@ -15,22 +24,37 @@ SparseAutoencoderImpl::SparseAutoencoderImpl(Penalty code)
       dec2(
           ConvTranspose2dOptions(32, 16, /*kernel_size=*/3).stride(2).padding(1).output_padding(1)),
       dec3(ConvTranspose2dOptions(16, 1, /*kernel_size=*/3).stride(2).padding(1).output_padding(1)),
-      code_kind_(&sparsity_of(code)) {
+      code_(code) {
   register_module("enc1", enc1);
   register_module("enc2", enc2);
   register_module("enc3", enc3);
   register_module("dec1", dec1);
   register_module("dec2", dec2);
   register_module("dec3", dec3);
+  if (code_.kind == CodeKind::kJumpRelu) {
+    code_tensors_.log_threshold =
+        register_parameter("log_threshold", torch::full({kCodeSize}, std::log(kInitialThreshold)));
+  }
+  if (code_.kind == CodeKind::kBatchTopK) {
+    code_tensors_.threshold = register_buffer("threshold", torch::zeros({1}));
+  }
 }
 
-torch::Tensor SparseAutoencoderImpl::encode(const torch::Tensor& images) {
+torch::Tensor SparseAutoencoderImpl::pre_activation(const torch::Tensor& images) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 1 && images.size(2) == kImageSide &&
                   images.size(3) == kImageSide,
               "SparseAutoencoder expects images of shape (B, 1, 28, 28), got ", images.sizes());
-  auto x = torch::relu(enc1(images));                 // (B, 16, 14, 14)
-  x = torch::relu(enc2(x));                           // (B, 32, 7, 7)
-  return code_kind_->activation(enc3(x).flatten(1));  // (B, 64, 1, 1) -> (B, 64)
+  auto x = torch::relu(enc1(images));  // (B, 16, 14, 14)
+  x = torch::relu(enc2(x));            // (B, 32, 7, 7)
+  return enc3(x).flatten(1);           // (B, 64, 1, 1) -> (B, 64)
+}
+
+torch::Tensor SparseAutoencoderImpl::activate(const torch::Tensor& z) {
+  return code_kind().activation(z, code_, code_tensors_, is_training());
+}
+
+torch::Tensor SparseAutoencoderImpl::encode(const torch::Tensor& images) {
+  return activate(pre_activation(images));
 }
 
 torch::Tensor SparseAutoencoderImpl::decode(const torch::Tensor& code) {
@@ -43,8 +67,9 @@ torch::Tensor SparseAutoencoderImpl::decode(const torch::Tensor& code) {
 }
 
 AutoencoderOutput SparseAutoencoderImpl::forward(const torch::Tensor& images) {
-  auto code = encode(images);
-  return {decode(code), code};
+  auto pre = pre_activation(images);
+  auto code = activate(pre);
+  return {decode(code), code, pre};
 }
 
 }  // namespace sae

@@ -29,6 +29,7 @@ constexpr PLFLT kTextScale = 0.9, kTitleScale = 1.2, kMarkerScale = 1.8, kLabelS
 // pllsty line styles.
 constexpr PLINT kSolid = 1, kDashed = 3;
 constexpr const char* kMarker = "•";  // cairo draws it with a system font, centred on the point
+constexpr const char* kHollowMarker = "○";  // a frontier's point that another point beats
 
 // Text and ticks are sized for this page; larger pages scale them down to look the same.
 constexpr int kDefaultWidth = 800, kDefaultHeight = 600;
@@ -183,12 +184,15 @@ void fill_bar(double x0, double x1, double y0, double y1) {
   plfill(4, x, y);
 }
 
-// One legend row: a line in `colour` and pllsty `style`, with a marker on it if `marker`.
+// One legend row: a line in `colour` and pllsty `style` (unless not `line`), with `symbol` on it
+// if `marker`.
 struct LegendEntry {
   std::string label;
   PLINT colour = kInk;
   PLINT style = kSolid;
   bool marker = false;
+  bool line = true;
+  const char* symbol = kMarker;
 };
 
 PLINT legend_position(Corner corner) {
@@ -210,7 +214,7 @@ void draw_legend(const std::vector<LegendEntry>& entries, const std::vector<Poly
                  const Window& w) {
   const int n = static_cast<int>(entries.size());
   std::vector<std::string> labels, escaped;
-  std::vector<const char*> texts, symbols(n, kMarker);
+  std::vector<const char*> texts, symbols;
   std::vector<PLINT> options(n), colours(n), styles(n), symbol_numbers(n, 3), text_colours(n, kInk);
   std::vector<PLFLT> widths(n, kLineWidth), symbol_scales(n, kMarkerScale);
   for (const LegendEntry& e : entries) {
@@ -219,7 +223,10 @@ void draw_legend(const std::vector<LegendEntry>& entries, const std::vector<Poly
   }
   for (int i = 0; i < n; ++i) {
     texts.push_back(escaped[i].c_str());
-    options[i] = PL_LEGEND_LINE | (entries[i].marker ? PL_LEGEND_SYMBOL : 0);
+    options[i] =
+        (entries[i].line ? PL_LEGEND_LINE : 0) | (entries[i].marker ? PL_LEGEND_SYMBOL : 0);
+    if (options[i] == 0) options[i] = PL_LEGEND_NONE;
+    symbols.push_back(entries[i].symbol);
     colours[i] = entries[i].colour;
     styles[i] = entries[i].style;
   }
@@ -258,6 +265,9 @@ void draw_labels(const std::vector<LabelledPoint>& points, const Window& w) {
   }
   plschr(0, kTextScale);
 }
+
+// The frame of a frontier with no point to draw: a decade, or [0, 1], on x; [0, 1] on y.
+constexpr Range kEmptyFrontierRange{0.0, 1.0};
 
 // The range of a line axis: whole decades on a log axis, and a lone value on a linear one gets
 // at least `min_half` either side.
@@ -445,6 +455,97 @@ void plot_labelled_points(const std::string& path, const PlotSpec& spec,
     plstring(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), kMarker);
     plcol0(kInk);
     draw_labels(shown, w);
+  });
+}
+
+std::vector<bool> pareto_optimal(const std::vector<LabelledPoint>& points) {
+  const auto finite = [](const LabelledPoint& p) {
+    return std::isfinite(p.x) && std::isfinite(p.y);
+  };
+  std::vector<bool> optimal(points.size(), false);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (!finite(points[i])) continue;
+    const LabelledPoint& p = points[i];
+    optimal[i] = std::none_of(points.begin(), points.end(), [&](const LabelledPoint& q) {
+      return finite(q) && q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y);
+    });
+  }
+  return optimal;
+}
+
+void plot_frontier(const std::string& path, const PlotSpec& spec,
+                   const std::vector<FrontierCurve>& curves) {
+  check_spec(path, spec);
+  if (curves.empty()) fail(path, "no curves");
+  // Per curve, in world coordinates: its Pareto-optimal points in order of x, and the others.
+  std::vector<Polyline> fronts, beaten;
+  std::vector<LabelledPoint> shown;  // every point drawn, for its label
+  std::vector<double> all_x, all_y;
+  for (const FrontierCurve& c : curves) {
+    std::vector<LabelledPoint> drawable;
+    for (LabelledPoint p : c.points) {
+      p.x = to_world(p.x, spec.x);
+      p.y = to_world(p.y, spec.y);
+      if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
+      all_x.push_back(p.x);
+      all_y.push_back(p.y);
+      drawable.push_back(std::move(p));
+    }
+    // Both transforms are increasing, so the world's Pareto points are the values'.
+    const std::vector<bool> optimal = pareto_optimal(drawable);
+    std::vector<std::size_t> order(drawable.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return drawable[a].x < drawable[b].x ||
+             (drawable[a].x == drawable[b].x && drawable[a].y < drawable[b].y);
+    });
+    Polyline front, others;
+    for (const std::size_t i : order) {
+      Polyline& to = optimal[i] ? front : others;
+      to.x.push_back(drawable[i].x);
+      to.y.push_back(drawable[i].y);
+      shown.push_back(drawable[i]);
+    }
+    fronts.push_back(std::move(front));
+    beaten.push_back(std::move(others));
+  }
+  const std::optional<Range> x = extent(all_x), y = extent(all_y);
+  // No fake floor for what a log axis cannot show: an empty frame, its legend still there.
+  const Window w{x ? (spec.x.scale == Scale::kLog10 ? decade_range(*x) : pad(*x, 0.0, kLabelMargin))
+                   : kEmptyFrontierRange,
+                 y ? pad(*y, 0.0, kLabelMargin) : kEmptyFrontierRange};
+  check_window(path, w);
+
+  std::vector<LegendEntry> legend;
+  std::vector<Polyline> avoid = fronts;  // for the legend: the lines, and each hollow marker
+  bool any_beaten = false;
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    legend.push_back({curves[i].label, series_colour(static_cast<int>(i)), kSolid, true});
+    for (std::size_t j = 0; j < beaten[i].x.size(); ++j) {
+      avoid.push_back({{beaten[i].x[j]}, {beaten[i].y[j]}});
+      any_beaten = true;
+    }
+  }
+  if (any_beaten) {
+    legend.push_back({"not on its curve's Pareto front", kInk, kSolid, true, false, kHollowMarker});
+  }
+  render(path, spec, 1, [&] {
+    draw_axes(w, spec);
+    for (std::size_t i = 0; i < curves.size(); ++i) {
+      plcol0(series_colour(static_cast<int>(i)));
+      const Polyline& f = fronts[i];
+      const Polyline& b = beaten[i];
+      if (f.x.size() > 1) plline(static_cast<PLINT>(f.x.size()), f.x.data(), f.y.data());
+      plschr(0, kMarkerScale);
+      if (!f.x.empty()) plstring(static_cast<PLINT>(f.x.size()), f.x.data(), f.y.data(), kMarker);
+      if (!b.x.empty()) {
+        plstring(static_cast<PLINT>(b.x.size()), b.x.data(), b.y.data(), kHollowMarker);
+      }
+      plschr(0, kTextScale);
+    }
+    plcol0(kInk);
+    draw_labels(shown, w);
+    draw_legend(legend, avoid, w);
   });
 }
 

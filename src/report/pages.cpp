@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 namespace sae {
@@ -22,7 +23,7 @@ using kainjow::mustache::data;
 using kainjow::mustache::mustache;
 
 constexpr int kTopImages = 8;       // per unit card
-constexpr int kHistogramBins = 20;  // over [0, 1]
+constexpr int kHistogramBins = 20;  // over [0, histogram_top]
 constexpr int kHistogramWidth = 240, kHistogramHeight = 36;
 constexpr int kAtomScale = 3;
 
@@ -39,10 +40,18 @@ std::string render(const char* text, const data& values) {
   return page.render(values);
 }
 
-/// An inline SVG bar chart of `codes` (N) over [0, 1]: log(1 + count) per bin, so rare values
+/// The top of every card's histogram: 1 for a sigmoid code, whose activations lie in (0, 1);
+/// the largest activation of any unit for the others, which relu makes unbounded.
+double histogram_top(const Code& code, const torch::Tensor& codes) {
+  if (code.kind() == CodeKind::kSigmoid || codes.numel() == 0) return 1.0;
+  const double largest = codes.max().item<double>();
+  return std::isfinite(largest) && largest > 0 ? largest : 1.0;
+}
+
+/// An inline SVG bar chart of `codes` (N) over [0, top]: log(1 + count) per bin, so rare values
 /// still show.
-std::string histogram_svg(const torch::Tensor& codes) {
-  const auto counts = torch::histc(codes.to(torch::kFloat32), kHistogramBins, 0.0, 1.0);
+std::string histogram_svg(const torch::Tensor& codes, double top_value) {
+  const auto counts = torch::histc(codes.to(torch::kFloat32), kHistogramBins, 0.0, top_value);
   const double top = std::log1p(counts.max().item<double>());
   const double bar = static_cast<double>(kHistogramWidth) / kHistogramBins;
   std::string svg = fmt::format(
@@ -72,11 +81,35 @@ data metric_rows(const EvalMetrics& m, const MetricContext& context) {
   return rows;
 }
 
+/// The probes' line: the code's test accuracy beside the raw pixels', from `summary` or, when
+/// null, from DIR/summary.json if the run has finished; "" when neither is there.
+std::string probe_text(const std::string& dir, const RunSummary* summary) {
+  std::optional<RunSummary> read;
+  if (!summary) {
+    const fs::path path = fs::path(dir) / kSummaryFile;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return "";
+    try {
+      read = read_summary_json(path.string());
+    } catch (const std::exception&) {
+      return "";  // a damaged summary leaves the page without the probe, not without the page
+    }
+    summary = &*read;
+  }
+  std::string text =
+      fmt::format("{:.2f}% test accuracy on the code ({:.2f}% train)",
+                  100 * summary->probe.test_accuracy, 100 * summary->probe.train_accuracy);
+  if (std::isfinite(summary->pixel_probe.test_accuracy)) {
+    text += fmt::format(", {:.2f}% on the raw pixels", 100 * summary->pixel_probe.test_accuracy);
+  }
+  return text;
+}
+
 }  // namespace
 
 void write_run_report(const std::string& dir, SparseAutoencoder& model, const Dataset& test,
                       const Evaluation& evaluation, const RunConfig& config,
-                      const torch::Device& device) {
+                      const torch::Device& device, const RunSummary* summary) {
   const fs::path assets = fs::path(dir) / kReportAssetsDir;
   make_real_folder(assets.string());  // a symlink there must not carry the pictures out of DIR
   const auto asset = [&](const std::string& name) {
@@ -90,9 +123,13 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
 
   const EvalMetrics& m = evaluation.metrics;
   const torch::Tensor& codes = evaluation.codes;  // (N, 64)
+  const Code& code = model->code_kind();
+  const bool sigmoid = code.kind() == CodeKind::kSigmoid;  // KL against rho means something
+  const double top_value = histogram_top(code, codes);
   const int64_t k = std::min<int64_t>(kTopImages, codes.size(0));
-  const auto top = std::get<1>(codes.topk(k, /*dim=*/0));                              // (k, 64)
-  const auto active = codes.gt(kActiveThreshold).to(torch::kFloat64).mean(/*dim=*/0);  // (64)
+  const auto top = std::get<1>(codes.topk(k, /*dim=*/0));  // (k, 64)
+  const auto active =
+      codes.gt(code.active_threshold()).to(torch::kFloat64).mean(/*dim=*/0);  // (64)
   data units{data::type::list};
   for (int64_t j = 0; j < kCodeSize; ++j) {
     const auto [atom_path, atom_src] = asset(unit_atom_file_name(j));
@@ -107,7 +144,7 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
     unit.set("index", std::to_string(j));
     unit.set("atom", atom_src);
     unit.set("top", top_src);
-    unit.set("histogram", histogram_svg(codes.select(1, j)));
+    unit.set("histogram", histogram_svg(codes.select(1, j), top_value));
     unit.set("rho", fmt::format("{:.9g}", m.rho_hat[j]));
     unit.set("kl", fmt::format("{:.9g}", m.unit_kl[j]));
     unit.set("active", fmt::format("{:.9g}", active[j].item<double>()));
@@ -120,11 +157,15 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
 
   data page;
   page.set("name", folder_name(dir));
-  page.set("summary",
-           fmt::format("{} test images; penalty {}, beta {}, rho {}, {} epochs.", m.images,
-                       penalty_name(config.penalty), config.beta, config.rho, config.epochs));
+  page.set("summary", fmt::format("{} test images; {}; {} epochs.", m.images, code_settings(config),
+                                  config.epochs));
   page.set("config", to_toml(config));
-  page.set("metrics", metric_rows(m, {penalty_name(config.penalty), config.rho}));
+  page.set("metrics", metric_rows(m, metric_context(config)));
+  if (const std::string probe = probe_text(dir, summary); !probe.empty()) {
+    page.set("probe", probe);
+  } else {
+    page.set("probe", false);
+  }
   if (fs::exists(fs::path(dir) / kLossPlotFile)) {
     page.set("loss_png", std::string(kLossPlotFile));
   } else {
@@ -133,6 +174,9 @@ void write_run_report(const std::string& dir, SparseAutoencoder& model, const Da
   page.set("reconstructions_png", std::string(kReconstructionsFile));
   page.set("top_count", std::to_string(k));
   page.set("rho", fmt::format("{}", config.rho));
+  page.set("sigmoid", sigmoid);
+  page.set("threshold", fmt::format("{}", code.active_threshold()));
+  page.set("histogram_top", fmt::format("{:.3g}", top_value));
   page.set("units", units);
   write_file_atomically((fs::path(dir) / kReportFile).string(),
                         render(templates::kRunReport, page));
@@ -156,7 +200,7 @@ void write_sweep_report(const std::string& dir) {
       cell.set("text", text);
       cells << cell;
     }
-    const std::string run = sweep_point_name(r.beta, r.rho);
+    const std::string& run = r.name;  // built from the row's settings, never its text
     data row;
     row.set("cells", cells);
     row.set("run", run);

@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 /// from its config.
 SparseAutoencoder initial_model(const RunConfig& config, const torch::Device& device) {
   torch::manual_seed(config.seed);
-  SparseAutoencoder model(config.penalty);
+  SparseAutoencoder model(code_spec(config));
   model->to(device);
   return model;
 }
@@ -50,6 +50,8 @@ void load_parameters(SparseAutoencoder& model, const Checkpoint& checkpoint,
   torch::NoGradGuard no_grad;
   const auto source = loaded->named_parameters();
   for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
+  const auto buffers = loaded->named_buffers();  // batchtopk's threshold
+  for (auto& b : model->named_buffers()) b.value().copy_(buffers[b.key()]);
 }
 
 /// A resume may change the settings only where the interrupted epoch does not depend on them.
@@ -220,6 +222,7 @@ const EpochMetrics& Run::finish_epoch(const Dataset& test) {
   row.train_loss = cursor_.loss_sum / n;
   row.train_mse = cursor_.mse_sum / n;
   row.train_kl = cursor_.kl_sum / n;
+  row.train_dead_units = dead_unit_count(cursor_, config_.dead_steps);  // at the epoch's end
   row.test = te.metrics;
   row.seconds = epoch_seconds_ + stopwatch.seconds();
   row.images_per_s = n / std::max(cursor_.seconds, 1e-9);
@@ -261,8 +264,12 @@ RunSummary Run::finish(const Dataset& train, const Dataset& test) {
   summary.test = last_test_->metrics;
   summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
                                train.labels, last_test_->codes, test.labels);
+  summary.pixel_probe = pixel_probe(train, test);  // what the code's probe is read against
+  // The last epoch's row; a run resumed only to finish has it from metrics.csv.
+  summary.train_dead_units = history_.empty() ? dead_unit_count(cursor_, config_.dead_steps)
+                                              : history_.back().train_dead_units;
   summary.seconds = stopwatch_.seconds();
-  write_run_report(dir_, model_, test, *last_test_, config_, device_);  // and the pictures
+  write_run_report(dir_, model_, test, *last_test_, config_, device_, &summary);  // and pictures
   write_summary_json(path(kSummaryFile), summary);  // last: it marks the run finished
   return summary;
 }
@@ -304,8 +311,8 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
   // From here a Ctrl-C ends the process at once: the pictures, probe and summary are each written
   // atomically, and a resume writes them again.
   const RunSummary summary = run.finish(train, test);
-  spdlog::info("linear probe on the code: {:.2f}% test accuracy",
-               100 * summary.probe.test_accuracy);
+  spdlog::info("linear probe: {:.2f}% test accuracy on the code, {:.2f}% on the raw pixels",
+               100 * summary.probe.test_accuracy, 100 * summary.pixel_probe.test_accuracy);
   spdlog::info("done: {}/{}; evaluate it with `sae eval --checkpoint {}`", run.dir(), kModelFile,
                run.dir());
   return 0;

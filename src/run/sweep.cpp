@@ -48,8 +48,7 @@ int train_sweep(const std::vector<SweepPoint>& grid, const SweepShard& shard,
     if (stop_signal() != 0) return kExitSignalBase + stop_signal();
     const SweepPoint& point = grid[k];
     const std::string run_dir = (fs::path(out) / point.name).string();
-    spdlog::info("sweep {}/{}: beta {}, rho {}", k + 1, grid.size(), point.config.beta,
-                 point.config.rho);
+    spdlog::info("sweep {}/{}: {}", k + 1, grid.size(), describe_point(point.config));
     const PointState state = point_state(run_dir, point.config, force);
     if (state == PointState::kFinished) {
       spdlog::info("{} already finished; skipped", run_dir);
@@ -73,7 +72,7 @@ int train_sweep(const std::vector<SweepPoint>& grid, const SweepShard& shard,
           shard.index, shard.count, point.name);
       return 0;
     }
-    rows.push_back({point.config.beta, point.config.rho, read_summary_json(summary.string())});
+    rows.push_back({point.config, read_summary_json(summary.string())});
   }
   write_sweep_results(out, rows);
   write_sweep_report(out);

@@ -132,7 +132,7 @@ std::string read_file_to_load(const std::string& path) {
 /// A model of kind `code` from the bytes of a model file (named `model_path` in messages), onto
 /// `device`.
 SparseAutoencoder model_from_bytes(const std::string& bytes, const std::string& model_path,
-                                   const torch::Device& device, Penalty code) {
+                                   const torch::Device& device, const CodeSpec& code) {
   SparseAutoencoder model(code);
   // torch::load silently reshapes parameters to whatever the file holds, so remember the
   // expected shapes and compare afterwards: a checkpoint of another architecture must fail here.
@@ -285,7 +285,7 @@ void remove_stale_checkpoint_files(const std::string& run_dir) {
 }
 
 SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device,
-                             Penalty code) {
+                             const CodeSpec& code) {
   std::error_code ec;
   if (!fs::is_regular_file(model_path, ec)) {
     throw CheckpointError(fmt::format("{}: no such model file", model_path));
@@ -294,7 +294,7 @@ SparseAutoencoder load_model(const std::string& model_path, const torch::Device&
 }
 
 SparseAutoencoder load_model(const Checkpoint& checkpoint, const torch::Device& device) {
-  const Penalty code = checkpoint.config.penalty;
+  const CodeSpec code = code_spec(checkpoint.config);
   if (!checkpoint.model_bytes) return load_model(checkpoint.model_path, device, code);
   return model_from_bytes(*checkpoint.model_bytes, checkpoint.model_path, device, code);
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "sae/train/run_config.hpp"
+
 #include <regex>
 
 namespace sae {
@@ -36,10 +38,19 @@ bool is_checkpoint_file_name(const std::string& name) {
   return std::regex_match(name, step_file);
 }
 
-std::string sweep_point_name(double beta, double rho) {
+std::string sweep_point_name(const RunConfig& config) {
   // "{}" is the shortest text that reads back as the same double, so equal values name one
   // folder, and a number can only give digits, '.', 'e', '-' and '+': never a path.
-  return fmt::format("beta={}_rho={}", beta, rho);
+  if (config.code == CodeKind::kSigmoid) {
+    return fmt::format("beta={}_rho={}", config.beta, config.rho);  // sweeps before --code
+  }
+  // The settings sae sweep takes lists of (sweep_folder.hpp), where they apply to the code.
+  std::string name = code_name(config.code);
+  if (applies_to("beta", config.code)) name += fmt::format("_beta{}", config.beta);
+  if (applies_to("rho", config.code)) name += fmt::format("_rho{}", config.rho);
+  if (applies_to("k", config.code)) name += fmt::format("_k{}", config.k);
+  if (applies_to("l0-coef", config.code)) name += fmt::format("_l0coef{}", config.l0_coef);
+  return name;
 }
 
 }  // namespace sae

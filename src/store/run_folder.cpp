@@ -13,6 +13,7 @@
 #include "sae/plot/charts.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -21,6 +22,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace sae {
 namespace {
@@ -29,6 +31,10 @@ namespace fs = std::filesystem;
 
 constexpr const char* kRunsFolder = "runs";
 constexpr int kMaxRunDirSuffix = 1000;
+
+// summary.json's fields beside "test" that files written before them lack.
+constexpr std::array<std::string_view, 3> kLaterSummaryFields = {
+    "pixel_probe_accuracy", "pixel_probe_train_accuracy", "train_dead_units"};
 
 /// Calls `visit(column, field, csv_format)` for each column of metrics.csv, in order.
 template <typename Row, typename Visit>
@@ -40,6 +46,7 @@ void for_each_column(Row& row, Visit&& visit) {
   for_each_metric(row.test, [&](const MetricSpec& spec, auto& value) {
     if (spec.epoch_column) visit(spec.epoch_column, value, spec.csv_format);
   });
+  visit("train_dead_units", row.train_dead_units, "{}");  // after the test columns: added later
   visit("seconds", row.seconds, "{:.3f}");
   visit("images_per_s", row.images_per_s, "{:.1f}");
 }
@@ -196,7 +203,7 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
   std::string line;
   if (!std::getline(in, line)) line.clear();
   // A file written before a metric existed lacks its column: the header names what is there, in
-  // the table's order, and the columns it leaves out read as NaN.
+  // the table's order, and the columns it leaves out read as NaN (a count keeps its default).
   std::vector<bool> present(columns.size(), false);
   {
     std::istringstream names(line);
@@ -258,6 +265,21 @@ RunSummary read_summary_json(const std::string& path) {
     RunSummary summary;
     from_json(json.at("test"), summary.test);
     for_each_summary_field(summary, [&](const char* key, auto& value, const char*, bool) {
+      using T = std::remove_reference_t<decltype(value)>;
+      const auto it = json.find(key);
+      const bool later = std::find(kLaterSummaryFields.begin(), kLaterSummaryFields.end(), key) !=
+                         kLaterSummaryFields.end();
+      if (later && it == json.end()) {
+        if constexpr (std::is_floating_point_v<T>) value = std::numeric_limits<T>::quiet_NaN();
+        return;  // a count keeps its default
+      }
+      // nlohmann writes NaN as null: the pixel probe of a run without one.
+      if constexpr (std::is_floating_point_v<T>) {
+        if (it != json.end() && it->is_null()) {
+          value = std::numeric_limits<T>::quiet_NaN();
+          return;
+        }
+      }
       json.at(key).get_to(value);
     });
     return summary;

@@ -17,17 +17,22 @@ std::vector<double> to_vector(const torch::Tensor& t) {
   return {cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel()};
 }
 
-/// The squared error of decoding `code` (B, 64) with every inactive unit set to 0, against
-/// `images` (B, 1, 28, 28). An image with no active unit decodes to `blank`, the image of the
+/// The squared error of decoding `code` (B, 64) with every inactive unit (at or below
+/// `threshold`) set to 0, against `images` (B, 1, 28, 28); `squared_error` is that of the code as
+/// it is. An exactly sparse code (relu's, topk's, ...) has nothing to zero: its squared error is
+/// the code's own. Otherwise an image with no active unit decodes to `blank`, the image of the
 /// zero code, so only the others go through the decoder: for a code as sparse as the original
 /// model's, that is almost none.
 torch::Tensor thresholded_squared_error_of(Inference& network, const torch::Tensor& code,
-                                           const torch::Tensor& images,
-                                           const torch::Tensor& blank) {
-  const auto active_code = code * code.gt(kActiveThreshold);  // (B, 64)
-  const auto lit = active_code.gt(0).any(/*dim=*/1);          // (B)
-  const auto dark = lit.logical_not().nonzero().flatten();    // images with no unit on
-  const auto bright = lit.nonzero().flatten();                // the others
+                                           double threshold, const torch::Tensor& images,
+                                           const torch::Tensor& blank,
+                                           const torch::Tensor& squared_error) {
+  const auto inactive = code.le(threshold);  // (B, 64)
+  if (!inactive.logical_and(code.ne(0)).any().item<bool>()) return squared_error;
+  const auto active_code = code * inactive.logical_not();   // (B, 64)
+  const auto lit = active_code.ne(0).any(/*dim=*/1);        // (B)
+  const auto dark = lit.logical_not().nonzero().flatten();  // images with no unit on
+  const auto bright = lit.nonzero().flatten();              // the others
   auto sum = (images.index_select(0, dark) - blank).to(torch::kFloat64).pow(2).sum();
   if (bright.numel() > 0) {
     const auto drawn = network.decode(active_code.index_select(0, bright));
@@ -44,12 +49,14 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
   torch::NoGradGuard no_grad;
   Inference network(model, device);  // eval mode
   const Stopwatch stopwatch;
+  const double threshold = model->code_kind().active_threshold();  // 0.5 sigmoid, 0 the others
   const int64_t n = data.size();
   // Sums in double so that 60,000 images * 784 pixels lose nothing to float rounding.
   const auto f64 = torch::TensorOptions(torch::kFloat64).device(device);
   auto squared_error = torch::zeros({}, f64);
   auto thresholded_squared_error = torch::zeros({}, f64);
   auto code_sum = torch::zeros({kCodeSize}, f64);
+  auto own_sum = torch::zeros({}, f64);  // the code's own penalty (jumprelu's L0), summed
   auto code_max = torch::zeros({kCodeSize}, f64);
   auto active = torch::zeros({}, f64);
   auto pixel_sum = torch::zeros({kImageSide * kImageSide}, f64);  // for the mean image
@@ -62,11 +69,16 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
     const auto out = network.forward(images);
     codes.push_back(out.code.to(torch::kCPU));       // (B, 64)
     const auto code = out.code.to(torch::kFloat64);  // (B, 64)
-    squared_error += (out.reconstruction - images).to(torch::kFloat64).pow(2).sum();
-    thresholded_squared_error += thresholded_squared_error_of(network, out.code, images, blank);
+    const auto batch_error = (out.reconstruction - images).to(torch::kFloat64).pow(2).sum();
+    squared_error += batch_error;
+    thresholded_squared_error +=
+        thresholded_squared_error_of(network, out.code, threshold, images, blank, batch_error);
+    const auto own = model->code_kind().own_penalty(out.pre, model->code_spec(),
+                                                    model->code_tensors());  // a batch mean
+    if (own.defined()) own_sum += own.to(torch::kFloat64) * static_cast<double>(end - begin);
     code_sum += code.sum(/*dim=*/0);
     code_max = torch::maximum(code_max, std::get<0>(code.max(/*dim=*/0)));
-    active += code.gt(kActiveThreshold).sum().to(torch::kFloat64);
+    active += code.gt(threshold).sum().to(torch::kFloat64);
     const auto pixels = images.flatten(1).to(torch::kFloat64);  // (B, 784)
     pixel_sum += pixels.sum(/*dim=*/0);
     pixel_square_sum += pixels.pow(2).sum();
@@ -75,20 +87,25 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
   const auto rho_hat = code_sum / count;  // (64)
   const double rho = loss_fn.rho();
   const double sse = squared_error.item<double>();
-  // Sum of squared deviations from the mean image: sum x^2 - (sum x)^2 / N, pixel by pixel.
+  const double thresholded_sse = thresholded_squared_error.item<double>();
+  // Sum of squared deviations from the mean image: sum x^2 - (sum x)^2 / N, pixel by pixel. Over
+  // N * 784 it is the MSE of predicting the mean image, the baseline FVU divides by.
   const double sst = (pixel_square_sum - pixel_sum.pow(2).sum() / count).item<double>();
 
   EvalMetrics m;
   m.images = n;
   m.mse = sse / (count * kImageSide * kImageSide);
-  m.thresholded_mse = thresholded_squared_error.item<double>() / (count * kImageSide * kImageSide);
+  m.thresholded_mse = thresholded_sse / (count * kImageSide * kImageSide);
+  m.fvu = sst > 0 ? sse / sst : std::nan("");
+  m.thresholded_fvu = sst > 0 ? thresholded_sse / sst : std::nan("");
   m.kl = kl_sparsity(rho_hat, rho).item<double>();
   m.l1 = sparsity_of(Penalty::kL1).penalty(rho_hat, rho).item<double>();
-  m.loss = m.mse + loss_fn.beta() * loss_fn.penalty(rho_hat).item<double>();
+  m.loss = m.mse + loss_fn.beta() * loss_fn.penalty(rho_hat).item<double>() +
+           loss_fn.code_terms().l0_coef * own_sum.item<double>() / count;
   m.psnr = 10.0 * std::log10(1.0 / m.mse);
   m.explained_variance = sst > 0 ? 1.0 - sse / sst : std::nan("");
   m.mean_rho_hat = rho_hat.mean().item<double>();
-  m.dead_units = code_max.le(kActiveThreshold).sum().item<int64_t>();
+  m.dead_units = code_max.le(threshold).sum().item<int64_t>();
   m.far_units = rho_hat.gt(kFarFactor * rho).sum().item<int64_t>();
   m.mean_l0 = active.item<double>() / count;
   m.rho_hat = to_vector(rho_hat);

@@ -14,10 +14,46 @@ std::string format_line(const MetricSpec& spec, T value, const MetricContext& co
   return fmt::format(fmt::runtime(spec.format), value) +
          fmt::format(fmt::runtime(spec.note), fmt::arg("penalty", context.penalty),
                      fmt::arg("rho", context.rho), fmt::arg("units", kCodeSize),
-                     fmt::arg("threshold", kActiveThreshold), fmt::arg("far", kFarFactor));
+                     fmt::arg("threshold", context.threshold), fmt::arg("code", context.code),
+                     fmt::arg("far", kFarFactor));
 }
 
 }  // namespace
+
+MetricContext metric_context(const RunConfig& config) {
+  return {penalty_name(effective_penalty(config)), config.rho,
+          code_of(config.code).active_threshold(), code_name(config.code)};
+}
+
+std::string code_settings(const RunConfig& config) {
+  const Penalty penalty = effective_penalty(config);
+  std::string text = "code " + code_name(config.code);
+  switch (config.code) {
+    case CodeKind::kSigmoid:
+      text += fmt::format(", penalty {}", penalty_name(penalty));
+      if (penalty != Penalty::kNone) text += fmt::format(", beta {}", config.beta);
+      if (penalty == Penalty::kKl) text += fmt::format(", rho {}", config.rho);
+      break;
+    case CodeKind::kRelu:
+      text += fmt::format(", penalty {}, beta {}", penalty_name(penalty), config.beta);
+      break;
+    case CodeKind::kTopK:
+    case CodeKind::kBatchTopK:
+      text += fmt::format(", k {}", config.k);
+      break;
+    case CodeKind::kJumpRelu:
+      text += fmt::format(", lambda {}, bandwidth {}", config.l0_coef, config.bandwidth);
+      break;
+  }
+  // What keeps the units alive, where the kind has it.
+  if (applies_to("aux-coef", config.code) && config.aux_coef > 0 && config.aux_k > 0) {
+    text += fmt::format(", AuxK k {} coef {}", config.aux_k, config.aux_coef);
+  }
+  if (config.resample_every > 0) {
+    text += fmt::format(", resampled every {} steps", config.resample_every);
+  }
+  return text;
+}
 
 std::string format_metric(const MetricSpec& spec, double value, const MetricContext& context) {
   return format_line(spec, value, context);

@@ -1,7 +1,6 @@
 #include "sae/train/probe.hpp"
 
 #include "sae/base/stopwatch.hpp"
-#include "sae/data/dataset.hpp"
 
 namespace sae {
 namespace {
@@ -11,6 +10,11 @@ constexpr int kEpochs = 10;
 constexpr int64_t kBatchSize = 128;
 constexpr double kLearningRate = 1e-2;
 constexpr uint64_t kSeed = 0;
+
+/// Every image of `data`, flattened: (N, 784) float in [0, 1].
+torch::Tensor pixels_of(const Dataset& data) {
+  return to_float_batch(data.images).flatten(/*start_dim=*/1);
+}
 
 double accuracy(torch::nn::Linear& classifier, const torch::Tensor& codes,
                 const torch::Tensor& labels) {
@@ -45,6 +49,10 @@ ProbeResult linear_probe(const torch::Tensor& train_codes, const torch::Tensor& 
   result.test_accuracy = accuracy(classifier, test_codes, test_labels);
   result.seconds = stopwatch.seconds();
   return result;
+}
+
+ProbeResult pixel_probe(const Dataset& train, const Dataset& test) {
+  return linear_probe(pixels_of(train), train.labels, pixels_of(test), test.labels);
 }
 
 }  // namespace sae

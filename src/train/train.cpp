@@ -2,6 +2,7 @@
 
 #include "sae/base/stopwatch.hpp"
 #include "sae/data/image_size.hpp"
+#include "sae/train/resample.hpp"
 
 #include <fmt/format.h>
 
@@ -26,30 +27,64 @@ torch::optim::Adam make_optimizer(SparseAutoencoder& model, double lr, double we
 
 namespace {
 
+/// Which units fired on an image of `code` (B, 64): per unit, how many images, (64) float64.
+torch::Tensor firings(const SparseAutoencoderImpl& model, const torch::Tensor& code) {
+  return code.detach().gt(model.code_kind().active_threshold()).sum(/*dim=*/0).to(torch::kFloat64);
+}
+
+std::vector<uint8_t> fired_of(const torch::Tensor& firing_counts) {
+  const auto cpu = firing_counts.to(torch::kCPU);
+  std::vector<uint8_t> fired(kCodeSize);
+  for (int64_t j = 0; j < kCodeSize; ++j) fired[j] = cpu[j].item<double>() > 0 ? 1 : 0;
+  return fired;
+}
+
 /// The global batch's loss from this rank's slice, for autograd: the code's sums and the squared
 /// error of the other ranks enter as constants, so that the gradients of `total`, summed over the
-/// ranks, are those of the global loss. The reported loss is the global one.
-std::pair<torch::Tensor, StepLoss> global_loss(const AutoencoderOutput& out,
+/// ranks, are those of the global loss. The terms linear in the images (the MSE, the code's own
+/// penalty, AuxK's MSE) are this rank's sums over the global count. The reported loss is global.
+std::pair<torch::Tensor, StepLoss> global_loss(SparseAutoencoderImpl& model,
+                                               const AutoencoderOutput& out,
                                                const torch::Tensor& images,
                                                const SparseLoss& loss_fn,
                                                const ProcessGroup& group) {
   const auto code_sum = out.code.sum(/*dim=*/0);                          // (64)
   const auto squared_error = (out.reconstruction - images).pow(2).sum();  // ()
+  const int64_t local = images.size(0);
+  auto own_sum = model.code_kind().own_penalty(out.pre, model.code_spec(), model.code_tensors());
+  if (own_sum.defined()) own_sum = own_sum * static_cast<double>(local);  // a mean -> a sum
+  torch::Tensor aux_squared_error;
+  const double aux_weight = model.code_kind().relu_family() ? loss_fn.aux_weight() : 0.0;
+  if (aux_weight > 0) {
+    const auto a = aux_code(out.pre, out.code, loss_fn.dead_units(), loss_fn.code_terms().aux_k);
+    aux_squared_error = (decode_aux(model, out.code, a) - images).pow(2).sum();
+  }
   const auto f64 = torch::TensorOptions(torch::kFloat64).device(out.code.device());
-  auto totals = torch::cat({code_sum.detach().to(torch::kFloat64),
-                            torch::stack({torch::full({}, static_cast<double>(images.size(0)), f64),
-                                          squared_error.detach().to(torch::kFloat64)})});
-  group.all_reduce_sum(totals);  // (66): code sums, image count, squared error
-  const double count = totals[kCodeSize].item<double>();
+  const auto scalar = [&](const torch::Tensor& t) {
+    return t.defined() ? t.detach().to(torch::kFloat64) : torch::zeros({}, f64);
+  };
+  auto totals = torch::cat(
+      {code_sum.detach().to(torch::kFloat64), firings(model, out.code).to(f64),
+       torch::stack({torch::full({}, static_cast<double>(local), f64), scalar(squared_error),
+                     scalar(own_sum), scalar(aux_squared_error)})});
+  group.all_reduce_sum(totals);  // (132): code sums, firings, count, the three sums
+  const int64_t at = 2 * kCodeSize;
+  const double count = totals[at].item<double>();
   const double pixels = count * kImageSide * kImageSide;
   const auto others = totals.slice(0, 0, kCodeSize).to(code_sum.scalar_type()) - code_sum.detach();
   const auto rho_hat = (code_sum + others) / count;  // (64), differentiable in this rank's codes
   const auto penalty = loss_fn.penalty(rho_hat);
-  const auto total = squared_error / pixels + loss_fn.beta() * penalty;
-  const double mse = totals[kCodeSize + 1].item<double>() / pixels;
+  const double l0_coef = loss_fn.code_terms().l0_coef;
+  auto total = squared_error / pixels + loss_fn.beta() * penalty;
+  if (own_sum.defined()) total = total + l0_coef * own_sum / count;
+  if (aux_squared_error.defined()) total = total + aux_weight * aux_squared_error / pixels;
+  const double mse = totals[at + 1].item<double>() / pixels;
+  const double own = totals[at + 2].item<double>() / count;
+  const double aux = totals[at + 3].item<double>() / pixels;
   return {total,
-          {mse + loss_fn.beta() * penalty.item<double>(), mse,
-           kl_sparsity(rho_hat.detach(), loss_fn.rho()).item<double>()}};
+          {mse + loss_fn.beta() * penalty.item<double>() + l0_coef * own + aux_weight * aux, mse,
+           kl_sparsity(rho_hat.detach(), loss_fn.rho()).item<double>(),
+           fired_of(totals.slice(0, kCodeSize, 2 * kCodeSize))}};
 }
 
 /// Sums every parameter's gradient over the ranks, in one collective.
@@ -79,11 +114,12 @@ StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
   } else {
     const auto out = model->forward(images);  // reconstruction (B, 1, 28, 28), code (B, 64)
     if (group.world_size() == 1) {
-      const auto terms = loss_fn(out.reconstruction, images, out.code);
-      loss = {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
+      const auto terms = loss_fn(*model, out, images);
+      loss = {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>(),
+              fired_of(firings(*model, out.code))};
       total = terms.total;
     } else {
-      std::tie(total, loss) = global_loss(out, images, loss_fn, group);
+      std::tie(total, loss) = global_loss(*model, out, images, loss_fn, group);
     }
   }
   if (!std::isfinite(loss.loss)) throw NonFiniteLoss(fmt::format("loss became {}", loss.loss));
@@ -97,7 +133,8 @@ StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
 }
 
 SparseLoss run_loss(const RunConfig& config) {
-  return SparseLoss(config.beta, config.rho, config.penalty);
+  return SparseLoss(config.beta, config.rho, effective_penalty(config),
+                    {config.l0_coef, config.aux_k, config.aux_coef});
 }
 
 SparseLoss warmed_up_loss(const RunConfig& config, int64_t step) {
@@ -128,6 +165,12 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
   Progress bar(fmt::format("epoch {}", epoch), num_batches, style, cursor.batches);
   std::optional<CpuStep> cpu_step;  // the hand-written step on the CPU; autograd elsewhere
   if (device.is_cpu()) cpu_step.emplace(model);
+  if (config.code == CodeKind::kBatchTopK && group.world_size() > 1) {
+    throw std::runtime_error(
+        "--code batchtopk selects over the whole batch, which data-parallel training does not "
+        "gather yet: train it in one process (or use --code topk)");
+  }
+  if (cursor.silent_steps.empty()) cursor.silent_steps.assign(kCodeSize, 0);
 
   while (cursor.batches < num_batches) {
     const Stopwatch stopwatch;
@@ -140,8 +183,9 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
         to_float_batch(data.images, indices.slice(0, first, last)).to(device);  // (B, 1, 28, 28)
     StepLoss loss;
     try {
-      loss = train_step(model, optimizer, images, warmed_up_loss(config, step),
-                        cpu_step ? &*cpu_step : nullptr, group);
+      const auto loss_fn =
+          warmed_up_loss(config, step).with_dead_units(dead_units(cursor, config.dead_steps));
+      loss = train_step(model, optimizer, images, loss_fn, cpu_step ? &*cpu_step : nullptr, group);
     } catch (const NonFiniteLoss& e) {
       throw NonFiniteLoss(
           fmt::format("{} at epoch {}, batch {}/{}", e.what(), epoch, b + 1, num_batches));
@@ -154,6 +198,18 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
     cursor.mse_sum += loss.mse * static_cast<double>(count);
     cursor.kl_sum += loss.kl * static_cast<double>(count);
     cursor.seconds += stopwatch.seconds();
+    for (int64_t j = 0; j < kCodeSize; ++j) {
+      cursor.silent_steps[j] = loss.fired[j] != 0 ? 0 : cursor.silent_steps[j] + 1;
+    }
+    if (config.resample_every > 0 && cursor.steps % config.resample_every == 0) {
+      const auto dead = dead_units(cursor, config.dead_steps);
+      if (resample_dead_units(model, optimizer, images, dead, config.seed, cursor.steps, group) >
+          0) {
+        for (int64_t j = 0; j < kCodeSize; ++j) {
+          if (dead[j] != 0) cursor.silent_steps[j] = 0;  // a fresh unit gets a fresh window
+        }
+      }
+    }
     bar.step(count, loss.loss);
     if (cursor.batches < num_batches && should_stop()) break;
   }

@@ -26,7 +26,7 @@ using SumAcrossRanks = std::function<void(torch::Tensor&)>;
 /// optimizer updates them; it is not thread-safe.
 class CpuStep {
  public:
-  /// A step over `model`'s parameters, whose code's activation is the model's kind's.
+  /// A step over `model`'s parameters, whose code is the model's kind's (code.hpp).
   explicit CpuStep(SparseAutoencoder model);
 
   /// Forward, loss and backward on `images` (B, 1, 28, 28), float, CPU: sets every parameter's
@@ -48,6 +48,9 @@ class CpuStep {
  private:
   std::array<torch::Tensor, 6> weights() const;  // enc1..dec3, the model's own
   std::array<torch::Tensor, 6> biases() const;
+  const CodeTensors& code_tensors() const { return model_->code_tensors(); }
+  /// Applies the code's activation to images [0, rows) of pre_ into code_.
+  void activate(int64_t rows, bool training);
   /// Image ranges [begin, end) that the threads share, in order.
   std::vector<std::pair<int64_t, int64_t>> chunks(int64_t batch) const;
   /// Checks `images`, then reserve(its batch, chunk_count).
@@ -58,26 +61,43 @@ class CpuStep {
   torch::Tensor rows(const torch::Tensor& buffer, int64_t begin, int64_t end) const;
   torch::Tensor weight_grad(int64_t chunk, int64_t layer) const;  // re-laid, like relaid_
   float* bias_grad(int64_t chunk, int64_t layer) const;
+  float* log_threshold_grad(int64_t chunk) const;  // (64), jumprelu only
   void run_forward(const torch::Tensor& images, bool with_decoder);
   void encode_chunk(int64_t begin, int64_t end);
-  void decode_chunk(int64_t begin, int64_t end);
-  void backward_chunk(int64_t chunk, int64_t begin, int64_t end);
+  /// The decoder on rows [begin, end) of `code` (the code, or AuxK's input).
+  void decode_chunk(const torch::Tensor& code, int64_t begin, int64_t end);
+  /// d_recon <- scale * d mse / d z6 for images [begin, end); returns their squared error.
+  double reconstruction_backward(int64_t begin, int64_t end, float scale);
+  /// From d_recon back to the decoder's input, into `d_input`. The main pass writes every decoder
+  /// gradient with `input` the code; AuxK's adds only dec1's weight gradient, with `input` its a.
+  void decoder_backward(int64_t chunk, int64_t begin, int64_t end, const torch::Tensor& input,
+                        const torch::Tensor& d_input, bool aux);
+  /// AuxK for images [begin, end): decodes h + a, and adds its gradient into d_code_ (as d z).
+  double aux_backward(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn);
+  void encoder_backward(int64_t chunk, int64_t begin, int64_t end);
+  void backward_chunk(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn);
 
   SparseAutoencoder model_;
   int64_t parameter_count_ = 0;
   std::array<int64_t, 6> weight_offset_{}, bias_offset_{};  // into a row of grads_
+  int64_t log_threshold_offset_ = -1;                       // jumprelu's, or -1
   int64_t capacity_ = 0;                                    // images the activation buffers hold
   const float* input_ = nullptr;                            // (B, 28, 28): this call's images
   float grad_scale_ = 0.0f;       // d mse / d recon = grad_scale * (r - x): 2 / (B * 784)
   std::vector<float> code_grad_;  // (64) beta * d penalty / d h_bj, the same for every image b
+  float own_scale_ = 0.0f;        // lambda / B: the weight of the code's own penalty per image
+  float aux_scale_ = 0.0f;        // AuxK's weight * grad_scale_
 
   // Weights re-laid once per call so that every product reads them contiguously (cpu_step.cpp).
   std::array<torch::Tensor, 6> relaid_;
   // Activations and their gradients: one block of rows per image (shapes in cpu_step.cpp).
-  torch::Tensor cols1_, h1_, cols2_, h2_, code_, h4_, cols5_, h5_, cols6_, recon_;
+  torch::Tensor cols1_, h1_, cols2_, h2_, pre_, code_, h4_, cols5_, h5_, cols6_, recon_;
+  torch::Tensor aux_, aux_input_, d_aux_;  // AuxK's a, h + a, and d loss / d (h + a)
   torch::Tensor d_recon_, d_cols6_, d_h5_, d_cols5_, d_h4_, d_code_, d_h2_, d_cols2_, d_h1_;
   torch::Tensor grads_;                // (chunks, parameters): each chunk's gradients
-  std::vector<double> squared_error_;  // per chunk
+  std::vector<double> squared_error_;      // per chunk
+  std::vector<double> own_sum_;            // per chunk: the code's own penalty, summed
+  std::vector<double> aux_squared_error_;  // per chunk
 };
 
 }  // namespace sae

@@ -1,8 +1,8 @@
 #pragma once
-// The kinds of sparse code, in one seam: each kind's activation (z -> h) and the penalty beta
-// weighs, as torch autograd (the reference and the GPU) and as forward/backward for the
-// hand-written CPU step. One file per kind in src/model/sparsity/: a new kind is that file, its
-// value in Penalty below, and its line in kinds.hpp and registry.cpp.
+// The penalties beta weighs on the code's mean activations rho_hat, in one seam: as torch autograd
+// (the reference and the GPU) and in double for the hand-written CPU step. One file per penalty
+// in src/model/sparsity/: a new one is that file, its value in Penalty below, and its line in
+// kinds.hpp and registry.cpp. How the code itself is made (sigmoid, TopK, ...) is code.hpp.
 
 #include <torch/torch.h>
 
@@ -12,7 +12,7 @@
 
 namespace sae {
 
-/// Which kind of code: the activation that makes it and the sparsity penalty beta weighs.
+/// Which sparsity penalty beta weighs.
 enum class Penalty {
   kKl,    // sum_j KL(rho || rho_hat_j): the original model's
   kL1,    // sum_j mean_i |h_ij|: the L1 variant (as SAELens uses)
@@ -22,8 +22,7 @@ enum class Penalty {
 /// rho_hat is clamped into [kRhoHatEps, 1 - kRhoHatEps] so the KL stays finite.
 constexpr double kRhoHatEps = 1e-6;
 
-/// One kind of sparse code. The penalty is a function of rho_hat_j = mean_b h_bj, the mean of
-/// unit j over the batch. The activation is the sigmoid (sigmoid.cpp) unless a kind overrides it.
+/// One penalty, a function of rho_hat_j = mean_b h_bj, the mean of unit j over the batch.
 class Sparsity {
  public:
   virtual ~Sparsity() = default;
@@ -34,13 +33,6 @@ class Sparsity {
   virtual const char* name() const = 0;
   /// What --penalty's help says of it, e.g. "the original model's".
   virtual const char* help() const = 0;
-
-  /// The code from enc3's output, for autograd: z (B, 64) -> h (B, 64).
-  virtual torch::Tensor activation(const torch::Tensor& z) const;
-  /// The same in place on the CPU step's float buffer: z (B, 64) <- h.
-  virtual void activation_cpu(const torch::Tensor& z) const;
-  /// Its backward on the CPU: dh (count) <- d loss / d z, from h (count) and dh = d loss / d h.
-  virtual void activation_backward_cpu(const float* h, float* dh, int64_t count) const;
 
   /// The penalty for autograd, in rho_hat's dtype and on its device: rho_hat (64) -> ().
   virtual torch::Tensor penalty(const torch::Tensor& rho_hat, double rho) const = 0;

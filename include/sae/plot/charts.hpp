@@ -1,7 +1,8 @@
 #pragma once
-// Line charts, bar charts, histograms and labelled scatter plots as PNG files, drawn headless by
-// PLplot's pngcairo device. Each picture is rendered whole in a private temporary folder and only
-// then published atomically: a failed render leaves the previous file in place and throws.
+// Line charts, bar charts, histograms, labelled scatter plots and frontiers as PNG files, drawn
+// headless by PLplot's pngcairo device. Each picture is rendered whole in a private temporary
+// folder and only then published atomically: a failed render leaves the previous file in place
+// and throws.
 
 #include <optional>
 #include <string>
@@ -81,5 +82,22 @@ struct LabelledPoint {
 /// and clear of the other points and labels; e.g. test MSE against mean L0 for a sweep.
 void plot_labelled_points(const std::string& path, const PlotSpec& spec,
                           const std::vector<LabelledPoint>& points);
+
+/// One curve of a frontier plot, e.g. the runs of one kind of code.
+struct FrontierCurve {
+  std::string label;                  ///< its legend entry
+  std::vector<LabelledPoint> points;  ///< in any order; ones that cannot be drawn are skipped
+};
+
+/// Which of `points` are Pareto-optimal when lower is better on both axes: no other point is as
+/// low on both and lower on one. A point with a value that is not finite is not, and beats none.
+std::vector<bool> pareto_optimal(const std::vector<LabelledPoint>& points);
+
+/// Draws each curve's Pareto-optimal points (of those that can be drawn) joined in order of x,
+/// its other points as hollow markers left unjoined, every point labelled, and a legend naming
+/// the curves (and the hollow markers, when there are some). A curve with no point to draw keeps
+/// its legend entry; with none at all the frame spans [1, 10] (log) or [0, 1] on x and [0, 1] on y.
+void plot_frontier(const std::string& path, const PlotSpec& spec,
+                   const std::vector<FrontierCurve>& curves);
 
 }  // namespace sae

@@ -19,11 +19,13 @@ namespace sae {
 /// Writes the run's pictures (write_pictures: DIR/reconstructions.png, units.png, ...), then
 /// DIR/report.html and DIR/report/: the configuration, the final test metrics, the loss curves
 /// (DIR/loss.png), the reconstructions and a card per code unit (atom, top test images,
-/// activation histogram, rho_hat, KL, max activation, how often active), sortable by rho_hat, KL
-/// or activity. Each picture is drawn once. `evaluation` is one pass of `model` over `test`.
+/// activation histogram, rho_hat, KL for sigmoid codes, max activation, how often active),
+/// sortable by rho_hat, KL or activity. Each picture is drawn once. `evaluation` is one pass of
+/// `model` over `test`. The linear probes come from `summary`, or when null from
+/// DIR/summary.json if it is there.
 void write_run_report(const std::string& dir, SparseAutoencoder& model, const Dataset& test,
                       const Evaluation& evaluation, const RunConfig& config,
-                      const torch::Device& device);
+                      const torch::Device& device, const RunSummary* summary = nullptr);
 
 /// Writes SWEEP/index.html from SWEEP/sweep.csv (read_sweep_table): the sweep table (sortable by
 /// any column), sweep.png, and a link from each row to its run's report.html.

@@ -66,8 +66,9 @@ class Run {
   const EpochMetrics& finish_epoch(const Dataset& test);
   /// Commits the current state as a checkpoint (after an interruption).
   void save();
-  /// The end of a run: the pictures and report.html (each picture drawn once), the linear probe
-  /// and, last, summary.json, which marks the run finished.
+  /// The end of a run: the linear probes (on the code, and on the raw pixels as the baseline),
+  /// the pictures and report.html (each picture drawn once) and, last, summary.json, which marks
+  /// the run finished.
   RunSummary finish(const Dataset& train, const Dataset& test);
 
   Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,

@@ -55,10 +55,10 @@ std::string run_dir_of(const std::string& checkpoint_argument);
 /// name, temporary files); call with the run folder locked.
 void remove_stale_checkpoint_files(const std::string& run_dir);
 
-/// Loads a model file, a model of kind `code`, onto `device`, checking every parameter's name and
+/// Loads a model file, a model of code `code`, onto `device`, checking every parameter's name and
 /// shape.
 SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device,
-                             Penalty code = Penalty::kKl);
+                             const CodeSpec& code = {});
 /// Loads a checkpoint's model as load_model does, of the kind of code its config names, from the
 /// bytes verified when there are some.
 SparseAutoencoder load_model(const Checkpoint& checkpoint, const torch::Device& device);

@@ -7,6 +7,8 @@
 
 namespace sae {
 
+struct RunConfig;
+
 /// A run folder's files.
 inline constexpr const char* kConfigFile = "config.toml";        ///< settings, human-editable
 inline constexpr const char* kManifestFile = "checkpoint.json";  ///< the committed checkpoint
@@ -28,7 +30,7 @@ inline constexpr const char* kInspectionFiles[] = {kUnitsFile, kActivationsFile,
 
 /// A sweep folder's files, beside one run folder per grid point.
 inline constexpr const char* kSweepCsvFile = "sweep.csv";      ///< one row per grid point
-inline constexpr const char* kSweepPlotFile = "sweep.png";     ///< test MSE against mean L0
+inline constexpr const char* kSweepPlotFile = "sweep.png";     ///< the frontier: FVU against L0
 inline constexpr const char* kSweepReportFile = "index.html";  ///< the sweep's page
 
 /// "pair_0003.png": the picture `sae reconstruct --pairs` writes for image `index`.
@@ -48,7 +50,9 @@ std::string step_file_name(const char* stem, int64_t steps);
 /// True for the names step_file_name gives (model-00000012.pt, optimizer-00000012.pt).
 bool is_checkpoint_file_name(const std::string& name);
 
-/// The folder (inside the sweep folder) of the grid point (beta, rho): "beta=0.005_rho=0.01".
-std::string sweep_point_name(double beta, double rho);
+/// The folder (inside the sweep folder) of the grid point `config`, from its kind of code and
+/// the swept settings that apply to it: "beta=0.005_rho=0.01" for sigmoid (as before --code),
+/// "relu_beta0.01", "topk_k8", "batchtopk_k8", "jumprelu_l0coef0.001".
+std::string sweep_point_name(const RunConfig& config);
 
 }  // namespace sae

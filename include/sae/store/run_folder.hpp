@@ -41,10 +41,14 @@ std::vector<std::filesystem::path> check_new_run_dir(const std::string& dir, boo
 /// `force` removes the run's files (and only those).
 void prepare_new_run_dir(const std::string& dir, bool force);
 
-/// One row of metrics.csv: one epoch.
+/// One row of metrics.csv: one epoch. A column that a file written before it lacks reads as NaN,
+/// or as the field's default for a count.
 struct EpochMetrics {
   int64_t epoch = 0;
   double train_loss = 0, train_mse = 0, train_kl = 0;  ///< image-weighted means over the epoch
+  /// Units that fired on no training image in the last --dead-steps steps, at the epoch's end;
+  /// -1: not recorded (files before it).
+  int64_t train_dead_units = -1;
   EvalMetrics test;         ///< over the whole test set, as `sae eval` (scalars only)
   double seconds = 0;       ///< the epoch, evaluation included
   double images_per_s = 0;  ///< training images per second
@@ -58,8 +62,10 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path);
 /// What a finished run reached, for `sae sweep`.
 struct RunSummary {
   EvalMetrics test;
-  ProbeResult probe;
-  double seconds = 0.0;  ///< the whole run
+  ProbeResult probe;              ///< on the code
+  ProbeResult pixel_probe;        ///< the same probe on the raw pixels: the baseline
+  int64_t train_dead_units = -1;  ///< the last epoch's (EpochMetrics); -1: not recorded
+  double seconds = 0.0;           ///< the whole run
 };
 /// Calls `visit(key, field, csv_format, in_sweep_csv)` for each field of a summary beside its test
 /// metrics, in sweep.csv's order: the key in summary.json, and the column in sweep.csv.
@@ -67,11 +73,16 @@ template <typename Summary, typename Visit>
 void for_each_summary_field(Summary& s, Visit&& visit) {
   visit("probe_accuracy", s.probe.test_accuracy, "{:.6f}", true);
   visit("probe_train_accuracy", s.probe.train_accuracy, "{:.6f}", false);
+  // The same for every run of a sweep on one data set: summary.json only.
+  visit("pixel_probe_accuracy", s.pixel_probe.test_accuracy, "{:.6f}", false);
+  visit("pixel_probe_train_accuracy", s.pixel_probe.train_accuracy, "{:.6f}", false);
+  visit("train_dead_units", s.train_dead_units, "{}", true);
   visit("seconds", s.seconds, "{:.3f}", true);
 }
-/// Writes summary.json: the final test metrics, the linear probe and the run's duration.
+/// Writes summary.json: the final test metrics, the linear probes and the run's duration.
 void write_summary_json(const std::string& path, const RunSummary& summary);
-/// Reads summary.json back, every field; throws std::runtime_error naming the file.
+/// Reads summary.json back, every field; a field a file written before it lacks reads as NaN, or
+/// as its default for a count. Throws std::runtime_error naming the file.
 RunSummary read_summary_json(const std::string& path);
 
 /// Plots train and test loss per epoch to a PNG.

@@ -19,7 +19,8 @@ struct Evaluation {
   torch::Tensor codes;  // (N, 64) float, on the CPU, in the dataset's order
 };
 
-/// Evaluates `model` on every image of `data` (in eval mode, without gradients), in one pass.
+/// Evaluates `model` on every image of `data` (in eval mode, without gradients), in one pass. A
+/// unit counts as active (L0, dead units, the thresholded MSE) above its code's active_threshold().
 Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseLoss& loss_fn,
                     int64_t batch_size, const torch::Device& device);
 

@@ -1,7 +1,10 @@
 #pragma once
-// A linear probe: how much of the digit's identity the 64-unit code keeps.
+// A linear probe: how much of the digit's identity the 64-unit code keeps, and the same probe on
+// the raw pixels, the baseline it is read against.
 
 #include <torch/torch.h>
+
+#include "sae/data/dataset.hpp"
 
 #include <cstdint>
 
@@ -14,9 +17,12 @@ struct ProbeResult {
   double seconds = 0.0;
 };
 
-/// Trains a softmax classifier (64 -> 10, Adam, fixed seed, a few epochs) on `train_codes`
-/// (N, 64) with `train_labels` (N), and scores it on the test codes and labels.
+/// Trains a softmax classifier (D -> 10, Adam, fixed seed, a few epochs) on `train_codes`
+/// (N, D) float with `train_labels` (N), and scores it on the test codes and labels.
 ProbeResult linear_probe(const torch::Tensor& train_codes, const torch::Tensor& train_labels,
                          const torch::Tensor& test_codes, const torch::Tensor& test_labels);
+
+/// The same probe on the raw pixels of `train` and `test` (N, 784), float in [0, 1].
+ProbeResult pixel_probe(const Dataset& train, const Dataset& test);
 
 }  // namespace sae

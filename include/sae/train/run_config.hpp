@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sae/model/code.hpp"
 #include "sae/model/loss.hpp"
 
 #include <cstdint>
@@ -17,7 +18,15 @@ struct RunConfig {
   int64_t epochs = 10;                  ///< passes over the training set
   double beta = 0.005;                  ///< weight of the sparsity penalty
   double rho = 0.01;                    ///< target mean activation of each code unit
-  Penalty penalty = Penalty::kKl;       ///< what beta weighs
+  Penalty penalty = Penalty::kKl;       ///< what beta weighs (sigmoid codes)
+  CodeKind code = CodeKind::kSigmoid;   ///< how the code is made from enc3's output
+  int64_t k = 16;                       ///< topk, batchtopk: units kept per image
+  double l0_coef = 1e-3;                ///< jumprelu: lambda, the weight of its L0 penalty
+  double bandwidth = 0.05;              ///< jumprelu: epsilon of theta's straight-through estimator
+  int64_t aux_k = 32;                   ///< AuxK: dead units lent to the decoder per image
+  double aux_coef = 1.0 / 32;           ///< AuxK's weight; 0 turns it off
+  int64_t dead_steps = 100;             ///< a unit silent for this many steps is dead
+  int64_t resample_every = 0;           ///< steps between resamplings of dead units; 0: never
   int64_t beta_warmup = 0;              ///< optimizer steps over which beta ramps up from 0
   double lr = 1e-3;                     ///< Adam's learning rate
   double weight_decay = 0.0;            ///< L2 on the weights (not the biases), as in UFLDL
@@ -36,7 +45,17 @@ void for_each_field(Config& config, Visit&& visit) {
   visit("epochs", config.epochs, "passes over the training set");
   visit("beta", config.beta, "weight of the sparsity penalty");
   visit("rho", config.rho, "target mean activation of each code unit, in (0, 1)");
-  visit("penalty", config.penalty, penalty_help());  // from the kinds' table (sparsity.hpp)
+  visit("penalty", config.penalty, penalty_help());  // from the penalties' table (sparsity.hpp)
+  visit("code", config.code, code_help());           // from the codes' table (code.hpp)
+  visit("k", config.k, "topk, batchtopk: units kept per image (on average for batchtopk), 1..64");
+  visit("l0-coef", config.l0_coef, "jumprelu: lambda, the weight of its L0 penalty");
+  visit("bandwidth", config.bandwidth, "jumprelu: width of the threshold's gradient window, > 0");
+  visit("aux-k", config.aux_k, "AuxK: dead units lent to the decoder per image, 0..64");
+  visit("aux-coef", config.aux_coef, "AuxK: its weight (1/32 as OpenAI's; 0: off)");
+  visit("dead-steps", config.dead_steps,
+        "a unit that fired on no image for this many steps is dead");
+  visit("resample-every", config.resample_every,
+        "steps between resamplings of dead units (Anthropic's); 0: never");
   visit("beta-warmup", config.beta_warmup, "steps over which beta ramps up from 0");
   visit("lr", config.lr, "Adam learning rate");
   visit("weight-decay", config.weight_decay, "L2 on the weights (not the biases)");
@@ -48,8 +67,19 @@ void for_each_field(Config& config, Visit&& visit) {
   visit("threads", config.threads, "CPU threads (0: one per idle core)");
 }
 
-/// Checks every field's range; throws UsageError naming the flag, the rule and the value.
+/// Checks every field's range; throws UsageError naming the flag, the rule and the value. A field
+/// that does not apply to the config's code must keep its default.
 void validate(const RunConfig& config);
+
+/// True when the field under `key` means something for codes of kind `code` (--k for topk, ...).
+bool applies_to(const std::string& key, CodeKind code);
+/// "--k applies to --code topk and batchtopk, not sigmoid", for a field given to the wrong code.
+std::string does_not_apply(const std::string& key, CodeKind code);
+
+/// The model a config trains: its code's kind and settings.
+CodeSpec code_spec(const RunConfig& config);
+/// The penalty beta weighs for the config's code (sigmoid: --penalty; relu: L1; others: none).
+Penalty effective_penalty(const RunConfig& config);
 
 /// What differs between the settings of two runs, e.g. "--epochs 2, not 3", leaving aside the
 /// compute flags (--device, --threads), which do not change what is trained.
@@ -66,10 +96,17 @@ struct TrainCursor {
   int64_t images = 0;   ///< images seen in epoch + 1
   double loss_sum = 0.0, mse_sum = 0.0, kl_sum = 0.0;  ///< image-weighted sums over epoch + 1
   double seconds = 0.0;                                ///< training time spent on epoch + 1
+  /// (64) steps since each unit last fired on an image; empty reads as all 0 (older files).
+  std::vector<int64_t> silent_steps;
 
   /// The same cursor at the start of the next epoch.
   TrainCursor next_epoch() const;
 };
+
+/// (64) 1 where a unit has been silent for at least `dead_steps` steps.
+std::vector<uint8_t> dead_units(const TrainCursor& cursor, int64_t dead_steps);
+/// The number of such units.
+int64_t dead_unit_count(const TrainCursor& cursor, int64_t dead_steps);
 
 /// Checks the cursor's invariants against the config; throws std::runtime_error naming `where`.
 void validate(const TrainCursor& cursor, const RunConfig& config, const std::string& where);
@@ -78,8 +115,9 @@ void validate(const TrainCursor& cursor, const RunConfig& config, const std::str
 void to_json(nlohmann::json& json, const RunConfig& config);
 /// Reads every field (all required) and validates the result.
 void from_json(const nlohmann::json& json, RunConfig& config);
-// checkpoint.json's "cursor": the fields under their own names, read and written by one list.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainCursor, epoch, batches, steps, images, loss_sum, mse_sum,
-                                   kl_sum, seconds)
+/// checkpoint.json's "cursor": the fields under their own names.
+void to_json(nlohmann::json& json, const TrainCursor& cursor);
+/// Reads every field, all required but silent_steps, which files written before it lack.
+void from_json(const nlohmann::json& json, TrainCursor& cursor);
 
 }  // namespace sae
