@@ -11,7 +11,7 @@
 SparseAutoencoder is the reference model: the original network the project was created from,
 with its layer names, so a checkpoint's parameters are enc1.weight ... dec3.bias. It makes its
 code in any of sae's kinds (--code: sigmoid, relu, topk, batchtopk, jumprelu), with the tensor a
-kind keeps under sae's name for it (jumprelu's parameter log_threshold, batchtopk's buffer
+kind keeps under sae's name for it (jumprelu's parameter threshold (64), batchtopk's buffer
 threshold). It is the module that README's "Loading model.pt in Python" shows, and it must stay
 equivalent to it and to src/model/model.cpp and src/model/code/*.cpp. The loss follows
 src/model/loss.cpp term for term (the clamp of rho_hat included), for the sigmoid code.
@@ -102,11 +102,11 @@ PARAMETER_SHAPES = {
 CODES = ("sigmoid", "relu", "topk", "batchtopk", "jumprelu")
 CODES_WITH_K = ("topk", "batchtopk")  # the kinds that --k applies to
 CODE_TENSOR_SHAPES = {
-    "jumprelu": {"log_threshold": (CODE_SIZE,)},  # a parameter: theta_j = exp(log_threshold_j)
+    "jumprelu": {"threshold": (CODE_SIZE,)},  # a parameter: theta_j, one per unit
     "batchtopk": {"threshold": (1,)},             # a buffer: the inference threshold
 }
 
-INITIAL_THRESHOLD = 0.001  # jumprelu's theta at creation, as sae's kInitialThreshold (SAELens's)
+INITIAL_THRESHOLD = 10.0  # jumprelu's theta at creation: sae's --threshold-init default
 THRESHOLD_RATE = 0.01      # how far a batchtopk training step moves the threshold (kThresholdRate)
 
 
@@ -133,7 +133,7 @@ class SparseAutoencoder(nn.Module):
       topk       relu(z) on each image's K largest z, 0 elsewhere (ties: the lower unit index);
       batchtopk  in training, relu(z) on the batch's K * B largest z; in eval mode, relu(z) where
                  z > the buffer `threshold` (1), which each training step moves;
-      jumprelu   z where z > theta_j = exp(log_threshold_j), log_threshold a parameter (64).
+      jumprelu   relu(z) where z > theta_j, threshold = theta a parameter (64).
     K (--k) is given for topk and batchtopk only. jumprelu's threshold gets no gradient here:
     sae trains it with a straight-through estimator (src/model/code/jumprelu.cpp) that this
     module, which exists to load and check model.pt, does not repeat."""
@@ -159,8 +159,7 @@ class SparseAutoencoder(nn.Module):
         self.dec3 = nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1)
         # After the layers and drawn from no RNG, as in sae, so the weights' draws do not move.
         if code == "jumprelu":
-            self.log_threshold = nn.Parameter(
-                torch.full((CODE_SIZE,), math.log(INITIAL_THRESHOLD)))
+            self.threshold = nn.Parameter(torch.full((CODE_SIZE,), INITIAL_THRESHOLD))
         if code == "batchtopk":
             self.register_buffer("threshold", torch.zeros(1))
 
@@ -179,8 +178,7 @@ class SparseAutoencoder(nn.Module):
             return torch.relu(z) * topk_mask(z, self.k)
         if code == "batchtopk":
             return self._batchtopk(z)
-        theta = torch.exp(self.log_threshold)  # (64); jumprelu
-        return z * (z > theta).to(z.dtype)
+        return torch.relu(z) * (z > self.threshold).to(z.dtype)  # jumprelu; threshold (64)
 
     def _batchtopk(self, z):
         positive = torch.relu(z)

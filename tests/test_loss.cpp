@@ -157,9 +157,9 @@ TEST(Code, EveryKindsCpuFormsMatchAutogradWithTies) {
     const std::string name = code->name();
     SparseAutoencoder model(CodeSpec{code->kind(), /*k=*/5, /*bandwidth=*/0.6});
     const CodeTensors& tensors = model->code_tensors();
-    if (tensors.log_threshold.defined()) {
+    if (tensors.theta.defined()) {
       torch::NoGradGuard no_grad;
-      tensors.log_threshold.copy_(torch::linspace(-3.0, 1.0, kCodeSize));  // theta 0.05 .. 2.7
+      tensors.theta.copy_(torch::linspace(-0.2, 2.7, kCodeSize));  // a few below 0
     }
     const auto z = z0.clone().requires_grad_(true);
     const auto h = code->activation(z, model->code_spec(), tensors, /*training=*/true);
@@ -175,18 +175,19 @@ TEST(Code, EveryKindsCpuFormsMatchAutogradWithTies) {
                          tensors, /*training=*/true);
     EXPECT_TRUE(torch::equal(h_cpu, h.detach())) << name << ": the units kept";
     auto d = upstream.clone();
-    auto d_log = torch::zeros({kCodeSize});
+    auto d_theta = torch::zeros({kCodeSize});
     code->activation_backward_cpu(z0.data_ptr<float>(), h_cpu.data_ptr<float>(),
                                   d.data_ptr<float>(), kRows, model->code_spec(), tensors,
-                                  d_log.data_ptr<float>());
-    const double own_sum = code->own_penalty_cpu(z0.data_ptr<float>(), kRows, model->code_spec(),
-                                                 tensors, kScale / kRows, d_log.data_ptr<float>());
+                                  d_theta.data_ptr<float>());
+    const double own_sum =
+        code->own_penalty_cpu(z0.data_ptr<float>(), kRows, model->code_spec(), tensors,
+                              kScale / kRows, d_theta.data_ptr<float>());
     EXPECT_TRUE(torch::allclose(d, z.grad(), /*rtol=*/1e-5, /*atol=*/1e-7)) << name;
     if (own.defined()) EXPECT_NEAR(own_sum / kRows, own.item<double>(), 1e-6) << name;
-    if (tensors.log_threshold.defined()) {
-      const auto expected = tensors.log_threshold.grad();
+    if (tensors.theta.defined()) {
+      const auto expected = tensors.theta.grad();
       EXPECT_GT(expected.abs().sum().item<double>(), 0.0) << name << ": theta learns here";
-      EXPECT_TRUE(torch::allclose(d_log, expected, /*rtol=*/1e-5, /*atol=*/1e-6)) << name;
+      EXPECT_TRUE(torch::allclose(d_theta, expected, /*rtol=*/1e-5, /*atol=*/1e-6)) << name;
     }
   }
 }

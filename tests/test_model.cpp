@@ -57,7 +57,7 @@ TEST(Model, TheCodeIsTheActivationOfItsKind) {
 }
 
 // Each kind's own tensors, under the names model.pt gives them to Python (README): jumprelu's
-// parameter log_threshold (64), batchtopk's buffer threshold (1); no other kind adds any.
+// parameter threshold (64), batchtopk's buffer threshold (1); no other kind adds any.
 TEST(Model, EachKindOfCodeAddsOnlyItsOwnTensors) {
   for (const Code* code : code_kinds()) {
     SparseAutoencoder model(CodeSpec{code->kind(), 8, 0.05});
@@ -66,7 +66,7 @@ TEST(Model, EachKindOfCodeAddsOnlyItsOwnTensors) {
     const bool jump = code->kind() == CodeKind::kJumpRelu;
     const bool batch = code->kind() == CodeKind::kBatchTopK;
     EXPECT_EQ(parameters.size(), jump ? 13u : 12u) << code->name();
-    EXPECT_EQ(parameters.contains("log_threshold"), jump) << code->name();
+    EXPECT_EQ(parameters.contains("threshold"), jump) << code->name();
     EXPECT_EQ(buffers.size(), batch ? 1u : 0u) << code->name();
     EXPECT_EQ(buffers.contains("threshold"), batch) << code->name();
   }

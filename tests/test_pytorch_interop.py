@@ -5,7 +5,7 @@ numbers `sae eval` gives.
 README's "Loading model.pt in Python" promises that the TorchScript archive `sae` writes loads,
 by its state_dict(), into the reference model's plain PyTorch module (nn.Conv2d /
 nn.ConvTranspose2d named enc1..enc3, dec1..dec3, and the tensor the kind of code keeps:
-jumprelu's parameter log_threshold, batchtopk's buffer threshold; scripts/sae_reference.py's
+jumprelu's parameter threshold (64), batchtopk's buffer threshold (1); scripts/sae_reference.py's
 SparseAutoencoder, the module README shows), and that this module then reproduces `sae eval`.
 This test checks that promise end to end, through the real binary:
 
@@ -18,7 +18,7 @@ This test checks that promise end to end, through the real binary:
   3. the archive's state_dict() must hold exactly the reference model's 12 parameter names and
      the kind's own tensor, with their shapes, and load into the plain module of that kind with
      strict=True. The kind's tensor must hold what training made of it (batchtopk's threshold
-     above its initial 0, jumprelu's log_threshold off its initial log 0.001), or the
+     above its initial 0, jumprelu's threshold off its initial value), or the
      comparisons below could not tell a threshold from none;
   4. this test reads the test IDX file itself and computes, by README's definitions, with the
      module in eval mode (x = uint8 / 255 as float32, sums in float64):
@@ -170,12 +170,11 @@ def check_code_tensor(state, code):
                  "training; the buffer is not saved, or training does not move it")
         return f"threshold {threshold:.6g}"
     if code == "jumprelu":
-        log_threshold = state["log_threshold"]
-        initial = torch.full_like(log_threshold, math.log(INITIAL_THRESHOLD))
-        if torch.equal(log_threshold, initial):
-            fail(f"jumprelu: model.pt's log_threshold is log {INITIAL_THRESHOLD} for every unit, "
+        theta = state["threshold"]
+        initial = torch.full_like(theta, INITIAL_THRESHOLD)
+        if torch.equal(theta, initial):
+            fail(f"jumprelu: model.pt's threshold is {INITIAL_THRESHOLD} for every unit, "
                  "its initial value; the parameter is not saved, or training does not move it")
-        theta = log_threshold.exp()
         return f"theta {theta.min().item():.6g}..{theta.max().item():.6g}"
     return ""
 

@@ -81,6 +81,7 @@ RunConfig unusual_jumprelu_config() {
   c.rho = RunConfig().rho;
   c.l0_coef = 3e-4;
   c.bandwidth = 0.125;
+  c.threshold_init = 2.5;
   c.aux_k = 12;
   c.aux_coef = 0.0;
   c.dead_steps = 77;
@@ -276,8 +277,9 @@ TEST(RunConfig, FromJsonRefusesABadValueAWrongTypeAndAMissingKey) {
   EXPECT_THROW(wrong_type.get<RunConfig>(), nlohmann::json::exception);
 
   // A file written before the kinds of code lacks their settings: they read as the defaults.
-  const std::set<std::string> later = {"code",  "k",        "l0-coef",    "bandwidth",
-                                       "aux-k", "aux-coef", "dead-steps", "resample-every"};
+  const std::set<std::string> later = {"code",          "k",        "l0-coef",    "bandwidth",
+                                       "aux-k",         "aux-coef", "dead-steps", "resample-every",
+                                       "threshold-init"};
   for (const auto& item : good.items()) {
     nlohmann::json missing = good;
     missing.erase(item.key());

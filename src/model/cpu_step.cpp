@@ -198,8 +198,8 @@ CpuStep::CpuStep(SparseAutoencoder model) : model_(std::move(model)) {
     bias_offset_[i] = offset;
     offset += b[i].numel();
   }
-  if (code_tensors().log_threshold.defined()) {
-    log_threshold_offset_ = offset;
+  if (code_tensors().theta.defined()) {
+    theta_offset_ = offset;
     offset += kCodeSize;
   }
   parameter_count_ = offset;
@@ -298,8 +298,8 @@ float* CpuStep::bias_grad(int64_t chunk, int64_t layer) const {
   return ptr(grads_[chunk]) + bias_offset_[layer];
 }
 
-float* CpuStep::log_threshold_grad(int64_t chunk) const {
-  return log_threshold_offset_ < 0 ? nullptr : ptr(grads_[chunk]) + log_threshold_offset_;
+float* CpuStep::theta_grad(int64_t chunk) const {
+  return theta_offset_ < 0 ? nullptr : ptr(grads_[chunk]) + theta_offset_;
 }
 
 void CpuStep::activate(int64_t rows, bool training) {
@@ -391,7 +391,7 @@ double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const Sp
   const float* h = ptr(rows(code_, begin, end));
   float* a = ptr(rows(aux_, begin, end));
   float* u = ptr(rows(aux_input_, begin, end));
-  // a: relu(z) on each image's aux_k largest z among the dead units it left off (aux_code).
+  // a: z on each image's aux_k largest z among the dead units it left off (aux_code).
   std::vector<int> candidates;
   for (int64_t i = 0; i < n; ++i, z += kCodeSize, h += kCodeSize, a += kCodeSize, u += kCodeSize) {
     candidates.clear();
@@ -404,18 +404,18 @@ double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const Sp
                        [&](int p, int q) { return z[p] > z[q] || (z[p] == z[q] && p < q); });
     }
     std::fill_n(a, kCodeSize, 0.0f);
-    for (int64_t c = 0; c < chosen; ++c) a[candidates[c]] = std::max(z[candidates[c]], 0.0f);
+    for (int64_t c = 0; c < chosen; ++c) a[candidates[c]] = z[candidates[c]];
     for (int j = 0; j < kCodeSize; ++j) u[j] = h[j] + a[j];
   }
   decode_chunk(aux_input_, begin, end);
   const double squared_error = reconstruction_backward(begin, end, aux_scale_);
   decoder_backward(chunk, begin, end, aux_, d_aux_, /*aux=*/true);
-  // Through a = relu(z) on the units lent: d z += d (h + a) where a > 0.
+  // Through a = z on the units lent: d z += d (h + a) there.
   const float* lent = ptr(rows(aux_, begin, end));
   const float* d_lent = ptr(rows(d_aux_, begin, end));
   float* d_z = ptr(rows(d_code_, begin, end));
   for (int64_t i = 0; i < n * kCodeSize; ++i) {
-    if (lent[i] > 0.0f) d_z[i] += d_lent[i];
+    if (lent[i] != 0.0f) d_z[i] += d_lent[i];
   }
   return squared_error;
 }
@@ -451,14 +451,14 @@ void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end, const Sp
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < kCodeSize; ++j) dh[i * kCodeSize + j] += code_grad_[j];
   }
-  float* d_log_threshold = log_threshold_grad(chunk);
-  if (d_log_threshold != nullptr) std::fill_n(d_log_threshold, kCodeSize, 0.0f);
+  float* d_theta = theta_grad(chunk);
+  if (d_theta != nullptr) std::fill_n(d_theta, kCodeSize, 0.0f);
   const Code& code = model_->code_kind();
   const float* z = ptr(rows(pre_, begin, end));
   code.activation_backward_cpu(z, ptr(rows(code_, begin, end)), dh, n, model_->code_spec(),
-                               code_tensors(), d_log_threshold);  // d_code = d loss / d z
+                               code_tensors(), d_theta);  // d_code = d loss / d z
   own_sum_[chunk] =
-      code.own_penalty_cpu(z, n, model_->code_spec(), code_tensors(), own_scale_, d_log_threshold);
+      code.own_penalty_cpu(z, n, model_->code_spec(), code_tensors(), own_scale_, d_theta);
   if (aux_scale_ > 0.0f) aux_squared_error_[chunk] = aux_backward(chunk, begin, end, loss_fn);
   encoder_backward(chunk, begin, end);
 }
@@ -538,8 +538,8 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     set_grad(w[i], relaid.permute({0, 3, 1, 2}));
     set_grad(b[i], total.narrow(0, bias_offset_[i], b[i].numel()));
   }
-  if (log_threshold_offset_ >= 0) {
-    set_grad(code_tensors().log_threshold, total.narrow(0, log_threshold_offset_, kCodeSize));
+  if (theta_offset_ >= 0) {
+    set_grad(code_tensors().theta, total.narrow(0, theta_offset_, kCodeSize));
   }
 
   // The losses' sums over the chunks, then over the ranks: squared error, own penalty, AuxK's.

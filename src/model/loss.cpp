@@ -68,7 +68,7 @@ torch::Tensor aux_code(const torch::Tensor& z, const torch::Tensor& h,
     chosen =
         (topk_mask(candidates, std::min(aux_k, kCodeSize)).gt(0) & eligible).to(z.scalar_type());
   }
-  return torch::relu(z) * chosen;
+  return z * chosen;
 }
 
 torch::Tensor decode_aux(SparseAutoencoderImpl& model, const torch::Tensor& h,

@@ -5,13 +5,6 @@
 #include <cmath>
 
 namespace sae {
-namespace {
-
-// theta's start, SAELens's default: below most positive z, so that the code starts dense and the
-// L0 penalty raises theta.
-constexpr double kInitialThreshold = 0.001;
-
-}  // namespace
 
 using torch::nn::Conv2dOptions;
 using torch::nn::ConvTranspose2dOptions;
@@ -32,8 +25,8 @@ SparseAutoencoderImpl::SparseAutoencoderImpl(CodeSpec code)
   register_module("dec2", dec2);
   register_module("dec3", dec3);
   if (code_.kind == CodeKind::kJumpRelu) {
-    code_tensors_.log_threshold =
-        register_parameter("log_threshold", torch::full({kCodeSize}, std::log(kInitialThreshold)));
+    code_tensors_.theta =
+        register_parameter("threshold", torch::full({kCodeSize}, code_.threshold_init));
   }
   if (code_.kind == CodeKind::kBatchTopK) {
     code_tensors_.threshold = register_buffer("threshold", torch::zeros({1}));

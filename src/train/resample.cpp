@@ -9,8 +9,10 @@
 namespace sae {
 namespace {
 
-// Anthropic's scale of a resampled encoder row, relative to the live rows' mean norm.
-constexpr double kEncoderScale = 0.2;
+// A resampled encoder row's norm, relative to the live rows' mean. Anthropic's 0.2 suits an L1
+// code, where a unit needs only z > 0 to fire; under TopK a unit must beat the live ones on its
+// image, which 0.2 of their norm never does here, so it starts at their norm.
+constexpr double kEncoderScale = 1.0;
 
 /// Where `states` keeps `param`'s state: LibTorch 1.x keys it by the TensorImpl's address as
 /// text, 2.x by the address itself.

@@ -51,6 +51,7 @@ const std::map<std::string, std::vector<CodeKind>>& code_fields() {
       {"k", {K::kTopK, K::kBatchTopK}},
       {"l0-coef", {K::kJumpRelu}},
       {"bandwidth", {K::kJumpRelu}},
+      {"threshold-init", {K::kJumpRelu}},
       {"aux-k", {K::kRelu, K::kTopK, K::kBatchTopK, K::kJumpRelu}},
       {"aux-coef", {K::kRelu, K::kTopK, K::kBatchTopK, K::kJumpRelu}},
   };
@@ -58,8 +59,9 @@ const std::map<std::string, std::vector<CodeKind>>& code_fields() {
 }
 
 // Fields that checkpoint.json files written before them lack; they read as their defaults.
-const std::set<std::string> kLaterFields = {"code",  "k",        "l0-coef",    "bandwidth",
-                                            "aux-k", "aux-coef", "dead-steps", "resample-every"};
+const std::set<std::string> kLaterFields = {"code",           "k",     "l0-coef",  "bandwidth",
+                                            "threshold-init", "aux-k", "aux-coef", "dead-steps",
+                                            "resample-every"};
 
 }  // namespace
 
@@ -78,7 +80,7 @@ std::string does_not_apply(const std::string& key, CodeKind code) {
 }
 
 CodeSpec code_spec(const RunConfig& config) {
-  return {config.code, config.k, config.bandwidth};
+  return {config.code, config.k, config.bandwidth, config.threshold_init};
 }
 
 Penalty effective_penalty(const RunConfig& config) {
@@ -108,6 +110,7 @@ void validate(const RunConfig& c) {
   require(c.l0_coef >= 0 && std::isfinite(c.l0_coef), "l0-coef", "a finite number >= 0", c.l0_coef);
   require(c.bandwidth > 0 && std::isfinite(c.bandwidth), "bandwidth", "a positive number",
           c.bandwidth);
+  require(std::isfinite(c.threshold_init), "threshold-init", "a finite number", c.threshold_init);
   require(c.aux_k >= 0 && c.aux_k <= kCodeSize, "aux-k", "between 0 and 64 (the code's units)",
           c.aux_k);
   require(c.aux_coef >= 0 && std::isfinite(c.aux_coef), "aux-coef", "a finite number >= 0",

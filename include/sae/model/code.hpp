@@ -24,7 +24,7 @@ enum class CodeKind {
   kRelu,       // relu(z), with an L1 penalty
   kTopK,       // relu of each image's k largest z (Gao et al. 2024)
   kBatchTopK,  // relu of the batch's k*B largest z; a threshold at inference (Bussmann et al.)
-  kJumpRelu,   // z where z > theta_j, theta learned (Rajamanoharan et al. 2024)
+  kJumpRelu,   // relu(z) where z > theta_j, theta learned (Rajamanoharan et al. 2024)
 };
 
 /// A kind of code and the settings its activation reads.
@@ -32,12 +32,13 @@ struct CodeSpec {
   CodeKind kind = CodeKind::kSigmoid;
   int64_t k = 0;           ///< topk, batchtopk: units kept per image (on average for batchtopk)
   double bandwidth = 0.0;  ///< jumprelu: the width epsilon of the straight-through rectangle
+  double threshold_init = 10.0;  ///< jumprelu: theta's starting value
 };
 
 /// The tensors of the model that its kind of code learns or keeps; undefined for other kinds.
 struct CodeTensors {
-  torch::Tensor log_threshold;  ///< jumprelu: (64) parameter, theta_j = exp(log_threshold_j)
-  torch::Tensor threshold;      ///< batchtopk: (1) buffer, the inference threshold
+  torch::Tensor theta;      ///< jumprelu: (64) parameter "threshold", one per unit
+  torch::Tensor threshold;  ///< batchtopk: (1) buffer, the inference threshold
 };
 
 /// The pre-activations z of the whole batch, (B, 64) float on the CPU, that the CPU step gives
@@ -81,15 +82,14 @@ class Code {
   virtual void activation_cpu(const CpuCodeBatch& batch, const CodeSpec& spec,
                               const CodeTensors& tensors, bool training) const = 0;
   /// Its backward for `rows` images: d (rows, 64) <- d loss / d z from d loss / d h, given z and
-  /// h. Adds d loss / d log_threshold into d_log_threshold (64) when the kind has one.
+  /// h. Adds d loss / d theta into d_theta (64) when the kind has one.
   virtual void activation_backward_cpu(const float* z, const float* h, float* d, int64_t rows,
                                        const CodeSpec& spec, const CodeTensors& tensors,
-                                       float* d_log_threshold) const = 0;
+                                       float* d_theta) const = 0;
   /// own_penalty on the CPU for `rows` images: returns its sum over them (the caller divides by
-  /// the batch) and adds `scale` * its gradient in log_threshold into d_log_threshold (64).
+  /// the batch) and adds `scale` * its gradient in theta into d_theta (64).
   virtual double own_penalty_cpu(const float* z, int64_t rows, const CodeSpec& spec,
-                                 const CodeTensors& tensors, float scale,
-                                 float* d_log_threshold) const;
+                                 const CodeTensors& tensors, float scale, float* d_theta) const;
 };
 
 /// Every kind, in the order --code lists them.

@@ -61,7 +61,7 @@ class CpuStep {
   torch::Tensor rows(const torch::Tensor& buffer, int64_t begin, int64_t end) const;
   torch::Tensor weight_grad(int64_t chunk, int64_t layer) const;  // re-laid, like relaid_
   float* bias_grad(int64_t chunk, int64_t layer) const;
-  float* log_threshold_grad(int64_t chunk) const;  // (64), jumprelu only
+  float* theta_grad(int64_t chunk) const;  // (64), jumprelu only
   void run_forward(const torch::Tensor& images, bool with_decoder);
   void encode_chunk(int64_t begin, int64_t end);
   /// The decoder on rows [begin, end) of `code` (the code, or AuxK's input).
@@ -80,7 +80,7 @@ class CpuStep {
   SparseAutoencoder model_;
   int64_t parameter_count_ = 0;
   std::array<int64_t, 6> weight_offset_{}, bias_offset_{};  // into a row of grads_
-  int64_t log_threshold_offset_ = -1;                       // jumprelu's, or -1
+  int64_t theta_offset_ = -1;                               // jumprelu's theta, or -1
   int64_t capacity_ = 0;                                    // images the activation buffers hold
   const float* input_ = nullptr;                            // (B, 28, 28): this call's images
   float grad_scale_ = 0.0f;       // d mse / d recon = grad_scale * (r - x): 2 / (B * 784)

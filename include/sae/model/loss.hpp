@@ -83,8 +83,9 @@ class SparseLoss {
   std::vector<uint8_t> dead_;
 };
 
-/// AuxK's code (B, 64): relu(z) on each image's aux_k largest z among the dead units it left off
-/// (h = 0), ties broken by the lower index; 0 elsewhere.
+/// AuxK's code (B, 64): z on each image's aux_k largest z among the dead units it left off
+/// (h = 0), ties broken by the lower index; 0 elsewhere. z, not relu(z): the units that die here
+/// are those whose z is negative on every image, and a ReLU would pass them no gradient.
 torch::Tensor aux_code(const torch::Tensor& z, const torch::Tensor& h,
                        const std::vector<uint8_t>& dead, int64_t aux_k);
 

@@ -17,7 +17,7 @@ struct AutoencoderOutput {
 /// enc1..enc3 convolutions down to a 64-unit code, dec1..dec3 transposed convolutions back up to
 /// a 28x28 sigmoid image, as torch::nn layers on every device: the reference that CpuStep (the
 /// CPU's kernel) is held to. Parameter names match the original PyTorch module's; a jumprelu
-/// code adds the parameter "log_threshold" (64), a batchtopk code the buffer "threshold" (1).
+/// code adds the parameter "threshold" (64), a batchtopk code the buffer "threshold" (1).
 class SparseAutoencoderImpl : public torch::nn::Module {
  public:
   /// The code is enc3's output z through the activation of `code` (code.hpp).

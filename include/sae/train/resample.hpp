@@ -17,7 +17,7 @@ namespace sae {
 /// slice of the step's batch. Each dead unit draws one image with probability proportional to
 /// the square of its reconstruction loss (a generator seeded from `seed` and `step`, so a resumed
 /// run draws the same). Its enc3 filter becomes that image's enc2 features h2 (32, 7, 7),
-/// normalised and scaled to 0.2 times the mean norm of the live units' filters, with bias 0; its
+/// normalised and scaled to the mean norm of the live units' filters, with bias 0; its
 /// dec1 filter becomes the same direction at the live dec1 filters' mean norm: the decoder mirrors
 /// the encoder, so the unit starts by proposing the feature map it responds to. The Adam moments
 /// of those rows are zeroed. In a data-parallel `group`, rank 0's draw is sent to every rank.

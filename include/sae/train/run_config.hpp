@@ -23,9 +23,10 @@ struct RunConfig {
   int64_t k = 16;                       ///< topk, batchtopk: units kept per image
   double l0_coef = 1e-3;                ///< jumprelu: lambda, the weight of its L0 penalty
   double bandwidth = 0.05;              ///< jumprelu: epsilon of theta's straight-through estimator
+  double threshold_init = 10.0;         ///< jumprelu: theta's starting value
   int64_t aux_k = 32;                   ///< AuxK: dead units lent to the decoder per image
-  double aux_coef = 1.0 / 32;           ///< AuxK's weight; 0 turns it off
-  int64_t dead_steps = 100;             ///< a unit silent for this many steps is dead
+  double aux_coef = 1.0;                ///< AuxK's weight; 0 turns it off
+  int64_t dead_steps = 20;              ///< a unit silent for this many steps is dead
   int64_t resample_every = 0;           ///< steps between resamplings of dead units; 0: never
   int64_t beta_warmup = 0;              ///< optimizer steps over which beta ramps up from 0
   double lr = 1e-3;                     ///< Adam's learning rate
@@ -50,8 +51,11 @@ void for_each_field(Config& config, Visit&& visit) {
   visit("k", config.k, "topk, batchtopk: units kept per image (on average for batchtopk), 1..64");
   visit("l0-coef", config.l0_coef, "jumprelu: lambda, the weight of its L0 penalty");
   visit("bandwidth", config.bandwidth, "jumprelu: width of the threshold's gradient window, > 0");
+  visit("threshold-init", config.threshold_init,
+        "jumprelu: the thresholds' starting value (theta moves about --lr per step)");
   visit("aux-k", config.aux_k, "AuxK: dead units lent to the decoder per image, 0..64");
-  visit("aux-coef", config.aux_coef, "AuxK: its weight (1/32 as OpenAI's; 0: off)");
+  visit("aux-coef", config.aux_coef,
+        "AuxK: its weight (OpenAI's 1/32 left units dead here; 0: off)");
   visit("dead-steps", config.dead_steps,
         "a unit that fired on no image for this many steps is dead");
   visit("resample-every", config.resample_every,

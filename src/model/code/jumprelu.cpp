@@ -1,14 +1,20 @@
 // JumpReLU (Rajamanoharan et al. 2024; SAELens): h_j = z_j where z_j > theta_j, else 0, with a
-// learned threshold per unit, theta = exp(log_threshold) as SAELens keeps it positive, and its own
-// penalty: the mean L0, sum_j H(z_j - theta_j) averaged over the batch (lambda, --l0-coef, weighs
-// it). The step H has no gradient, so theta learns through straight-through estimators with the
-// rectangle kernel K(u) = 1 for |u| < 1/2, of width epsilon (--bandwidth):
+// learned threshold per unit and its own penalty: the mean L0, sum_j H(z_j - theta_j) averaged
+// over the batch (lambda, --l0-coef, weighs it). The step H has no gradient, so theta learns
+// through straight-through estimators with the rectangle kernel K(u) = 1 for |u| < 1/2, of width
+// epsilon (--bandwidth):
 //   d h_j / d theta_j := -(theta_j / eps) K((z_j - theta_j) / eps)
 //   d H(z_j - theta_j) / d theta_j := -(1 / eps) K((z_j - theta_j) / eps),  d H / d z := 0.
+// Where this differs from SAELens: theta is learned as itself, not as log theta. Adam moves a
+// parameter by about lr per step, so over a run of 10^3 steps at lr 1e-3 log theta moves theta by
+// a factor e at most, from SAELens's 0.001 to 0.003: the L0 penalty then never bites. theta itself
+// moves by up to 1, the scale of z here. To keep the code >= 0 should theta dip below 0, h is
+// relu(z) H(z - theta), the same as z H(z - theta) for theta >= 0, and the jump's height in the
+// first estimator is max(theta, 0).
 
 #include "kinds.hpp"
 
-#include <cmath>
+#include <algorithm>
 
 namespace sae {
 namespace {
@@ -22,22 +28,23 @@ torch::Tensor rectangle(const torch::Tensor& z, const torch::Tensor& theta, doub
   return (u.gt(-0.5) & u.lt(0.5)).to(z.scalar_type());
 }
 
-/// h = z * H(z - theta), with the estimator above for theta.
+/// h = relu(z) * H(z - theta), with the estimator above for theta.
 struct JumpReluFunction : public torch::autograd::Function<JumpReluFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& z,
                                const torch::Tensor& theta, double eps) {
     ctx->save_for_backward({z, theta});
     ctx->saved_data["eps"] = eps;
-    return z * z.gt(theta).to(z.scalar_type());
+    return torch::relu(z) * z.gt(theta).to(z.scalar_type());
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &z = saved[0], &theta = saved[1];
     const double eps = ctx->saved_data["eps"].toDouble();
     const auto& g = grads[0];  // (B, 64)
-    const auto d_z = g * z.gt(theta).to(g.scalar_type());
-    const auto d_theta = (g * rectangle(z, theta, eps) * (-theta / eps)).sum(/*dim=*/0);  // (64)
-    return {d_z, d_theta, torch::Tensor()};
+    const auto kept = (z.gt(theta) & z.gt(0)).to(g.scalar_type());
+    const auto height = theta.clamp_min(0);                                                // (64)
+    const auto d_theta = (g * rectangle(z, theta, eps) * (-height / eps)).sum(/*dim=*/0);  // (64)
+    return {g * kept, d_theta, torch::Tensor()};
   }
 };
 
@@ -58,9 +65,9 @@ struct StepFunction : public torch::autograd::Function<StepFunction> {
   }
 };
 
-/// theta (64) on the CPU, computed by torch's exp as autograd computes it.
+/// theta (64) on the CPU.
 std::vector<float> thresholds_of(const CodeTensors& tensors) {
-  const auto theta = tensors.log_threshold.detach().exp().contiguous();
+  const auto theta = tensors.theta.detach().contiguous();
   return {theta.data_ptr<float>(), theta.data_ptr<float>() + theta.numel()};
 }
 
@@ -79,14 +86,12 @@ class JumpReluCode final : public Code {
 
   torch::Tensor activation(const torch::Tensor& z, const CodeSpec& spec, const CodeTensors& tensors,
                            bool) const override {
-    return JumpReluFunction::apply(z, tensors.log_threshold.exp(), spec.bandwidth);
+    return JumpReluFunction::apply(z, tensors.theta, spec.bandwidth);
   }
 
   torch::Tensor own_penalty(const torch::Tensor& z, const CodeSpec& spec,
                             const CodeTensors& tensors) const override {
-    return StepFunction::apply(z, tensors.log_threshold.exp(), spec.bandwidth)
-        .sum(/*dim=*/1)
-        .mean();  // the mean L0
+    return StepFunction::apply(z, tensors.theta, spec.bandwidth).sum(/*dim=*/1).mean();  // mean L0
   }
 
   void activation_cpu(const CpuCodeBatch& batch, const CodeSpec&, const CodeTensors& tensors,
@@ -95,36 +100,34 @@ class JumpReluCode final : public Code {
     for (int64_t b = 0; b < batch.rows; ++b) {
       const float* z = batch.pre + b * kCodeSize;
       float* h = batch.code + b * kCodeSize;
-      for (int64_t j = 0; j < kCodeSize; ++j) h[j] = z[j] > theta[j] ? z[j] : 0.0f;
+      for (int64_t j = 0; j < kCodeSize; ++j) h[j] = z[j] > theta[j] ? std::max(z[j], 0.0f) : 0.0f;
     }
   }
 
-  // d log_theta = theta * d theta: the chain rule through theta = exp(log_threshold).
-  void activation_backward_cpu(const float* z, const float*, float* d, int64_t rows,
+  void activation_backward_cpu(const float* z, const float* h, float* d, int64_t rows,
                                const CodeSpec& spec, const CodeTensors& tensors,
-                               float* d_log_threshold) const override {
+                               float* d_theta) const override {
     const auto theta = thresholds_of(tensors);
     const auto eps = static_cast<float>(spec.bandwidth);
-    for (int64_t b = 0; b < rows; ++b, z += kCodeSize, d += kCodeSize) {
+    for (int64_t b = 0; b < rows; ++b, z += kCodeSize, h += kCodeSize, d += kCodeSize) {
       for (int64_t j = 0; j < kCodeSize; ++j) {
         if (in_window(z[j], theta[j], eps)) {
-          d_log_threshold[j] += d[j] * (-theta[j] / eps) * theta[j];
+          d_theta[j] += d[j] * (-std::max(theta[j], 0.0f) / eps);
         }
-        d[j] = z[j] > theta[j] ? d[j] : 0.0f;
+        d[j] = h[j] > 0.0f ? d[j] : 0.0f;
       }
     }
   }
 
   double own_penalty_cpu(const float* z, int64_t rows, const CodeSpec& spec,
-                         const CodeTensors& tensors, float scale,
-                         float* d_log_threshold) const override {
+                         const CodeTensors& tensors, float scale, float* d_theta) const override {
     const auto theta = thresholds_of(tensors);
     const auto eps = static_cast<float>(spec.bandwidth);
     double active = 0.0;
     for (int64_t b = 0; b < rows; ++b, z += kCodeSize) {
       for (int64_t j = 0; j < kCodeSize; ++j) {
         if (z[j] > theta[j]) active += 1.0;
-        if (in_window(z[j], theta[j], eps)) d_log_threshold[j] += scale * (-1.0f / eps) * theta[j];
+        if (in_window(z[j], theta[j], eps)) d_theta[j] += scale * (-1.0f / eps);
       }
     }
     return active;
