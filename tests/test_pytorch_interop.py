@@ -262,6 +262,10 @@ def check_kind(sae, tmp, data_dir, images, flag_code, k):
     the test on a broken archive; returns the metrics that differ."""
     code = flag_code or "sigmoid"
     flags = (["--code", flag_code] if flag_code else []) + (["--k", str(k)] if k else [])
+    if flag_code == "jumprelu":
+        # theta starts where the z of 3 steps on random strokes are, so that it moves and the
+        # comparison tells a threshold from none (at the default 10, no z reaches it yet).
+        flags += ["--threshold-init", "0.05"]
     run_dir = os.path.join(tmp, f"run-{code}")
     run_sae(sae, ["train", "--epochs", "1", "--data-dir", data_dir, "--out", run_dir,
                   "--device", "cpu", "--quiet", "--threads", "1"] + flags, tmp)
