@@ -267,10 +267,11 @@ void write_sweep_results(const std::string& dir, const std::vector<SweepRow>& ro
   write_file_atomically((fs::path(dir) / kSweepCsvFile).string(), csv);
   // L0 spans decades across a grid (1e-3 for a very sparse sigmoid code, 64 for a saturated
   // one): a log axis keeps the points apart. The FVU is the thresholded one, with inactive units
-  // zeroed, so that a dense code's small activations do not pass for a sparse reconstruction.
+  // zeroed, so that a dense code's small activations do not pass for a sparse reconstruction; on
+  // a log axis too, as a KL code's zeroed FVU is 10 times a TopK code's.
   const PlotSpec spec{"Reconstruction against sparsity, one curve per kind of code",
                       {"mean L0 (active code units per test image, log scale)", Scale::kLog10},
-                      {"thresholded FVU (inactive units zeroed)"}};
+                      {"thresholded FVU (inactive units zeroed, log scale)", Scale::kLog10}};
   plot_frontier((fs::path(dir) / kSweepPlotFile).string(), spec, frontier_curves(rows));
 }
 
