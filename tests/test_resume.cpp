@@ -154,6 +154,35 @@ TEST_F(Resume, SigintSavesACheckpointAndResumeEndsWhereAnUninterruptedRunDoes) {
   }
 }
 
+// Every kind of code resumes bit-exactly: its own tensors (jumprelu's theta, batchtopk's
+// threshold), the units' silent steps that AuxK and resampling read, and Adam's state. Short
+// windows (--dead-steps 3, --resample-every 7) so that both mechanisms act within the epochs.
+TEST_F(Resume, EveryKindOfCodeResumesToTheWeightsOfAnUninterruptedRun) {
+  const std::vector<std::vector<std::string>> kinds = {
+      {"--code", "relu", "--beta", "0.0001"},
+      {"--code", "topk", "--k", "4"},
+      {"--code", "batchtopk", "--k", "4"},
+      {"--code", "jumprelu", "--threshold-init", "0.05", "--bandwidth", "0.5"},
+  };
+  for (const auto& kind : kinds) {
+    const std::string name = kind[1];
+    const auto args = [&](const std::string& run, const char* epochs) {
+      auto a = train_args(run, epochs);
+      a.insert(a.end(), kind.begin(), kind.end());
+      a.insert(a.end(), {"--dead-steps", "3", "--resample-every", "7", "--quiet"});
+      return a;
+    };
+    const std::string straight = tmp_ / (name + "-straight"), run = tmp_ / name;
+    ASSERT_EQ(run_sae(args(straight, "2")).exit_code, 0) << name;
+    ASSERT_EQ(run_sae(args(run, "1")).exit_code, 0) << name;
+    const auto resumed = run_sae({"train", "--resume", run, "--epochs", "2", "--quiet"});
+    ASSERT_EQ(resumed.exit_code, 0) << name << ": " << resumed.err;
+    EXPECT_EQ(read_text(straight + "/model.pt"), read_text(run + "/model.pt")) << name;
+    EXPECT_EQ(metric_columns(straight + "/metrics.csv"), metric_columns(run + "/metrics.csv"))
+        << name;
+  }
+}
+
 TEST_F(Resume, AMidEpochResumeRefusesAnotherSeedDataOrBatchSizeAndAnotherOut) {
   const std::string dir = tmp_ / "run";
   {
