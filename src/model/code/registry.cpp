@@ -4,26 +4,9 @@
 #include <fmt/format.h>
 
 #include "kinds.hpp"
-#include "sae/base/errors.hpp"
-
-#include <algorithm>
+#include "sae/model/kind_table.hpp"
 
 namespace sae {
-namespace {
-
-/// "sigmoid, relu, ... or jumprelu": each kind's `part`, joined as a sentence lists them.
-template <typename Part>
-std::string listed(Part part) {
-  const auto& kinds = code_kinds();
-  std::string out;
-  for (size_t i = 0; i < kinds.size(); ++i) {
-    if (i > 0) out += i + 1 < kinds.size() ? ", " : " or ";
-    out += part(*kinds[i]);
-  }
-  return out;
-}
-
-}  // namespace
 
 torch::Tensor Code::own_penalty(const torch::Tensor&, const CodeSpec&, const CodeTensors&) const {
   return {};
@@ -45,19 +28,11 @@ const std::vector<const Code*>& code_kinds() {
 }
 
 const Code& code_of(CodeKind kind) {
-  const auto& kinds = code_kinds();
-  const auto found = std::find_if(kinds.begin(), kinds.end(),
-                                  [&](const Code* code) { return code->kind() == kind; });
-  TORCH_CHECK(found != kinds.end(), "code_of: no kind for CodeKind ", static_cast<int>(kind));
-  return **found;
+  return entry_of(code_kinds(), kind);
 }
 
 CodeKind parse_code(const std::string& name) {
-  for (const Code* code : code_kinds()) {
-    if (name == code->name()) return code->kind();
-  }
-  throw UsageError(fmt::format("unknown code '{}': use {}", name,
-                               listed([](const Code& code) { return code.name(); })));
+  return entry_named(code_kinds(), name, "code").kind();
 }
 
 std::string code_name(CodeKind kind) {
@@ -77,9 +52,10 @@ std::vector<std::string> names_of_kind(CodeKind) {
 }
 
 const char* code_help() {
-  static const std::string help = "how the code is made: " + listed([](const Code& code) {
-                                    return fmt::format("{} ({})", code.name(), code.help());
-                                  });
+  static const std::string help =
+      "how the code is made: " + listed(code_kinds(), [](const Code& code) {
+        return fmt::format("{} ({})", code.name(), code.help());
+      });
   return help.c_str();
 }
 

@@ -3,26 +3,9 @@
 #include <fmt/format.h>
 
 #include "kinds.hpp"
-#include "sae/base/errors.hpp"
-
-#include <algorithm>
+#include "sae/model/kind_table.hpp"
 
 namespace sae {
-namespace {
-
-/// "kl, l1 or none": each kind's `part`, joined as a sentence lists them.
-template <typename Part>
-std::string listed(Part part) {
-  const auto& kinds = sparsity_kinds();
-  std::string out;
-  for (size_t i = 0; i < kinds.size(); ++i) {
-    if (i > 0) out += i + 1 < kinds.size() ? ", " : " or ";
-    out += part(*kinds[i]);
-  }
-  return out;
-}
-
-}  // namespace
 
 const std::vector<const Sparsity*>& sparsity_kinds() {
   static const std::vector<const Sparsity*> kinds = {&kl_kind(), &l1_kind(), &none_kind()};
@@ -30,19 +13,11 @@ const std::vector<const Sparsity*>& sparsity_kinds() {
 }
 
 const Sparsity& sparsity_of(Penalty penalty) {
-  const auto& kinds = sparsity_kinds();
-  const auto found = std::find_if(kinds.begin(), kinds.end(),
-                                  [&](const Sparsity* kind) { return kind->kind() == penalty; });
-  TORCH_CHECK(found != kinds.end(), "sparsity_of: no kind for Penalty ", static_cast<int>(penalty));
-  return **found;
+  return entry_of(sparsity_kinds(), penalty);
 }
 
 Penalty parse_penalty(const std::string& name) {
-  for (const Sparsity* kind : sparsity_kinds()) {
-    if (name == kind->name()) return kind->kind();
-  }
-  throw UsageError(fmt::format("unknown penalty '{}': use {}", name,
-                               listed([](const Sparsity& kind) { return kind.name(); })));
+  return entry_named(sparsity_kinds(), name, "penalty").kind();
 }
 
 std::string penalty_name(Penalty penalty) {
@@ -50,9 +25,10 @@ std::string penalty_name(Penalty penalty) {
 }
 
 const char* penalty_help() {
-  static const std::string help = "what beta weighs: " + listed([](const Sparsity& kind) {
-                                    return fmt::format("{} ({})", kind.name(), kind.help());
-                                  });
+  static const std::string help =
+      "what beta weighs: " + listed(sparsity_kinds(), [](const Sparsity& kind) {
+        return fmt::format("{} ({})", kind.name(), kind.help());
+      });
   return help.c_str();
 }
 
