@@ -4,7 +4,8 @@
 
   * scripts/reference.py, the baseline that scripts/bench.sh times `sae train` against;
   * tests/test_pytorch_interop.py, which loads a model.pt written by `sae` into
-    SparseAutoencoder below and reproduces `sae eval`;
+    SparseAutoencoder below and reproduces `sae eval`, and runs the same model.pt by
+    torch.jit.load alone against both;
   * scripts/golden.py, which writes tests/golden/first_steps.json, the first training steps
     that the C++ test pins.
 
@@ -13,8 +14,11 @@ with its layer names, so a checkpoint's parameters are enc1.weight ... dec3.bias
 code in any of sae's kinds (--code: sigmoid, relu, topk, batchtopk, jumprelu), with the tensor a
 kind keeps under sae's name for it (jumprelu's parameter threshold (64), batchtopk's buffer
 threshold). It is the module that README's "Loading model.pt in Python" shows, and it must stay
-equivalent to it and to src/model/model.cpp and src/model/code/*.cpp. The loss follows
-src/model/loss.cpp term for term (the clamp of rho_hat included), for the sigmoid code.
+equivalent to it and to src/model/model.cpp and src/model/code/*.cpp. model.pt needs no class
+to run (torch.jit.load(path)(x): the TorchScript of src/model/script.cpp, eval mode only); this
+module is for reading the network, for training it in Python, and for checking that script.
+The loss follows src/model/loss.cpp term for term (the clamp of rho_hat included), for the
+sigmoid code.
 
 Import it from a script elsewhere in the repository with
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))

@@ -1,12 +1,15 @@
-// Checkpoints: one commit = step files + manifest; verified on load; older formats still read.
+// Checkpoints: one commit = step files + manifest; verified on load; older formats still read;
+// model.pt a TorchScript module that runs as the model does.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <torch/script.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "sae/base/atomic_file.hpp"
+#include "sae/model/code.hpp"
 #include "sae/store/checkpoint.hpp"
 #include "sae/store/run_folder.hpp"
 #include "sae/train/train.hpp"
@@ -19,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -58,6 +62,56 @@ void mark(SparseAutoencoder& model, int64_t steps) {
 /// The steps that mark() wrote into `model`.
 int64_t mark_of(const SparseAutoencoder& model) {
   return static_cast<int64_t>(model->enc1->bias[0].item<float>());
+}
+
+/// A fresh model of code `kind` from `seed` (k = 4 where the kind reads k), with thresholds
+/// that are not their initial values.
+SparseAutoencoder model_of_kind(CodeKind kind, uint64_t seed) {
+  torch::manual_seed(seed);
+  CodeSpec spec;
+  spec.kind = kind;
+  if (kind == CodeKind::kTopK || kind == CodeKind::kBatchTopK) spec.k = 4;
+  SparseAutoencoder model(spec);
+  torch::NoGradGuard no_grad;
+  if (kind == CodeKind::kBatchTopK) model->code_tensors().threshold.fill_(0.05);
+  if (kind == CodeKind::kJumpRelu) model->code_tensors().theta.copy_(torch::rand({kCodeSize}) / 10);
+  return model;
+}
+
+/// Moves the thresholds of `model` to where the pre-activations of `images` lie, so that they
+/// keep some units and drop others there: a script that ignored them would differ.
+void place_thresholds(SparseAutoencoder& model, const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const auto z = model->pre_activation(images);  // (B, 64)
+  if (model->code_tensors().threshold.defined()) {
+    model->code_tensors().threshold.fill_(torch::relu(z).max().item<double>() / 2);
+  }
+  if (model->code_tensors().theta.defined()) model->code_tensors().theta.copy_(z.mean(0));
+}
+
+/// The names of `tensors` (an nn::Module's named_parameters() or named_buffers()).
+std::set<std::string> names_of(const torch::OrderedDict<std::string, torch::Tensor>& tensors) {
+  std::set<std::string> names;
+  for (const auto& tensor : tensors) names.insert(tensor.key());
+  return names;
+}
+
+/// Both models hold the same tensors under the same names.
+void expect_same_tensors(const SparseAutoencoder& expected, const SparseAutoencoder& loaded) {
+  for (const auto& tensors : {std::pair{expected->named_parameters(), loaded->named_parameters()},
+                              {expected->named_buffers(), loaded->named_buffers()}}) {
+    ASSERT_EQ(names_of(tensors.first), names_of(tensors.second));
+    for (const auto& tensor : tensors.first) {
+      EXPECT_TRUE(torch::equal(tensor.value(), tensors.second[tensor.key()])) << tensor.key();
+    }
+  }
+}
+
+/// `found` is `expected` within 1e-6, shape included.
+void expect_close(const torch::Tensor& found, const torch::Tensor& expected, const char* what) {
+  ASSERT_EQ(found.sizes(), expected.sizes()) << what;
+  EXPECT_TRUE(torch::allclose(found, expected, /*rtol=*/0.0, /*atol=*/1e-6))
+      << what << " differs by " << (found - expected).abs().max().item<double>();
 }
 
 TEST(Checkpoint, ACommitRoundTripsAndNamesItsStepFiles) {
@@ -100,6 +154,121 @@ TEST(Checkpoint, EqualModelsSerializeToEqualBytes) {
   EXPECT_EQ(serialize_model(a.model), serialize_model(b.model));
   auto c = one_step(4);
   EXPECT_NE(serialize_model(a.model), serialize_model(c.model));
+}
+
+// A test may compare the model.pt of two runs byte for byte (test_resume does): the TorchScript
+// archive, its code and its class names included, must be a function of the weights alone.
+TEST(Checkpoint, EqualWeightsSerializeToEqualBytesForEveryKindOfCode) {
+  for (const Code* kind : code_kinds()) {
+    SCOPED_TRACE(kind->name());
+    auto a = model_of_kind(kind->kind(), 3);
+    auto b = model_of_kind(kind->kind(), 3);
+    const std::string bytes = serialize_model(a);
+    EXPECT_EQ(bytes, serialize_model(b));
+    EXPECT_EQ(bytes, serialize_model(a));  // a second save of the same model
+    a->train(!a->is_training());           // the mode is not saved: the script always infers
+    EXPECT_EQ(bytes, serialize_model(a));
+    // Its inner folder is "archive" whatever the file is called later, and it holds the code.
+    EXPECT_NE(bytes.find("archive/code/__torch__/sae.py"), std::string::npos);
+    EXPECT_NE(bytes.find("archive/constants.pkl"), std::string::npos);
+    EXPECT_NE(bytes, serialize_model(model_of_kind(kind->kind(), 4)));
+  }
+}
+
+TEST(Checkpoint, AModelOnTheGpuSavesTheBytesOfTheSameModelOnTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA GPU";
+  auto model = model_of_kind(CodeKind::kJumpRelu, 3);
+  const std::string on_cpu = serialize_model(model);
+  model->to(torch::kCUDA);
+  EXPECT_EQ(serialize_model(model), on_cpu);
+}
+
+// README's promise: torch.jit.load("model.pt")(x) in plain PyTorch, with no class of its own.
+// Here LibTorch's own TorchScript runs the archive, for every kind of code, against the
+// nn::Module in eval mode (what `sae eval` and `sae encode` compute).
+TEST(Checkpoint, ModelPtIsATorchScriptModuleThatComputesWhatTheModelDoesInEvalMode) {
+  test::TempDir dir;
+  torch::manual_seed(2);
+  const auto images = torch::rand({8, 1, 28, 28});
+  for (const Code* kind : code_kinds()) {
+    SCOPED_TRACE(kind->name());
+    auto model = model_of_kind(kind->kind(), 5);
+    place_thresholds(model, images);
+    model->eval();
+    const std::string path = dir / (std::string(kind->name()) + ".pt");
+    write_file_atomically(path, serialize_model(model));
+    torch::jit::Module script = torch::jit::load(path);
+
+    // The nn::Module's names, and the kind's settings beside them.
+    EXPECT_EQ(names_of(model->named_parameters()), [&] {
+      std::set<std::string> names;
+      for (const auto& p : script.named_parameters()) names.insert(p.name);
+      return names;
+    }());
+    EXPECT_EQ(names_of(model->named_buffers()), [&] {
+      std::set<std::string> names;
+      for (const auto& b : script.named_buffers()) names.insert(b.name);
+      return names;
+    }());
+    EXPECT_EQ(script.attr("code_kind").toStringRef(), kind->name());
+    EXPECT_EQ(script.attr("active_threshold").toDouble(), kind->active_threshold());
+    EXPECT_EQ(script.hasattr("k"), model->code_spec().k > 0);
+    if (script.hasattr("k")) {
+      EXPECT_EQ(script.attr("k").toInt(), model->code_spec().k);
+    }
+    EXPECT_FALSE(script.is_training());
+    script.train();  // every module has the flag that train() sets (it asserts otherwise)
+
+    torch::NoGradGuard no_grad;
+    const AutoencoderOutput expected = model->forward(images);
+    const c10::IValue result = script.forward({images});
+    const auto& outputs = result.toTupleRef().elements();  // (reconstruction, code)
+    ASSERT_EQ(outputs.size(), 2u);
+    expect_close(outputs[0].toTensor(), expected.reconstruction, "forward's reconstruction");
+    expect_close(outputs[1].toTensor(), expected.code, "forward's code");
+    expect_close(script.run_method("encode", images).toTensor(), expected.code, "encode");
+    expect_close(script.run_method("decode", expected.code).toTensor(), expected.reconstruction,
+                 "decode");
+    expect_close(script.run_method("pre_activation", images).toTensor(), expected.pre,
+                 "pre_activation");
+    // The comparison tells the kinds apart: the thresholds keep some units and drop others.
+    const auto active = expected.code.gt(kind->active_threshold());
+    EXPECT_GT(active.sum().item<int64_t>(), 0);
+    if (kind->kind() != CodeKind::kSigmoid && kind->kind() != CodeKind::kRelu) {
+      EXPECT_LT(active.sum().item<int64_t>(), expected.pre.gt(0).sum().item<int64_t>());
+    }
+    // And sae reads its own file back.
+    expect_same_tensors(model, load_model(path, torch::kCPU, model->code_spec()));
+  }
+}
+
+// Before model.pt was TorchScript, model files held weights only (torch::save of the
+// nn::Module): every run folder written then must still evaluate and resume.
+TEST(Checkpoint, WeightsOnlyModelFilesOfOlderSaesStillLoad) {
+  test::TempDir dir;
+  for (const Code* kind : code_kinds()) {
+    SCOPED_TRACE(kind->name());
+    auto model = model_of_kind(kind->kind(), 6);
+    const std::string path = dir / (std::string(kind->name()) + "-weights-only.pt");
+    torch::save(model, path);
+    expect_same_tensors(model, load_model(path, torch::kCPU, model->code_spec()));
+  }
+}
+
+TEST(Checkpoint, AModelFileWithoutTheTensorOfItsKindOfCodeIsRefusedByName) {
+  test::TempDir dir;
+  auto sigmoid = model_of_kind(CodeKind::kSigmoid, 1);
+  write_file_atomically(dir / "model.pt", serialize_model(sigmoid));
+  CodeSpec jumprelu;
+  jumprelu.kind = CodeKind::kJumpRelu;
+  try {
+    load_model(dir / "model.pt", torch::kCPU, jumprelu);
+    FAIL() << "a sigmoid model loaded as a jumprelu one";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("no tensor threshold, which a model of code jumprelu"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Checkpoint, ADamagedStepFileIsDetected) {

@@ -6,6 +6,7 @@
 #include "sae/data/image.hpp"
 #include "sae/model/model.hpp"
 #include "sae/store/checkpoint.hpp"
+#include "sae/store/run_folder.hpp"
 #include "sae/train/train.hpp"
 #include "test_util.hpp"
 
@@ -162,18 +163,18 @@ TEST_F(Cli, ReconstructWritesRealPngs) {
 
 TEST_F(Cli, TrainingEndsWithTheInspectionPicturesAndASummary) {
   const GrayImage atoms = test::read_gray_png(run() + "/atoms.png");
-  EXPECT_EQ(atoms.width, 8 * 28 * 4 + 9 * 2);  // 8x8 atoms at 4x, 2 px padding
-  EXPECT_EQ(atoms.height, atoms.width);
+  EXPECT_EQ(atoms.width, 974);  // 8x8 atoms at 4x, with their captions, title and subtitle
+  EXPECT_EQ(atoms.height, 1164);
   const GrayImage top = test::read_gray_png(run() + "/top.png");
-  EXPECT_EQ(top.width, 27 * 28 * 2 + 28 * 2);  // 4 blocks of 6 images + 3 spacers, at 2x
-  EXPECT_EQ(top.height, 16 * 28 * 2 + 17 * 2);
+  EXPECT_EQ(top.width, 1698);  // 4 blocks of 6 images at 2x, with unit numbers and activations
+  EXPECT_EQ(top.height, 1364);
   for (const char* plot : {"units.png", "activations.png", "loss.png"}) {
     EXPECT_EQ(read_text(run() + "/" + plot).substr(0, 8), "\x89PNG\r\n\x1a\n") << plot;
   }
   // PLplot's RGB pages: 800 x 600, the activations' two histogram panels 700 wide each.
   expect_picture(run() + "/units.png", 800, 600, 3);
   expect_picture(run() + "/activations.png", 2 * 700, 600, 3);
-  expect_picture(run() + "/loss.png", 800, 600, 3);
+  expect_picture(run() + "/loss.png", 3 * 600, 480, 3);  // loss, mse, the penalty
   const auto summary = nlohmann::json::parse(read_text(run() + "/summary.json"));
   // Five Adam steps leave the code almost constant (every unit near 0.4 on every image), so this
   // run's probe sits at chance; the bound a probe must reach on a code that carries the label is
@@ -279,7 +280,7 @@ TEST_F(Cli, SweepTrainsTheGridOnceAndSummarizesIt) {
   EXPECT_EQ(rows[3].rfind("sigmoid,0.01,0.2,,,", 0), 0u) << rows[3];
   EXPECT_TRUE(std::filesystem::exists(sweep + "/beta=0.01_rho=0.2/model.pt"));
   EXPECT_EQ(read_text(sweep + "/sweep.png").substr(0, 8), "\x89PNG\r\n\x1a\n");
-  expect_picture(sweep + "/sweep.png", 800, 600, 3);
+  expect_picture(sweep + "/sweep.png", 2 * 800, 600, 3);  // the frontier, the probe
 
   // Run again: every grid point is already finished, so nothing is trained.
   test::TempDir tmp;
@@ -355,6 +356,76 @@ TEST_F(Cli, CorruptCheckpointFailsCleanly) {
   std::ofstream(tmp / "model.pt") << "not a checkpoint at all";
   expect_clean_failure(run_sae({"eval", "--checkpoint", tmp / "model.pt"}),
                        "not a readable sae model");
+}
+
+TEST_F(Cli, AValidationSplitScoresTheEpochsAndTheTestSetOnceAtTheEnd) {
+  test::TempDir tmp;
+  const std::string run = tmp / "run";
+  const RunResult r =
+      run_sae({"train", "--data-dir", data(), "--out", run, "--epochs", "2", "--threads", "1",
+               "--batch-size", "50", "--val-fraction", "0.2", "--log-every", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("200 train / 50 validation / 60 test images"), std::string::npos) << r.err;
+  // The per-epoch columns say what they scored.
+  std::istringstream csv(read_text(run + "/metrics.csv"));
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find(",val_mse,"), std::string::npos) << header;
+  EXPECT_EQ(header.find("test_"), std::string::npos) << header;
+  const std::vector<EpochMetrics> rows = read_metrics_csv(run + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[1].on_validation);
+  // summary.json holds the test set's score, which `sae eval` reproduces; the last epoch's
+  // validation score differs from it (other images).
+  const RunSummary summary = read_summary_json(run + "/summary.json");
+  EXPECT_EQ(summary.test.images, 60);
+  const RunResult eval = run_sae({"eval", "--checkpoint", run, "--json", "--no-probe"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const auto json = nlohmann::json::parse(eval.out);
+  EXPECT_NEAR(json.at("mse").get<double>(), summary.test.mse, 1e-7);
+  EXPECT_NE(rows[1].test.mse, summary.test.mse);
+  // 200 training images in batches of 50: 4 steps an epoch, a row of steps.csv every 2.
+  const std::vector<StepRecord> steps = read_steps_csv(run + "/steps.csv");
+  ASSERT_EQ(steps.size(), 4u);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(steps[i].step, 2 * static_cast<int64_t>(i + 1));
+    EXPECT_EQ(steps[i].epoch, static_cast<int64_t>(i / 2 + 1));
+    EXPECT_NEAR(steps[i].loss, steps[i].mse + steps[i].penalty, 1e-6);
+    EXPECT_GE(steps[i].l0, 0.0);
+    EXPECT_LE(steps[i].l0, 64.0);
+    EXPECT_DOUBLE_EQ(steps[i].lr, 1e-3);
+    EXPECT_GT(steps[i].images_per_s, 0.0);
+  }
+  // The same seed holds out the same images: a second run trains to the same model.
+  const RunResult again =
+      run_sae({"train", "--data-dir", data(), "--out", tmp / "again", "--epochs", "2", "--threads",
+               "1", "--batch-size", "50", "--val-fraction", "0.2", "--quiet"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(read_text(run + "/model.pt"), read_text(tmp / "again/model.pt"));
+  expect_clean_failure(
+      run_sae({"train", "--data-dir", data(), "--out", tmp / "all", "--val-size", "250"}),
+      "leaving none to train on");
+  expect_clean_failure(run_sae({"train", "--data-dir", data(), "--out", tmp / "both", "--val-size",
+                                "10", "--val-fraction", "0.1"}),
+                       "give one");
+}
+
+TEST_F(Cli, HelpTextsSayWhatTheFlagsTake) {
+  const RunResult top = run_sae({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_EQ(top.out.find("--config"), std::string::npos) << top.out;  // train's, not sae's
+  const RunResult eval = run_sae({"eval", "--help"});
+  EXPECT_EQ(eval.out.find("{false}"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("in (0, 1)"), std::string::npos) << eval.out;
+  expect_clean_failure(run_sae({"eval", "--checkpoint", run(), "--rho", "1"}),
+                       "strictly between 0 and 1");
+}
+
+TEST_F(Cli, ARelativeDataDirFromAConfigFileSaysWhereItCameFrom) {
+  test::TempDir tmp;
+  std::ofstream(tmp / "run.toml") << "[train]\ndata-dir = \"no/such/folder\"\n";
+  expect_clean_failure(run_sae({"train", "--config", tmp / "run.toml", "--out", tmp / "run"}),
+                       "data-dir came from " + tmp / "run.toml" + ":2");
 }
 
 TEST_F(Cli, HelpListsEveryTrainOptionWithDefaults) {

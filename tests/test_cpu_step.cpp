@@ -106,7 +106,11 @@ StepLoss reference_gradients(SparseAutoencoder& model, const torch::Tensor& imag
   const auto out = model->forward(images);
   const auto terms = loss_fn(*model, out, images);
   terms.total.backward();
-  return {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>()};
+  StepLoss loss;
+  loss.loss = terms.total.item<double>();
+  loss.mse = terms.mse.item<double>();
+  loss.kl = terms.kl.item<double>();
+  return loss;
 }
 
 using Case = std::tuple<int64_t, size_t>;  // batch size, index into code_cases()

@@ -129,8 +129,12 @@ TEST(Idx, EmptyMissingAndDirectoryFilesAreRejected) {
   std::filesystem::create_directory(dir / "folder");
   expect_data_error([&] { read_idx_images(dir / "folder"); }, {"found a directory"});
   expect_data_error([&] { load_split(dir / "nope", Split::kTrain); }, {"data folder not found"});
+  // A folder of no IDX file holds no form at all; one of some IDX files misses the others.
   expect_data_error([&] { load_split(dir.path().string(), Split::kTrain); },
-                    {"missing train-images-idx3-ubyte"});
+                    {"no data of a form sae reads", "train-images-idx3-ubyte"});
+  write_bytes(dir / "t10k-images-idx3-ubyte", idx_images(test::synthetic_pixels(1, 1), 1), false);
+  expect_data_error([&] { load_split(dir.path().string(), Split::kTrain); },
+                    {"missing train-images-idx3-ubyte (or train-images-idx3-ubyte.gz)"});
 }
 
 TEST(Idx, TruncatedGzipStreamIsRejected) {

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include "sae/analysis/curves.hpp"
 #include "sae/base/atomic_file.hpp"
+#include "sae/data/image.hpp"
 #include "sae/data/png_check.hpp"
 #include "sae/plot/charts.hpp"
+#include "sae/plot/image_grid.hpp"
 #include "sae/plot/layout.hpp"
 #include "test_util.hpp"
 
@@ -380,33 +383,116 @@ TEST(Plot, LinesWriteAWholePngAndNothingElse) {
   EXPECT_EQ(files_in(dir.path()), (std::vector<std::string>{"loss.png", "one.png"}));
 }
 
+/// The number of pixels of `png` (RGB) near the colour (r, g, b): antialiasing blends the edges of
+/// what is drawn with the background.
+int64_t pixels_near(const test::DecodedPng& png, int r, int g, int b) {
+  constexpr int kTolerance = 60;  // summed over the channels
+  int64_t count = 0;
+  const auto step = static_cast<size_t>(png.channels);
+  for (size_t i = 0; i + 2 < png.samples.size(); i += step) {
+    count += std::abs(png.samples[i] - r) + std::abs(png.samples[i + 1] - g) +
+                 std::abs(png.samples[i + 2] - b) <=
+             kTolerance;
+  }
+  return count;
+}
+
 TEST(Plot, LinesRefuseWhatTheyCannotDraw) {
   test::TempDir dir;
   EXPECT_THROW(plot_lines(dir / "none.png", kLossSpec, {}), std::runtime_error);
   EXPECT_THROW(plot_lines(dir / "ragged.png", kLossSpec, {{"a", {1, 2}, {1}}}), std::runtime_error);
   EXPECT_THROW(plot_lines(dir / "neg.png", {"t", {"x"}, {"y", Scale::kLog10}}, {{"a", {1}, {-1}}}),
                std::runtime_error);
+  // Whole-number ticks mean nothing on a log axis.
+  EXPECT_THROW(
+      plot_lines(dir / "int.png", {"t", {"x", Scale::kLog10, 0, true}, {"y"}}, loss_curves()),
+      std::runtime_error);
   EXPECT_TRUE(files_in(dir.path()).empty());
 }
 
-TEST(Plot, BarsWithAReferenceOnALogAxis) {
+TEST(Plot, LinePanelsSideBySideShareTheirSize) {
+  test::TempDir dir;
+  const Axis epochs{"epoch", Scale::kLinear, 0, true};
+  const LinePanel loss{{"loss", epochs, {"loss"}, 600, 480}, loss_curves()};
+  // A panel without a legend: the first one names the colours.
+  const LinePanel mse{{"mse", epochs, {"mse"}, 600, 480}, loss_curves(), false};
+  plot_line_panels(dir / "loss.png", {loss, mse, mse});
+  const std::optional<PngHeader> header = whole_png(read_file(dir / "loss.png"));
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->width, 3u * 600u);
+  EXPECT_EQ(header->height, 480u);
+
+  LinePanel wider = mse;
+  wider.spec.width = 800;
+  EXPECT_THROW(plot_line_panels(dir / "x.png", {loss, wider}), std::runtime_error);
+  EXPECT_THROW(plot_line_panels(dir / "x.png", {}), std::runtime_error);
+  EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"loss.png"});
+}
+
+TEST(Plot, TheLossCurvesHaveAPanelForEachPartOfTheLossThatMetricsCsvHolds) {
+  test::TempDir dir;
+  std::vector<EpochMetrics> rows(3);
+  for (int e = 0; e < 3; ++e) {
+    rows[e].epoch = e + 1;
+    rows[e].train_mse = 0.2 - 0.05 * e;
+    rows[e].train_loss = rows[e].train_mse + 0.01;
+    rows[e].test.mse = 0.15 - 0.04 * e;
+    rows[e].test.loss = rows[e].test.mse + 0.008;
+  }
+  const auto width_of = [&](const std::string& name) {
+    const std::optional<PngHeader> header = whole_png(read_file(dir / name));
+    EXPECT_TRUE(header) << name;
+    EXPECT_EQ(header ? header->height : 0u, 480u) << name;
+    return header ? header->width : 0u;
+  };
+  // The loss, the MSE and beta * KL, which the default (sigmoid, KL) code adds.
+  plot_loss_curves(dir / "kl.png", rows, RunConfig());
+  EXPECT_EQ(width_of("kl.png"), 3u * 600u);
+  // Without a penalty the loss is the MSE: nothing to add a panel for.
+  RunConfig none;
+  none.penalty = Penalty::kNone;
+  plot_loss_curves(dir / "none.png", rows, none);
+  EXPECT_EQ(width_of("none.png"), 2u * 600u);
+  // A metrics.csv from before its MSE columns reads NaN there: those panels go, the loss stays.
+  for (EpochMetrics& r : rows) r.train_mse = r.test.mse = kNaN;
+  plot_loss_curves(dir / "old.png", rows, RunConfig());
+  EXPECT_EQ(width_of("old.png"), 600u);
+}
+
+TEST(Plot, BarsWithReferencesOnALogAxis) {
   test::TempDir dir;
   const PlotSpec spec{"rho_hat", {"unit"}, {"rho_hat", Scale::kLog10}};
-  plot_bars(dir / "units.png", spec, {{0.5, 0.1, 0.01, 0.0, 1e-4}, ReferenceLine{0.01, "rho"}});
+  plot_bars(dir / "units.png", spec,
+            {{0.5, 0.1, 0.01, 0.0, 1e-4}, {{0.01, "rho"}, {0.1, "10 rho: far"}}});
   EXPECT_TRUE(whole_png(read_file(dir / "units.png")));
-  plot_bars(dir / "plain.png", {"t", {"i"}, {"v"}}, {{1, -2, 3}, std::nullopt});
+  plot_bars(dir / "plain.png", {"t", {"i"}, {"v"}}, {{1, -2, 3}});
   EXPECT_TRUE(whole_png(read_file(dir / "plain.png")));
 
-  EXPECT_THROW(plot_bars(dir / "x.png", spec, {{}, std::nullopt}), std::runtime_error);
-  EXPECT_THROW(plot_bars(dir / "x.png", spec, {{1}, ReferenceLine{0.0, "zero"}}),
+  EXPECT_THROW(plot_bars(dir / "x.png", spec, Bars{}), std::runtime_error);
+  EXPECT_THROW(plot_bars(dir / "x.png", spec, {{1}, {{0.0, "zero"}}}), std::runtime_error);
+  EXPECT_THROW(plot_bars(dir / "x.png", {"t", {"i", Scale::kLog10}, {"v"}}, {{1}}),
                std::runtime_error);
-  EXPECT_THROW(plot_bars(dir / "x.png", {"t", {"i", Scale::kLog10}, {"v"}}, {{1}, std::nullopt}),
-               std::runtime_error);
+  EXPECT_THROW(plot_bars(dir / "x.png", spec, {{1, 2}, {}, {true}}), std::runtime_error);
+}
+
+TEST(Plot, MarkedBarsAreDrawnInTheirOwnColourOrOnTheFloor) {
+  test::TempDir dir;
+  const PlotSpec spec{"rho_hat", {"unit"}, {"rho_hat", Scale::kLog10}};
+  // Two dead units: one with a height a log axis can draw (a sigmoid's), one at 0 (a ReLU's).
+  plot_bars(dir / "marked.png", spec,
+            {{0.5, 0.1, 0.01, 0.0}, {{0.01, "rho"}}, {false, false, true, true}, "dead"});
+  plot_bars(dir / "plain.png", spec, {{0.5, 0.1, 0.01, 0.0}, {{0.01, "rho"}}});
+  const test::DecodedPng marked = test::decode_png(dir / "marked.png");
+  const test::DecodedPng plain = test::decode_png(dir / "plain.png");
+  ASSERT_GE(marked.channels, 3);
+  // Tableau's red: the marked bar, the x on the floor and the legend's sample.
+  EXPECT_GT(pixels_near(marked, 214, 39, 40), pixels_near(plain, 214, 39, 40) + 200);
 }
 
 TEST(Plot, HistogramPanelsSideBySide) {
   test::TempDir dir;
   Histogram values{{"values", {"h"}, {"count", Scale::kLog10}, 700}, {0.1, 0.1, 0.5, 1.0, 7}, 50};
+  values.lines = {{0.5, "active above 0.5"}};
   Histogram units{{"units", {"rho_hat"}, {"count"}, 700}, {0.01, 0.02, 0.9}, 50};
   plot_histograms(dir / "activations.png", {values, units});
   const std::optional<PngHeader> header = whole_png(read_file(dir / "activations.png"));
@@ -424,17 +510,32 @@ TEST(Plot, HistogramPanelsSideBySide) {
   Histogram no_bins = units;
   no_bins.bins = 0;
   EXPECT_THROW(plot_histograms(dir / "x.png", {no_bins}), std::runtime_error);
+  Histogram line_outside = values;
+  line_outside.lines = {{2.0, "outside"}};
+  EXPECT_THROW(plot_histograms(dir / "x.png", {line_outside}), std::runtime_error);
 }
 
-TEST(Plot, LabelledPointsOnALogAxisWithAFloor) {
+TEST(Plot, AHistogramOnALogAxisBinsDecadesAndLeavesOutWhatItCannotDraw) {
   test::TempDir dir;
-  // Zero and negative x sit at the floor instead of breaking the log axis.
-  const PlotSpec spec{"t", {"mean L0", Scale::kLog10, 1e-3}, {"mse"}};
-  plot_labelled_points(dir / "sweep.png", spec,
-                       {{0.0, 0.02, "a"}, {0.5, 0.015, "b"}, {64, 0.07, "c"}, {-1, 0.01, "d"}});
-  EXPECT_TRUE(whole_png(read_file(dir / "sweep.png")));
-  EXPECT_THROW(plot_labelled_points(dir / "none.png", spec, {}), std::runtime_error);
-  EXPECT_THROW(plot_labelled_points(dir / "nan.png", spec, {{kNaN, 1, "a"}}), std::runtime_error);
+  // rho_hat over 64 units spans decades: on a log axis they spread over many bins.
+  Histogram density{{"rho_hat", {"rho_hat", Scale::kLog10}, {"units"}, 700}, {}, 32, 1e-4, 1.0};
+  for (int j = 0; j < 60; ++j) density.values.push_back(std::pow(10.0, -4.0 + j / 15.0));
+  density.values.insert(density.values.end(), {0.0, 0.0, -1.0, kNaN});  // dead units
+  density.lines = {{0.01, "rho"}, {0.1, "10 rho"}};
+  density.notes = {"2 units with rho_hat = 0 not drawn"};
+  plot_histograms(dir / "density.png", {density});
+  EXPECT_TRUE(whole_png(read_file(dir / "density.png")));
+
+  // Nothing to count: still drawn when its notes say why.
+  Histogram dead = density;
+  dead.values = {0.0, 0.0};
+  plot_histograms(dir / "dead.png", {dead});
+  EXPECT_TRUE(whole_png(read_file(dir / "dead.png")));
+  dead.notes.clear();
+  EXPECT_THROW(plot_histograms(dir / "x.png", {dead}), std::runtime_error);
+  Histogram non_positive = density;
+  non_positive.lo = 0.0;
+  EXPECT_THROW(plot_histograms(dir / "x.png", {non_positive}), std::runtime_error);
 }
 
 TEST(Plot, ParetoPointsAreThoseNoOtherPointBeatsOnBothAxes) {
@@ -448,51 +549,52 @@ TEST(Plot, ParetoPointsAreThoseNoOtherPointBeatsOnBothAxes) {
   EXPECT_EQ(pareto_optimal({{3, 3, ""}}), std::vector<bool>{true});
 }
 
-/// The number of pixels of `png` (RGB) near the colour (r, g, b): antialiasing blends the edges of
-/// what is drawn with the background.
-int64_t pixels_near(const test::DecodedPng& png, int r, int g, int b) {
-  constexpr int kTolerance = 60;  // summed over the channels
-  int64_t count = 0;
-  const auto step = static_cast<size_t>(png.channels);
-  for (size_t i = 0; i + 2 < png.samples.size(); i += step) {
-    count += std::abs(png.samples[i] - r) + std::abs(png.samples[i + 1] - g) +
-                 std::abs(png.samples[i + 2] - b) <=
-             kTolerance;
-  }
-  return count;
-}
-
-// A sweep's frontier: the runs of two kinds of code, FVU against L0.
+// A sweep's frontier: the runs of two kinds of code, FVU against L0, coloured by kind.
 const PlotSpec kFrontierSpec{"frontier", {"mean L0", Scale::kLog10}, {"thresholded FVU"}};
-std::vector<FrontierCurve> frontier_curves() {
-  return {{"sigmoid", {{0.5, 0.9, "b=0.01"}, {2, 0.6, "b=0.001"}, {3, 0.7, "b=0.005"}}},
-          {"topk", {{8, 0.3, "k=8"}, {16, 0.2, "k=16"}, {32, 0.25, "k=32"}}}};
+Scatter frontier() {
+  Scatter s;
+  s.colours = {"sigmoid", "topk"};
+  s.front = Front::kPerColour;
+  s.points = {{0.5, 0.9, 0, 0, "b=0.01"}, {2, 0.6, 0, 0, "b=0.001"}, {3, 0.7, 0, 0, "b=0.005"},
+              {8, 0.3, 1, 0, "k=8"},      {16, 0.2, 1, 0, "k=16"},   {32, 0.25, 1, 0, "k=32"}};
+  return s;
 }
 
-TEST(Plot, AFrontierIsAWholePngOfItsSizeWithEachCurveDrawn) {
+TEST(Plot, AScatterIsAWholePngOfItsPanelsWithEachGroupDrawn) {
   test::TempDir dir;
-  plot_frontier(dir / "sweep.png", kFrontierSpec, frontier_curves());
+  plot_scatter(dir / "sweep.png", {{kFrontierSpec, frontier()}});
   EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"sweep.png"});  // no render left
   const std::optional<PngHeader> header = whole_png(read_file(dir / "sweep.png"));
   ASSERT_TRUE(header);
   EXPECT_EQ(header->width, 800u);
   EXPECT_EQ(header->height, 600u);
-  PlotSpec small = kFrontierSpec;
-  small.width = 640;
-  small.height = 480;
-  plot_frontier(dir / "small.png", small, frontier_curves());
-  const std::optional<PngHeader> small_header = whole_png(read_file(dir / "small.png"));
-  ASSERT_TRUE(small_header);
-  EXPECT_EQ(small_header->width, 640u);
-  EXPECT_EQ(small_header->height, 480u);
 
-  // Each curve's colour (Tableau 10's first two) covers more than its legend sample does alone,
+  // Beside it, the same runs on another y, higher better, with a baseline: twice as wide.
+  Scatter probe = frontier();
+  probe.higher_y_is_better = true;
+  probe.group_legend = false;
+  probe.references = {{0.92, "raw pixels"}};
+  for (ScatterPoint& p : probe.points) p.y = 1 - p.y;
+  const PlotSpec probe_spec{"probe", {"mean L0", Scale::kLog10}, {"accuracy"}};
+  plot_scatter(dir / "two.png", {{kFrontierSpec, frontier()}, {probe_spec, probe}});
+  const std::optional<PngHeader> two = whole_png(read_file(dir / "two.png"));
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->width, 1600u);
+  EXPECT_EQ(two->height, 600u);
+
+  // Each group's colour (Tableau 10's first two) covers more than its legend sample does alone,
   // as when its points cannot go on the log axis (L0 = 0, or a missing FVU).
-  std::vector<FrontierCurve> undrawable = frontier_curves();
-  for (LabelledPoint& p : undrawable[0].points) p.x = 0;
-  for (LabelledPoint& p : undrawable[1].points) p.y = kNaN;
-  undrawable.push_back({"relu", {{4, 0.5, "b=0.01"}}});  // something to frame
-  plot_frontier(dir / "undrawable.png", kFrontierSpec, undrawable);
+  Scatter undrawable = frontier();
+  for (ScatterPoint& p : undrawable.points) {
+    if (p.colour == 0) {
+      p.x = 0;
+    } else {
+      p.y = kNaN;
+    }
+  }
+  undrawable.colours.push_back("relu");
+  undrawable.points.push_back({4, 0.5, 2, 0, "b=0.01"});  // something to frame
+  plot_scatter(dir / "undrawable.png", {{kFrontierSpec, undrawable}});
   const test::DecodedPng drawn = test::decode_png(dir / "sweep.png");
   const test::DecodedPng legend_only = test::decode_png(dir / "undrawable.png");
   ASSERT_GE(drawn.channels, 3);
@@ -501,25 +603,161 @@ TEST(Plot, AFrontierIsAWholePngOfItsSizeWithEachCurveDrawn) {
   EXPECT_GT(pixels_near(drawn, 255, 127, 14), pixels_near(legend_only, 255, 127, 14) + 50);
 }
 
-TEST(Plot, AFrontierWithNothingToDrawIsAnEmptyFrameNotAFakeFloor) {
+TEST(Plot, AScatterColouredByOneSettingAndMarkedByAnotherJoinsOneFront) {
   test::TempDir dir;
-  // L0 = 0 has no place on a log axis: no curve has a point to draw, yet the picture (and its
-  // legend, which the caller uses to say so) is written.
-  plot_frontier(dir / "empty.png", kFrontierSpec,
-                {{"sigmoid (2 of 2 runs not shown: 2 with L0 = 0)", {{0, 1.2, ""}, {0, 1.4, ""}}}});
+  // A sigmoid sweep: colour by beta, marker by rho, one front over all the runs, no labels.
+  Scatter s;
+  s.colours = {"β = 0.001", "β = 0.005"};
+  s.markers = {"ρ = 0.01", "ρ = 0.05", "ρ = 0.1"};
+  s.front = Front::kAll;
+  for (int b = 0; b < 2; ++b) {
+    for (int r = 0; r < 3; ++r) {
+      s.points.push_back({0.1 * (r + 1) + b, 1.5 - 0.2 * r - 0.5 * b, b, r, ""});
+    }
+  }
+  s.notes = {"not drawn: 1 run with L0 = 0 (sigmoid)"};
+  plot_scatter(dir / "sweep.png", {{kFrontierSpec, s}});
+  EXPECT_TRUE(whole_png(read_file(dir / "sweep.png")));
+
+  Scatter unnamed_colour = s;
+  unnamed_colour.points.push_back({1, 1, 2, 0, ""});
+  EXPECT_THROW(plot_scatter(dir / "x.png", {{kFrontierSpec, unnamed_colour}}), std::runtime_error);
+  Scatter unnamed_marker = s;
+  unnamed_marker.points.push_back({1, 1, 0, 3, ""});
+  EXPECT_THROW(plot_scatter(dir / "x.png", {{kFrontierSpec, unnamed_marker}}), std::runtime_error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.png"));
+}
+
+TEST(Plot, AScatterWithNothingToDrawIsAnEmptyFrameNotAFakeFloor) {
+  test::TempDir dir;
+  // L0 = 0 has no place on a log axis: no group has a point to draw, yet the picture (and its
+  // legend, whose notes the caller uses to say so) is written.
+  Scatter zeros;
+  zeros.colours = {"sigmoid"};
+  zeros.points = {{0, 1.2, 0, 0, ""}, {0, 1.4, 0, 0, ""}};
+  zeros.notes = {"not drawn: 2 runs with L0 = 0 (sigmoid)"};
+  plot_scatter(dir / "empty.png", {{kFrontierSpec, zeros}});
   const std::optional<PngHeader> header = whole_png(read_file(dir / "empty.png"));
   ASSERT_TRUE(header);
   EXPECT_EQ(header->width, 800u);
-  plot_frontier(dir / "none.png", kFrontierSpec, {{"topk", {}}});
+  Scatter none;
+  none.colours = {"topk"};
+  plot_scatter(dir / "none.png", {{kFrontierSpec, none}});
   EXPECT_TRUE(whole_png(read_file(dir / "none.png")));
   // A linear x axis draws 0 where a log one cannot.
-  plot_frontier(dir / "linear.png", {"t", {"L0"}, {"FVU"}}, {{"sigmoid", {{0, 1.2, ""}}}});
+  const PlotSpec linear{"t", {"L0"}, {"FVU"}};
+  plot_scatter(dir / "linear.png", {{linear, zeros}});
   EXPECT_TRUE(whole_png(read_file(dir / "linear.png")));
 
-  EXPECT_THROW(plot_frontier(dir / "x.png", kFrontierSpec, {}), std::runtime_error);
+  EXPECT_THROW(plot_scatter(dir / "x.png", {}), std::runtime_error);
+  EXPECT_THROW(plot_scatter(dir / "x.png", {{kFrontierSpec, Scatter{}}}), std::runtime_error);
   PlotSpec tiny = kFrontierSpec;
   tiny.height = 10;
-  EXPECT_THROW(plot_frontier(dir / "x.png", tiny, frontier_curves()), std::runtime_error);
+  EXPECT_THROW(plot_scatter(dir / "x.png", {{tiny, frontier()}}), std::runtime_error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.png"));
+}
+
+// --- Tile grids ---
+
+// `n` tiles of 3x2 pixels, tile i all of gray 10 * i + 5 but its top left pixel, 0.
+std::vector<GrayImage> tiles(int n) {
+  std::vector<GrayImage> out;
+  for (int i = 0; i < n; ++i) {
+    GrayImage t{3, 2, std::vector<uint8_t>(6, static_cast<uint8_t>(10 * i + 5))};
+    t.pixels[0] = 0;
+    out.push_back(t);
+  }
+  return out;
+}
+
+TEST(PlotLayout, TileGridsKeepTheirTilesApartAndTheirSizeOffTheText) {
+  TileGrid grid;
+  grid.title = "atoms";
+  grid.tiles = tiles(12);
+  grid.columns = 6;
+  grid.group = 3;
+  grid.scale = 4;
+  grid.labels = {"0", "1", "2", "3"};  // one per row and group
+  const TileGridLayout l = tile_grid_layout(grid);
+  EXPECT_EQ(l.tile_width, 12);
+  EXPECT_EQ(l.tile_height, 8);
+  ASSERT_EQ(l.column_x.size(), 6u);
+  ASSERT_EQ(l.row_y.size(), 2u);
+  ASSERT_EQ(l.label_right.size(), 2u);
+  for (std::size_t c = 1; c < l.column_x.size(); ++c) {
+    EXPECT_GT(l.column_x[c], l.column_x[c - 1] + l.tile_width) << c;
+  }
+  // Groups stand further apart than tiles, each with room for its labels.
+  EXPECT_GT(l.column_x[3] - l.column_x[2], l.column_x[2] - l.column_x[1]);
+  EXPECT_LT(l.label_right[1], l.column_x[3]);
+  EXPECT_GT(l.label_right[1], l.column_x[2] + l.tile_width);
+  EXPECT_GT(l.row_y[1], l.row_y[0] + l.tile_height);
+  EXPECT_GE(l.width, l.column_x.back() + l.tile_width);
+  EXPECT_GE(l.height, l.row_y.back() + l.tile_height);
+  EXPECT_EQ(l.caption_height, 0);
+
+  // Captions add a strip under each row; long titles shrink their font, not the picture.
+  TileGrid captioned = grid;
+  captioned.captions.assign(12, "0.25");
+  captioned.title = std::string(500, 'x');
+  const TileGridLayout c = tile_grid_layout(captioned);
+  EXPECT_GT(c.caption_height, 0);
+  EXPECT_EQ(c.width, l.width);
+  EXPECT_EQ(c.height, l.height + 2 * c.caption_height);
+  EXPECT_LT(c.title_px, l.title_px);
+
+  TileGrid ragged = grid;
+  ragged.tiles[3] = GrayImage{2, 2, std::vector<uint8_t>(4, 0)};
+  EXPECT_THROW(tile_grid_layout(ragged), std::invalid_argument);
+  TileGrid few_labels = grid;
+  few_labels.labels.pop_back();
+  EXPECT_THROW(tile_grid_layout(few_labels), std::invalid_argument);
+  TileGrid few_captions = captioned;
+  few_captions.captions.pop_back();
+  EXPECT_THROW(tile_grid_layout(few_captions), std::invalid_argument);
+  EXPECT_THROW(tile_grid_layout(TileGrid{}), std::invalid_argument);
+}
+
+TEST(Plot, ATileGridIsAGrayPngWithItsTilesPixelForPixel) {
+  test::TempDir dir;
+  TileGrid grid;
+  grid.title = "What each unit draws";
+  grid.subtitle = "decoded at its typical top activation";
+  grid.tiles = tiles(5);
+  grid.tiles.push_back(GrayImage{});  // a blank cell ends the second row
+  grid.columns = 3;
+  grid.scale = 2;
+  grid.labels = {"original", "reconstruction"};
+  for (int i = 0; i < 6; ++i) grid.captions.push_back(i < 3 ? "" : "0.0123");
+  plot_tile_grid(dir / "grid.png", grid);
+  EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"grid.png"});
+  const GrayImage png = test::read_gray_png(dir / "grid.png");
+  const TileGridLayout l = tile_grid_layout(grid);
+  ASSERT_EQ(png.width, l.width);
+  ASSERT_EQ(png.height, l.height);
+  // Every tile's pixels as they are, scaled: the text stays off them.
+  for (int i = 0; i < 5; ++i) {
+    const int left = l.column_x[i % 3], top = l.row_y[i / 3];
+    int differing = 0;
+    for (int y = 0; y < l.tile_height; ++y) {
+      for (int x = 0; x < l.tile_width; ++x) {
+        const uint8_t want = grid.tiles[i].pixels[(y / 2) * 3 + x / 2];
+        differing += png.pixels[(top + y) * png.width + left + x] != want;
+      }
+    }
+    EXPECT_EQ(differing, 0) << "tile " << i;
+  }
+  // The text is there: dark pixels above the tiles (the title) and left of them (the labels).
+  int dark_above = 0, dark_left = 0;
+  for (int y = 0; y < l.row_y[0] - 2; ++y) {
+    for (int x = 0; x < png.width; ++x) dark_above += png.pixels[y * png.width + x] < 128;
+  }
+  for (int y = l.row_y[0]; y < l.row_y[0] + l.tile_height; ++y) {
+    for (int x = 0; x < l.column_x[0] - 2; ++x) dark_left += png.pixels[y * png.width + x] < 128;
+  }
+  EXPECT_GT(dark_above, 20);
+  EXPECT_GT(dark_left, 10);
+  EXPECT_THROW(plot_tile_grid(dir / "x.png", TileGrid{}), std::runtime_error);
   EXPECT_FALSE(std::filesystem::exists(dir / "x.png"));
 }
 

@@ -20,6 +20,11 @@ This test checks that promise end to end, through the real binary:
      strict=True. The kind's tensor must hold what training made of it (batchtopk's threshold
      above its initial 0, jumprelu's threshold off its initial value), or the
      comparisons below could not tell a threshold from none;
+  3b. the archive is also a TorchScript module that runs as it is: `m = torch.jit.load(path)`
+     alone, with no class of this test or of sae_reference.py, gives (reconstruction, code) from
+     m(x), m.encode(x) the same code and m.decode(m.encode(x)) the same reconstruction, carries
+     the kind's name (m.code_kind), k (m.k, for topk and batchtopk) and m.active_threshold, and
+     its numbers go through the same comparisons as the plain module's below;
   4. this test reads the test IDX file itself and computes, by README's definitions, with the
      module in eval mode (x = uint8 / 255 as float32, sums in float64):
        mse             = sum of squared errors / (N * 784)
@@ -29,7 +34,8 @@ This test checks that promise end to end, through the real binary:
        kl  = sum_j rho*log(rho/p_j) + (1-rho)*log((1-rho)/(1-p_j)),
              p = rho_hat (mean code over all N test images) clamped to [1e-6, 1 - 1e-6]
      where a unit is active when its code is above 0.5 (sigmoid) or above 0 (every other kind),
-     and compares them with the JSON; and the codes with `sae encode`'s codes.npy.
+     and compares them with the JSON, for the plain module and for the TorchScript module alike;
+     and the codes of both with `sae encode`'s codes.npy.
 
 Tolerance: |mse - mse_sae| <= 1e-7 (absolute; the real differences are ~1e-9), the same for
 thresholded_mse; mean_l0 within 1e-9 and dead_units exactly (they are counts);
@@ -202,8 +208,9 @@ def python_metrics(model, images, rho):
     }, code
 
 
-def compare_metrics(code, result, ours):
-    """Prints each metric of `sae eval` beside this module's; returns the mismatches."""
+def compare_metrics(code, result, ours, label=None):
+    """Prints each metric of `sae eval` beside this module's; returns the mismatches, named by
+    `label` (default: the code)."""
     kl_reported = isinstance(result.get("kl"), (int, float)) and math.isfinite(result["kl"])
     tolerances = [("mse", MSE_TOL_ABS, "absolute"), ("thresholded_mse", MSE_TOL_ABS, "absolute"),
                   ("mean_l0", L0_TOL_ABS, "absolute"), ("dead_units", 0, "exact")]
@@ -214,14 +221,54 @@ def compare_metrics(code, result, ours):
     for key, tolerance, how in tolerances:
         theirs = result.get(key)
         if not isinstance(theirs, (int, float)):
-            problems.append(f"{code}: `sae eval --json` has no number under '{key}' ({theirs!r})")
+            problems.append(
+                f"{label or code}: `sae eval --json` has no number under '{key}' ({theirs!r})")
             continue
         diff = abs(ours[key] - theirs)
         print(f"  {key:<16} sae eval {theirs:<20.12g} PyTorch {ours[key]:<20.12g} "
               f"|diff| {diff:.3g}  (tolerance {tolerance:.3g} {how})")
         if not diff <= tolerance:  # `not <=` so that a NaN fails too
-            problems.append(f"{code}: {key} differs by {diff:.3g} > {tolerance:.3g}")
+            problems.append(f"{label or code}: {key} differs by {diff:.3g} > {tolerance:.3g}")
     return problems
+
+
+def check_script(checkpoint, code, k, images):
+    """model.pt run as README shows it, by torch.jit.load alone: its methods and attributes
+    must be there and agree with one another. Stops the test when they do not; returns the
+    module, for python_metrics."""
+    try:
+        script = torch.jit.load(checkpoint, map_location="cpu")
+        with torch.no_grad():
+            reconstruction, codes = script(images)  # (N, 1, 28, 28), (N, 64)
+            encoded = script.encode(images)
+            decoded = script.decode(encoded)
+    except Exception as e:  # noqa: BLE001 -- any failure here is the finding
+        fail(f"{code}: torch.jit.load({checkpoint})(x) fails: {type(e).__name__}: "
+             f"{(str(e).strip().splitlines() or [''])[-1]}")
+    if tuple(reconstruction.shape) != (N_TEST, 1, SIDE, SIDE) or tuple(codes.shape) != (N_TEST, 64):
+        fail(f"{code}: the TorchScript forward gives shapes {tuple(reconstruction.shape)} and "
+             f"{tuple(codes.shape)}, expected ({N_TEST}, 1, {SIDE}, {SIDE}) and ({N_TEST}, 64)")
+    if not torch.equal(encoded, codes) or not torch.equal(decoded, reconstruction):
+        fail(f"{code}: m.encode(x) or m.decode(m.encode(x)) differs from m(x)")
+    expected = {"code_kind": code, "active_threshold": 0.5 if code == "sigmoid" else 0.0}
+    if k is not None:
+        expected["k"] = k
+    found = {name: getattr(script, name, None) for name in expected}
+    if found != expected:
+        fail(f"{code}: the TorchScript module's attributes are {found}, expected {expected}")
+    return script
+
+
+def check_codes(code, what, codes, reference_codes):
+    """The codes of `what` are the plain module's within CODES_TOL; returns the mismatches."""
+    # Relative above 1: relu-like codes are not bounded by 1 as sigmoid codes are.
+    reference = reference_codes.double()
+    worst = ((codes.double() - reference).abs() / reference.abs().clamp(min=1.0)).max().item()
+    print(f"  {what:<16} codes within {worst:.3g} of the plain encoder (tolerance {CODES_TOL:g})")
+    if not worst <= CODES_TOL:
+        return [f"{code}: {what}'s codes differ from the plain PyTorch encoder by {worst:.3g} > "
+                f"{CODES_TOL:g}"]
+    return []
 
 
 def check_encode(sae, tmp, checkpoint, data_dir, code, reference_codes):
@@ -286,10 +333,17 @@ def check_kind(sae, tmp, data_dir, images, flag_code, k):
     model.load_state_dict(state, strict=True)
     model.eval()  # batchtopk: the saved threshold, not the batch's own selection
     ours, reference_codes = python_metrics(model, images, float(result["rho"]))
+    # The TorchScript module's own forward, in place of the plain module: README's snippet.
+    script = check_script(checkpoint, code, k, images)
+    scripted, script_codes = python_metrics(script, images, float(result["rho"]))
 
     print(f"{' '.join(['sae train'] + (flags or ['(default code: sigmoid)']))}: "
           f"{len(state)} tensors{', ' + kept if kept else ''}")
+    print("  plain module (sae_reference.SparseAutoencoder, load_state_dict):")
     problems = compare_metrics(code, result, ours)
+    print("  TorchScript module (torch.jit.load alone):")
+    problems += compare_metrics(code, result, scripted, label=f"{code} (TorchScript)")
+    problems += check_codes(code, "TorchScript", script_codes, reference_codes)
     return problems + check_encode(sae, tmp, checkpoint, data_dir, code, reference_codes)
 
 
@@ -318,7 +372,7 @@ def main():
     if problems:
         fail("the plain PyTorch module does not reproduce `sae eval`:\n  " + "\n  ".join(problems))
     print(f"PASS: model.pt of each of the {len(KINDS)} kinds of code loads into the reference "
-          "model's PyTorch module and reproduces sae eval")
+          "model's PyTorch module, runs by torch.jit.load alone, and both reproduce sae eval")
     return 0
 
 

@@ -2,18 +2,25 @@
 // installs): the page renders, every image loads, the 64 unit cards are there, sorting changes
 // their order, and the console stays silent. Skipped, with the reason, where no Chromium is found.
 // And, without a browser: a report never writes outside its run or sweep folder, whatever
-// sweep.csv says and wherever a symlink points.
+// sweep.csv says and wherever a symlink points; a run's page shows its probe, its time, its
+// per-epoch charts (one line per series, a point per epoch) and, only when the explained variance
+// is <= 0, a warning.
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "sae/report/pages.hpp"
+#include "sae/report/svg.hpp"
+#include "sae/train/run_config.hpp"
 #include "test_util.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <regex>
 
 namespace sae {
@@ -183,6 +190,142 @@ TEST(Report, ATopKRunsCardsCountActivityAboveZeroAndSpanItsLargestActivation) {
   EXPECT_LE(summary.at("test").at("mean_l0").get<double>(), 8.0);
   EXPECT_EQ(summary.at("test").at("thresholded_mse").get<double>(),
             summary.at("test").at("mse").get<double>());
+}
+
+/// The points of each <polyline> in `svg`, in order: how many each has.
+std::vector<size_t> polyline_points(const std::string& svg) {
+  std::vector<size_t> counts;
+  for (const std::string& points : all(svg, R"(<polyline[^>]* points="([^"]*)\")")) {
+    counts.push_back(all(points, R"((-?[\d.]+,-?[\d.]+))").size());
+  }
+  return counts;
+}
+
+TEST(Report, ARunsPageShowsItsProbeTimeAndOneChartPointPerEpoch) {
+  const std::string run = trained_run();
+  const std::string page = test::read_text(run + "/report.html");
+  const auto summary = nlohmann::json::parse(test::read_text(run + "/summary.json"));
+
+  // The probe: the code's test accuracy and the raw pixels', in their own section.
+  EXPECT_NE(page.find("<h2>Linear probe</h2>"), std::string::npos);
+  const double code = summary.at("probe_accuracy").get<double>();
+  const double pixels = summary.at("pixel_probe_accuracy").get<double>();
+  EXPECT_NE(page.find(fmt::format("<strong>{:.2f}%</strong> accuracy", 100 * code)),
+            std::string::npos)
+      << code;
+  EXPECT_NE(page.find(fmt::format("<strong>{:.2f}%</strong>", 100 * pixels)), std::string::npos)
+      << pixels;
+
+  // The time: the whole run's, and its one epoch's.
+  const double seconds = summary.at("seconds").get<double>();
+  ASSERT_GT(seconds, 0.0);
+  if (seconds < 60) {
+    EXPECT_NE(page.find(fmt::format("Time: the run took {:.1f} s", seconds)), std::string::npos)
+        << seconds;
+  }
+  EXPECT_NE(page.find("1 epoch of training and evaluation took"), std::string::npos);
+
+  // The charts: mean L0, mean rho_hat, dead units (evaluation and train), explained variance,
+  // each line with a point per row of metrics.csv (one epoch: one point, which still shows).
+  const std::string metrics = test::read_text(run + "/metrics.csv");
+  const auto epochs = static_cast<size_t>(std::count(metrics.begin(), metrics.end(), '\n') - 1);
+  ASSERT_EQ(epochs, 1u);
+  EXPECT_EQ(all(page, R"((<svg class="chart"))").size(), 4u);
+  EXPECT_EQ(polyline_points(page), std::vector<size_t>(5, epochs));
+  EXPECT_NE(page.find(R"(data-series="train")"), std::string::npos);
+  EXPECT_NE(page.find(R"(<circle )"), std::string::npos);
+
+  // Every card's histogram has its axes.
+  EXPECT_EQ(all(page, R"((<svg class="histogram"))").size(), 64u);
+  EXPECT_EQ(all(page, R"((>log count</text>))").size(), 64u);
+
+  // The warning, exactly when the explained variance is <= 0.
+  const double variance = summary.at("test").at("explained_variance").get<double>();
+  EXPECT_EQ(page.find(R"(class="warning")") != std::string::npos, variance <= 0) << variance;
+}
+
+TEST(Report, ALineChartDrawsAPolylinePerSeriesAndWholeEpochTicks) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::vector<int64_t>> runs = {
+      {1}, {1, 2}, {1, 2, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}};
+  for (const std::vector<int64_t>& epochs : runs) {
+    SCOPED_TRACE(epochs.size());
+    LineChart chart;
+    chart.title = "dead units";
+    chart.x = epochs;
+    std::vector<double> test, train;
+    for (const int64_t e : epochs) {
+      test.push_back(static_cast<double>(40 / e));
+      train.push_back(static_cast<double>(44 / e));
+    }
+    chart.series = {{"test", test, "#00f"}, {"train", train, "#f80"}};
+    chart.integer_values = chart.from_zero = true;
+    const std::string svg = line_chart_svg(chart);
+    EXPECT_EQ(svg.rfind("<svg", 0), 0u) << svg;
+    EXPECT_EQ(polyline_points(svg), std::vector<size_t>(2, epochs.size())) << svg;
+    EXPECT_NE(svg.find(R"(data-series="test")"), std::string::npos);
+    EXPECT_NE(svg.find(">epoch</text>"), std::string::npos);
+    // The x ticks (centred under the axis) are whole epochs within the run's.
+    const auto x_ticks = all(svg, R"(text-anchor="middle">([^<]*)</text>)");
+    ASSERT_GE(x_ticks.size(), 2u);  // a tick or more, then "epoch"
+    for (size_t i = 0; i + 1 < x_ticks.size(); ++i) {
+      EXPECT_TRUE(std::regex_match(x_ticks[i], std::regex(R"(\d+)"))) << x_ticks[i];
+      EXPECT_GE(std::stoll(x_ticks[i]), epochs.front());
+      EXPECT_LE(std::stoll(x_ticks[i]), epochs.back());
+    }
+    // Counts: whole-number y ticks too (right-aligned beside the axis).
+    for (const auto& tick : all(svg, R"(text-anchor="end">([^<]*)</text>)")) {
+      if (tick != "test" && tick != "train") {
+        EXPECT_TRUE(std::regex_match(tick, std::regex(R"(\d+)"))) << tick;
+      }
+    }
+  }
+
+  // A missing value leaves out its point; a series with none leaves out its line; no value at
+  // all, no chart.
+  LineChart gaps;
+  gaps.title = "explained variance";
+  gaps.x = {1, 2, 3};
+  gaps.series = {{"", {0.1, nan, 0.3}, "#00f"}, {"", {nan, nan, nan}, "#f80"}};
+  gaps.reference = 0.0;
+  gaps.reference_label = "mean image";
+  const std::string svg = line_chart_svg(gaps);
+  EXPECT_EQ(polyline_points(svg), std::vector<size_t>{2});
+  EXPECT_NE(svg.find("mean image"), std::string::npos);
+  gaps.series = {{"", {nan, nan, nan}, "#00f"}};
+  EXPECT_EQ(line_chart_svg(gaps), "");
+}
+
+TEST(Report, ACardsHistogramLabelsItsRangeAndLogCounts) {
+  std::vector<double> counts(20, 0.0);
+  counts[0] = 250, counts[1] = 30, counts[19] = 2;
+  const std::string svg = histogram_svg(counts, 0.0, 28.93, "activation");
+  EXPECT_EQ(all(svg, R"((<rect x=)").size(), 21u);  // the plot's background and a bar per bin
+  EXPECT_NE(svg.find(">0</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">28.9</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">activation</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">log count</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">100</text>"), std::string::npos);  // a power of ten below 250
+}
+
+TEST(Report, TheExplainedVarianceWarningComesAtZeroOrBelowAndSaysWhatToChange) {
+  RunConfig sigmoid;  // penalty kl: beta weighs it
+  sigmoid.epochs = 3;
+  for (const double variance : {-0.08, 0.0}) {
+    const std::string warning = explained_variance_warning(variance, sigmoid);
+    EXPECT_NE(warning.find("mean image"), std::string::npos) << warning;
+    EXPECT_NE(warning.find("--beta (now 0.005)"), std::string::npos) << warning;
+    EXPECT_NE(warning.find("--epochs (now 3)"), std::string::npos) << warning;
+  }
+  EXPECT_NE(explained_variance_warning(-0.08, sigmoid).find("-0.0800"), std::string::npos);
+  EXPECT_EQ(explained_variance_warning(0.3, sigmoid), "");
+  EXPECT_EQ(explained_variance_warning(std::numeric_limits<double>::quiet_NaN(), sigmoid), "");
+  RunConfig topk;
+  topk.code = CodeKind::kTopK;
+  topk.k = 8;
+  const std::string warning = explained_variance_warning(-0.5, topk);
+  EXPECT_NE(warning.find("--k (now 8)"), std::string::npos) << warning;
+  EXPECT_EQ(warning.find("--beta"), std::string::npos) << warning;
 }
 
 /// A copy of `run` at `to` without its report, which tests may write into (the shared run is not

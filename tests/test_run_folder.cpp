@@ -82,6 +82,46 @@ TEST(RunFolder, MetricsCsvRoundTripsIncludingNan) {
   EXPECT_EQ(test::read_text(dir / "metrics.csv"), before);
 }
 
+TEST(RunFolder, MetricsCsvOfAValidationSplitNamesItsColumnsValAndReadsBack) {
+  test::TempDir dir;
+  EpochMetrics row;
+  row.epoch = 1;
+  row.test.mse = 0.5;
+  row.on_validation = true;
+  write_metrics_csv(dir / "metrics.csv", {row}, /*validation=*/true);
+  const std::string text = test::read_text(dir / "metrics.csv");
+  EXPECT_NE(text.find("train_kl,val_loss,val_mse,"), std::string::npos) << text;
+  const auto rows = read_metrics_csv(dir / "metrics.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].on_validation);
+  EXPECT_DOUBLE_EQ(rows[0].test.mse, 0.5);
+}
+
+TEST(RunFolder, StepsCsvAppendsAndATrimKeepsTheCommittedStepsAndDropsACutLine) {
+  test::TempDir dir;
+  const std::string path = dir / "steps.csv";
+  for (int64_t step = 10; step <= 40; step += 10) {
+    append_steps_csv(path, {step, 1, 0.5, 0.25, 0.25, 3.5, 1e-3, 1000.0});
+  }
+  EXPECT_EQ(read_steps_csv(path).size(), 4u);
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "50,1,0.5,0.2";  // a kill in the middle of a write
+  }
+  EXPECT_EQ(read_steps_csv(path).size(), 4u);
+  trim_steps_csv(path, /*last_step=*/25);
+  const auto rows = read_steps_csv(path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].step, 20);
+  EXPECT_DOUBLE_EQ(rows[1].l0, 3.5);
+  append_steps_csv(path, {30, 1, 0.5, 0.25, 0.25, 3.5, 1e-3, 1000.0});
+  EXPECT_EQ(test::read_text(path).rfind("step,epoch,loss,mse,penalty,l0,lr,images_per_s\n10,", 0),
+            0u);
+  EXPECT_EQ(read_steps_csv(path).size(), 3u);
+  std::ofstream(path) << "step,epoch\n1,1\n";
+  EXPECT_THROW(read_steps_csv(path), std::runtime_error);
+}
+
 TEST(RunFolder, MetricsCsvOfAnOlderRunLacksTheNewerColumnsWhichReadAsNan) {
   // metrics.csv before thresholded_mse existed: the same columns, that one left out.
   test::TempDir dir;

@@ -212,7 +212,7 @@ TEST(Sweep, KindsOfCodeShareOneSweepEachWithTheSettingsItReads) {
   EXPECT_EQ(sigmoid.k, RunConfig().k);
 
   const test::DecodedPng png = test::decode_png(out + "/sweep.png");
-  EXPECT_EQ(png.width, 800);
+  EXPECT_EQ(png.width, 1600);
   EXPECT_EQ(png.height, 600);
   EXPECT_FALSE(png.blank());
   const std::string index = read_text(out + "/index.html");
@@ -467,7 +467,7 @@ TEST(SweepTable, EveryKindsRowsAreWrittenWithTheirCodeAndReadBack) {
   }
   // The frontier, though one sigmoid run has L0 = 0 and one no FVU.
   const test::DecodedPng png = test::decode_png(dir / "sweep.png");
-  EXPECT_EQ(png.width, 800);
+  EXPECT_EQ(png.width, 1600);
   EXPECT_EQ(png.height, 600);
   EXPECT_FALSE(png.blank());
 }

@@ -1,11 +1,12 @@
-// Your own images: any PNG made MNIST-like (gray, white on black, 20x20 box, centre of mass at
-// the centre of 28x28), and bad files refused with one line naming them.
+// Your own images: any image file made MNIST-like (gray, white on black, 20x20 box, centre of mass
+// at the centre of 28x28), and bad files refused with one line naming them.
 
 #include <gtest/gtest.h>
 #include <png.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
+#include "sae/data/npy.hpp"
 #include "sae/data/user_images.hpp"
 #include "test_util.hpp"
 
@@ -21,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -142,6 +144,47 @@ void write_flat_rgba16(const std::string& path, int width, int height) {
   write_png16(path, width, height, PNG_COLOR_TYPE_RGBA, [&](int) { return row; });
 }
 
+/// The bytes of a GIF of the 8-bit gray `pixels` (`width` x `height`) in a palette of 4 grays:
+/// a clear code before each pixel keeps every LZW code 3 bits wide (valid, if 4x too large).
+std::vector<uint8_t> gif_bytes(int width, int height, const std::vector<uint8_t>& pixels) {
+  const auto w = static_cast<uint8_t>(width), h = static_cast<uint8_t>(height);
+  std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', w,   0,   h,   0,   0x81, 0,  0,
+                              0,   0,   0,   85,  85,  85,  170, 170, 170, 255, 255,  255};
+  gif.insert(gif.end(), {0x2c, 0, 0, 0, 0, w, 0, h, 0, 0, /*LZW minimum code size=*/2});
+  std::vector<uint8_t> codes;
+  uint32_t bits = 0;
+  int count = 0;
+  const auto put = [&](uint32_t code) {
+    bits |= code << count;
+    for (count += 3; count >= 8; count -= 8, bits >>= 8) codes.push_back(bits & 0xff);
+  };
+  for (const uint8_t v : pixels) put(4), put(v / 64);  // clear, then the pixel's palette index
+  put(5);                                              // end of information
+  if (count > 0) codes.push_back(bits & 0xff);
+  for (size_t at = 0; at < codes.size(); at += 255) {
+    const size_t n = std::min<size_t>(255, codes.size() - at);
+    gif.push_back(static_cast<uint8_t>(n));
+    gif.insert(gif.end(), codes.begin() + at, codes.begin() + at + n);
+  }
+  gif.insert(gif.end(), {0, 0x3b});  // the last block, the trailer
+  return gif;
+}
+
+/// The bytes of a binary PGM (P5) of the 8-bit gray `pixels`.
+std::vector<uint8_t> pgm_bytes(int width, int height, const std::vector<uint8_t>& pixels) {
+  const std::string header =
+      "P5\n" + std::to_string(width) + " " + std::to_string(height) + "\n255\n";
+  std::vector<uint8_t> bytes(header.begin(), header.end());
+  bytes.insert(bytes.end(), pixels.begin(), pixels.end());
+  return bytes;
+}
+
+/// The bytes of `path`.
+std::vector<uint8_t> file_bytes(const std::string& path) {
+  const std::string text = test::read_text(path);
+  return {text.begin(), text.end()};
+}
+
 /// The message load_user_image throws for `path` ("" when it accepts the file).
 std::string refusal(const std::string& path) {
   try {
@@ -208,18 +251,43 @@ TEST(UserImages, AnyPngBecomesAnMnistLikeDigit) {
   expect_mnist_like(load_user_image(light_ink, Invert::kNo), light_ink);
 }
 
-TEST(UserImages, FoldersAreTheirPngsInNameOrderAndBatchesAreUint8) {
+TEST(UserImages, FoldersAreTheirImagesInNameOrderAndBatchesAreUint8) {
   test::TempDir dir;
   const auto pixels = paper_with_stroke(30, 30, 1);
   for (const char* name : {"b.png", "a.png", "notes.txt"}) {
     ASSERT_NE(stbi_write_png((dir / name).c_str(), 30, 30, 1, pixels.data(), 30), 0);
   }
+  // A JPEG, its extension in capitals: read from the folder as it is when named.
+  ASSERT_NE(stbi_write_jpg((dir / "c.JPG").c_str(), 30, 30, 1, pixels.data(), 95), 0);
+  std::filesystem::create_directory(dir / "more");  // not read: a warning counts it
   const auto files = expand_image_paths({dir.path().string()});
-  ASSERT_EQ(files.size(), 2u);
-  EXPECT_EQ(files[0], dir / "a.png");
+  EXPECT_EQ(files, (std::vector<std::string>{dir / "a.png", dir / "b.png", dir / "c.JPG"}));
   const Dataset data = load_user_images(files, Invert::kAuto);
-  EXPECT_EQ(data.images.sizes(), (std::vector<int64_t>{2, 28, 28}));
+  EXPECT_EQ(data.images.sizes(), (std::vector<int64_t>{3, 28, 28}));
   EXPECT_EQ(data.images.scalar_type(), torch::kUInt8);
+  EXPECT_FALSE(data.labelled());
+  EXPECT_TRUE(
+      torch::equal(data.images[2], load_user_images({dir / "c.JPG"}, Invert::kAuto).images[0]));
+  // What the warning says of the rest, and the refusal of a folder of no image.
+  EXPECT_EQ(
+      not_images_note({dir / "notes.txt", dir / "more/"})
+          .rfind("2 entries not named as images (notes.txt, more/); images are files named .bmp",
+                 0),
+      0u);
+  test::TempDir empty;
+  try {
+    expand_image_paths({empty.path().string()});
+    ADD_FAILURE() << "an empty folder was taken";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              empty.path().string() + ": an empty folder; expected image files in it");
+  }
+  for (const std::string& ext : image_extensions()) {
+    EXPECT_TRUE(is_image_name("x" + ext)) << ext;  // image_extensions() is sorted
+  }
+  EXPECT_TRUE(is_image_name("photo.JPEG"));
+  EXPECT_FALSE(is_image_name("notes.txt"));
+  EXPECT_FALSE(is_image_name("png"));
 }
 
 TEST(UserImages, BadFilesAreRefusedByName) {
@@ -238,7 +306,7 @@ TEST(UserImages, BadFilesAreRefusedByName) {
   };
   refused(dir / "missing.png", "no such file");
   test::write_bytes(dir / "text.png", {'h', 'e', 'l', 'l', 'o'}, false);
-  refused(dir / "text.png", "not a PNG");
+  refused(dir / "text.png", "not an image sae reads");
   // A PNG header that claims 100000 x 100000 pixels, and one that claims 0 x 0.
   test::write_bytes(dir / "huge.png", png_header(100000, 100000), false);
   refused(dir / "huge.png", "100000x100000");
@@ -325,16 +393,84 @@ TEST(UserImages, PngsBeyondTheMemoryBoundAreRefusedFromTheirHeader) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
 }
 
-TEST(UserImages, OnlyThePngDecoderRunsSoAnotherFormatIsNotAPng) {
+TEST(UserImages, EveryFormatStbImageReadsIsReadByItsContent) {
   test::TempDir dir;
-  const auto pixels = paper_with_stroke(48, 32, 3);
-  ASSERT_NE(stbi_write_jpg((dir / "photo.png").c_str(), 48, 32, 3, pixels.data(), 90), 0);
-  const std::string jpeg = refusal(dir / "photo.png");
-  EXPECT_EQ(jpeg, dir / "photo.png" + ": not a PNG (a JPEG); convert it to PNG");
-  test::write_bytes(dir / "nothing.png", {}, false);
-  EXPECT_EQ(refusal(dir / "nothing.png"), dir / "nothing.png" +
-                                              ": not a PNG (an empty file); "
-                                              "convert it to PNG");
+  const auto rgb = paper_with_stroke(48, 32, 3);
+  const auto gray = paper_with_stroke(48, 32, 1);
+  // A JPEG named .png is read as the JPEG it is.
+  ASSERT_NE(stbi_write_jpg((dir / "photo.png").c_str(), 48, 32, 3, rgb.data(), 90), 0);
+  ASSERT_NE(stbi_write_jpg((dir / "photo.jpg").c_str(), 48, 32, 3, rgb.data(), 90), 0);
+  ASSERT_NE(stbi_write_bmp((dir / "scan.bmp").c_str(), 48, 32, 3, rgb.data()), 0);
+  ASSERT_NE(stbi_write_tga((dir / "scan.tga").c_str(), 48, 32, 1, gray.data()), 0);
+  test::write_bytes(dir / "scan.pgm", pgm_bytes(48, 32, gray), false);
+  test::write_bytes(dir / "scan.gif", gif_bytes(48, 32, gray), false);
+  for (const char* name :
+       {"photo.png", "photo.jpg", "scan.bmp", "scan.tga", "scan.pgm", "scan.gif"}) {
+    expect_mnist_like(load_user_image(dir / name, Invert::kAuto), name);
+  }
+  EXPECT_TRUE(torch::equal(load_user_image(dir / "photo.png", Invert::kAuto),
+                           load_user_image(dir / "photo.jpg", Invert::kAuto)));
+
+  // Formats stb_image does not read, or that sae does not let it read, by their content.
+  const auto says = [&](const std::string& name, const std::vector<uint8_t>& bytes,
+                        const std::string& message) {
+    test::write_bytes(dir / name, bytes, false);
+    EXPECT_EQ(refusal(dir / name), dir / name + ": " + message);
+  };
+  says("nothing.png", {}, "an empty file; expected an image");
+  says("photo.webp", {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', ' '},
+       "a WebP, which sae does not decode (stb_image reads no WebP); convert it to PNG");
+  says("scan.tif", {'M', 'M', 0, '*', 0, 0, 0, 8},
+       "a TIFF, which sae does not decode (stb_image reads no TIFF); convert it to PNG");
+  const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n";
+  says("sky.hdr", {hdr.begin(), hdr.end()},
+       "a Radiance HDR image, which sae does not decode (its decoder can hang on a damaged "
+       "file, and a digit needs no floating-point pixels); convert it to PNG");
+  says("text.pgm", {'P', '2', '\n', '1', ' ', '1', '\n', '9', '\n', '0', '\n'},
+       "a text or 1-bit PNM (P2), which sae does not decode; save it as a binary PGM or PPM "
+       "(P5, P6), or as PNG");
+}
+
+// stb_image decodes a cut BMP, TGA or PGM with zeros for the missing part, and reports success;
+// the reads past the file's end tell.
+TEST(UserImages, ATruncatedImageOfAnyFormatIsRefused) {
+  test::TempDir dir;
+  const auto rgb = paper_with_stroke(40, 30, 3);
+  const auto gray = paper_with_stroke(40, 30, 1);
+  ASSERT_NE(stbi_write_jpg((dir / "a.jpg").c_str(), 40, 30, 3, rgb.data(), 90), 0);
+  ASSERT_NE(stbi_write_bmp((dir / "a.bmp").c_str(), 40, 30, 3, rgb.data()), 0);
+  stbi_write_tga_with_rle = 0;
+  ASSERT_NE(stbi_write_tga((dir / "a.tga").c_str(), 40, 30, 1, gray.data()), 0);
+  stbi_write_tga_with_rle = 1;
+  test::write_bytes(dir / "a.pgm", pgm_bytes(40, 30, gray), false);
+  test::write_bytes(dir / "a.gif", gif_bytes(40, 30, gray), false);
+  for (const auto& [name, kind] :
+       std::vector<std::pair<std::string, std::string>>{{"a.jpg", "JPEG"},
+                                                        {"a.bmp", "BMP"},
+                                                        {"a.tga", "TGA"},
+                                                        {"a.pgm", "PNM"},
+                                                        {"a.gif", "GIF"}}) {
+    const std::vector<uint8_t> whole = file_bytes(dir / name);
+    EXPECT_EQ(refusal(dir / name), "") << name;
+    for (const size_t keep : {whole.size() - 2, whole.size() / 2}) {
+      const std::string cut = dir / ("cut-" + std::to_string(keep) + "-" + name);
+      test::write_bytes(cut, std::vector<uint8_t>(whole.begin(), whole.begin() + keep), false);
+      const std::string message = refusal(cut);
+      EXPECT_EQ(message.rfind(cut + ": cannot decode it: a ", 0), 0u) << message;
+      EXPECT_NE(message.find("truncated " + kind), std::string::npos) << message;
+    }
+  }
+  // A GIF's trailer (the byte after its last block) is not needed to decode it.
+  const std::vector<uint8_t> gif = file_bytes(dir / "a.gif");
+  test::write_bytes(dir / "no-trailer.gif", std::vector<uint8_t>(gif.begin(), gif.end() - 1),
+                    false);
+  EXPECT_EQ(refusal(dir / "no-trailer.gif"), "");
+
+  // Beyond the size bound, from the header alone.
+  const std::vector<uint8_t> wide(9000 * 3, 200);
+  ASSERT_NE(stbi_write_jpg((dir / "wide.jpg").c_str(), 9000, 1, 3, wide.data(), 90), 0);
+  EXPECT_EQ(refusal(dir / "wide.jpg"),
+            dir / "wide.jpg" + ": 9000x1 pixels; expected 1 to 8192 on each side: scale it down");
 }
 
 // The cause of "no SOI": stb_image's zlib returns NULL without a reason when malloc fails, and the
@@ -499,18 +635,18 @@ TEST(UserImages, SymlinkLoopsAndFifosAreNamedAndNeverBlock) {
   done = true;
   watchdog.join();
   EXPECT_LT(seconds, 2.0) << "reading a FIFO blocked";
-  const std::string kFifo = ": not a regular file (a FIFO); expected a PNG file";
+  const std::string kFifo = ": not a regular file (a FIFO); expected an image file";
   EXPECT_EQ(as_file, fifo + kFifo);
   EXPECT_EQ(as_path, fifo + kFifo);
   EXPECT_EQ(in_folder.second, in_folder.first + kFifo);
 
   const std::string kLoop =
-      ": a symlink loop (its links never reach a file); point it at a PNG file";
+      ": a symlink loop (its links never reach a file); point it at an image file";
   EXPECT_EQ(refusal(loop), loop + kLoop);
   EXPECT_EQ(expands_to(loop), loop + kLoop);
   EXPECT_EQ(expands_to(dir / "dangling.png"),
             dir / "dangling.png" +
-                ": a dangling symlink (to gone.png): no such file; point it at a PNG file");
+                ": a dangling symlink (to gone.png): no such file; point it at an image file");
 
   // Through the binary, each in one line; the FIFO run gets a deadline instead of a hang.
   const std::string run = test::shared_run(
@@ -556,6 +692,94 @@ TEST(UserImages, FilesTxtEscapesEachNameToOneLine) {
   EXPECT_EQ(list, dir / "two\\nlines.png\n" + dir / "back\\\\slash.png\n" +
                       dir / "tab\\x09and\\x0dcr.png\n");
   EXPECT_EQ(std::count(list.begin(), list.end(), '\n'), 3) << list;
+}
+
+// load_user_images decodes on several threads; what it tells of bad files must not depend on
+// which thread met one first.
+TEST(UserImages, TheFirstBadFileInOrderIsTheOneTold) {
+  test::TempDir dir;
+  const auto pixels = paper_with_stroke(30, 30, 1);
+  std::vector<std::string> files;
+  for (int i = 0; i < 40; ++i) {
+    files.push_back(dir / (std::to_string(100 + i) + ".png"));
+    ASSERT_NE(stbi_write_png(files.back().c_str(), 30, 30, 1, pixels.data(), 30), 0);
+  }
+  test::write_bytes(files[25], {'b', 'a', 'd'}, false);
+  test::write_bytes(files[33], {}, false);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(4);
+  for (int round = 0; round < 3; ++round) {
+    try {
+      load_user_images(files, Invert::kAuto);
+      ADD_FAILURE() << "bad files were taken";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(files[25] + ": not an image sae reads", 0), 0u)
+          << e.what();
+    }
+  }
+  files.erase(files.begin() + 25);
+  files.erase(files.begin() + 32);  // the empty one, one place earlier now
+  const Dataset data = load_user_images(files, Invert::kAuto);
+  torch::set_num_threads(threads);
+  ASSERT_EQ(data.size(), 38);
+  for (int64_t i = 1; i < data.size(); ++i)
+    EXPECT_TRUE(torch::equal(data.images[i], data.images[0]));
+}
+
+TEST(UserImages, AFolderGivenToEncodeTakesItsJpegsAndCountsWhatItSkips) {
+  test::TempDir dir;
+  const std::string run = test::shared_run(
+      {"--epochs", "1", "--data-dir", test::shared_data(300, 100), "--threads", "1"});
+  const auto pixels = paper_with_stroke(40, 40, 1);
+  std::filesystem::create_directory(dir / "mine");
+  ASSERT_NE(stbi_write_png((dir / "mine/a.png").c_str(), 40, 40, 1, pixels.data(), 40), 0);
+  ASSERT_NE(stbi_write_jpg((dir / "mine/b.jpg").c_str(), 40, 40, 1, pixels.data(), 95), 0);
+  test::write_bytes(dir / "mine/notes.txt", {'h', 'i'}, false);
+  const auto r = test::run_sae(
+      {"encode", "--checkpoint", run, "--images", dir / "mine", "--out", dir / "codes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_text(dir / "codes/files.txt"), dir / "mine/a.png\n" + dir / "mine/b.jpg\n");
+  EXPECT_NE(r.err.find(dir / "mine" + ": skipped 1 entry not named as an image (notes.txt)"),
+            std::string::npos)
+      << r.err;
+}
+
+// Training takes an ImageFolder and NumPy arrays through the same --data-dir.
+TEST(UserImages, TrainReadsAnImageFolderAndNumpyArrays) {
+  test::TempDir dir;
+  const auto pixels = paper_with_stroke(40, 40, 1);
+  for (const char* split : {"train", "test"}) {
+    for (const char* kind : {"ell", "other"}) {
+      const auto folder = dir.path() / "pictures" / split / kind;
+      std::filesystem::create_directories(folder);
+      for (int i = 0; i < 12; ++i) {
+        auto drawn = pixels;
+        if (std::string(kind) == "other") std::reverse(drawn.begin(), drawn.end());
+        const std::string path =
+            (folder / (std::to_string(i) + (i % 2 ? ".png" : ".jpg"))).string();
+        const int written = i % 2 ? stbi_write_png(path.c_str(), 40, 40, 1, drawn.data(), 40)
+                                  : stbi_write_jpg(path.c_str(), 40, 40, 1, drawn.data(), 95);
+        ASSERT_NE(written, 0) << path;
+      }
+    }
+  }
+  const auto pictures =
+      test::run_sae({"train", "--data-dir", dir / "pictures", "--out", dir / "run-pictures",
+                     "--epochs", "1", "--threads", "1", "--batch-size", "8"});
+  ASSERT_EQ(pictures.exit_code, 0) << pictures.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "run-pictures/summary.json"));
+
+  std::filesystem::create_directory(dir / "arrays");
+  const auto images = [](int64_t n) {
+    return torch::rand({n, 28, 28}).mul(0.2).add_(torch::eye(28).mul(0.8));  // float in [0, 1]
+  };
+  std::ofstream(dir / "arrays/train-images.npy", std::ios::binary) << npy_bytes(images(24));
+  std::ofstream(dir / "arrays/test-images.npy", std::ios::binary) << npy_bytes(images(8));
+  const auto arrays =
+      test::run_sae({"train", "--data-dir", dir / "arrays", "--out", dir / "run-arrays", "--epochs",
+                     "1", "--threads", "1", "--batch-size", "8"});
+  ASSERT_EQ(arrays.exit_code, 0) << arrays.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "run-arrays/summary.json"));
 }
 
 }  // namespace

@@ -61,6 +61,10 @@ int run_encode(const EncodeOptions& o) {
     write_file_atomically((fs::path(o.out) / "files.txt").string(), list);
     spdlog::info("wrote {}/codes.npy ({} x {}, float32) and {}/files.txt", o.out, codes.size(0),
                  codes.size(1), o.out);
+  } else if (!data.labelled() || data.num_classes > 256) {  // labels.npy holds uint8
+    spdlog::info("wrote {}/codes.npy ({} x {}, float32); the data has no labels to write{}", o.out,
+                 codes.size(0), codes.size(1),
+                 data.labelled() ? " as uint8 (over 256 classes)" : "");
   } else {
     write_npy((fs::path(o.out) / "labels.npy").string(), data.labels.to(torch::kUInt8));  // (N)
     spdlog::info("wrote {}/codes.npy ({} x {}, float32) and {}/labels.npy ({}, uint8)", o.out,

@@ -1,6 +1,7 @@
 // `sae eval`: the test-set metrics of a checkpoint, as a table or one JSON object.
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "sae/base/errors.hpp"
@@ -70,13 +71,14 @@ int run_eval(const EvalOptions& o) {
   const RunConfig settings = evaluated_settings(o, opened.checkpoint.config);
   const SparseLoss loss = run_loss(settings);
   const Dataset test = load_split(opened.data_dir, Split::kTest);
+  spdlog::info("data: {}", describe_split(opened.data_dir, Split::kTest, test));
   const Evaluation evaluation =
       evaluate(opened.model, test, loss, o.batch_size, opened.device);  // metrics and codes
   std::optional<ProbeResult> probe, pixels;
-  if (o.probe) {
+  if (o.probe && test.labelled()) {
     const Dataset train = load_split(opened.data_dir, Split::kTrain);
     probe = linear_probe(encode_all(opened.model, train, o.batch_size, opened.device), train.labels,
-                         evaluation.codes, test.labels);
+                         evaluation.codes, test.labels, train.num_classes);
     pixels = pixel_probe(train, test);  // the baseline the code's probe is read against
   }
   if (!o.json) {
@@ -112,11 +114,19 @@ Command setup_eval(CLI::App& app, CommonOptions& common) {
   cmd->add_option("--rho", options->rho,
                   "target activation, sigmoid codes (default: the checkpoint's)")
       ->check(kNonEmpty)
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            char* end = nullptr;
+            const double rho = std::strtod(value.c_str(), &end);
+            return *end == '\0' && rho > 0 && rho < 1 ? std::string()
+                                                      : "must be strictly between 0 and 1";
+          },
+          "in (0, 1)", "open interval"));
   add_batch_size_option(*cmd, options->batch_size);
   add_compute_options(*cmd, options->compute);
   cmd->add_flag("--json", options->json, "print one JSON object instead of a table");
-  cmd->add_flag("!--no-probe", options->probe, "skip the linear probe (saves a few seconds)");
+  cmd->add_flag("!--no-probe", options->probe, "skip the linear probe (saves a few seconds)")
+      ->default_str("");  // CLI11 would print the negated flag's default as "{false}"
   add_common_options(*cmd, common);
   return {cmd, [options] { return run_eval(*options); }};
 }

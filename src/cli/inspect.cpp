@@ -26,7 +26,7 @@ int run_inspect(const InspectOptions& o) {
   const Evaluation evaluation =
       evaluate(opened.model, test, opened.loss, o.batch_size, opened.device);
   std::filesystem::create_directories(o.out);
-  write_pictures(o.out, opened.model, test, evaluation, opened.loss.rho(), opened.device);
+  write_pictures(o.out, opened.model, test, evaluation, opened.checkpoint.config, opened.device);
   spdlog::info("wrote {}, {}, {}, {} and {} to {}", kReconstructionsFile, kUnitsFile,
                kActivationsFile, kAtomsFile, kTopFile, o.out);
   return 0;

@@ -123,14 +123,18 @@ int run_sweep(const SweepOptions& o, const CommonOptions& common) {
   // Data first: a bad data folder must not leave an empty sweep folder behind.
   const Dataset train = load_split(o.base.data_dir, Split::kTrain);
   const Dataset test = load_split(o.base.data_dir, Split::kTest);
+  spdlog::info("data: {}", describe_split(o.base.data_dir, Split::kTrain, train));
   fs::create_directories(o.out);
   const StopRequests stop;  // Ctrl-C between two grid points stops the sweep too, with 130
   if (const int jobs = std::min(o.jobs, static_cast<int>(grid.size())); jobs > 1) {
-    const int code = train_shards_in_processes(common.argv, o.out, jobs, o.base.threads);
+    std::vector<std::string> point_dirs;
+    for (const SweepPoint& point : grid)
+      point_dirs.push_back((fs::path(o.out) / point.name).string());
+    const int code =
+        train_shards_in_processes(common.argv, o.out, jobs, o.base.threads, point_dirs);
     if (code != 0) return code;
-    // Every point is finished now: the loop below only reads them and writes the table.
+    return write_sweep_table(grid, shard, o.out);  // every point is finished now
   }
-
   return train_sweep(grid, shard, o.out, o.force, train, test, device,
                      default_progress_style(common.quiet));
 }

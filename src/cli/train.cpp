@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -28,8 +29,9 @@ struct TrainOptions {
   std::string config_file;  // --config
   bool force = false;
   bool print_config = false;
-  int dist_timeout = 300;       // seconds a collective waits for the other ranks
-  std::set<std::string> given;  // the settings the command line gave
+  int dist_timeout = 300;                        // seconds a collective waits for the other ranks
+  std::set<std::string> given;                   // the settings the command line gave
+  std::map<std::string, std::string> from_file;  // setting -> "PATH:LINE:COLUMN" it came from
 };
 
 bool same_folder(const std::string& a, const std::string& b) {
@@ -38,7 +40,8 @@ bool same_folder(const std::string& a, const std::string& b) {
 
 /// Sets each option of `cmd` that the config file at `path` names, unless the command line gave
 /// it: flags win. Read with the options' own conversions and checks, as if typed.
-void apply_config_file(const std::string& path, CLI::App& cmd) {
+void apply_config_file(const std::string& path, CLI::App& cmd,
+                       std::map<std::string, std::string>& from_file) {
   for (const ConfigSetting& setting : read_config_file(path)) {
     if (setting.section != "train") {
       throw UsageError(fmt::format(
@@ -54,6 +57,7 @@ void apply_config_file(const std::string& path, CLI::App& cmd) {
                       setting.where, setting.key));
     }
     if (option->count() > 0) continue;
+    from_file[setting.key] = setting.where;
     try {
       option->add_result(setting.values);
       option->run_callback();
@@ -90,12 +94,25 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
                  group.world_size(), group.backend(), o.config.batch_size);
   }
   // Data first: a bad data folder must not leave an empty run folder behind.
-  const Dataset train = load_split(o.config.data_dir, Split::kTrain);
-  const Dataset test = load_split(o.config.data_dir, Split::kTest);
+  const RunData data = [&] {
+    try {
+      const Dataset train = load_split(o.config.data_dir, Split::kTrain);
+      const Dataset test = load_split(o.config.data_dir, Split::kTest);
+      spdlog::info("data: {}", describe_split(o.config.data_dir, Split::kTrain, train));
+      return split_run_data(train, test, o.config);
+    } catch (const DataError& e) {
+      const auto where = o.from_file.find("data-dir");
+      if (where == o.from_file.end()) throw;
+      throw DataError(fmt::format(
+          "{} (data-dir came from {}; a relative folder there is read from the current folder, "
+          "{}, not the file's)",
+          e.what(), where->second, std::filesystem::current_path().string()));
+    }
+  }();
   const std::unique_ptr<Run> run = o.resume.empty()
                                        ? Run::create(o.config, o.out, o.force, device, group)
                                        : Run::resume(o.resume, o.config, device, group);
-  return train_to_end(*run, train, test, default_progress_style(common.quiet));
+  return train_to_end(*run, data, default_progress_style(common.quiet));
 }
 
 }  // namespace
@@ -110,7 +127,8 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
       ->type_name("FILE")
       ->check(CLI::ExistingFile)
       ->multi_option_policy(CLI::MultiOptionPolicy::Throw)  // two files would mix two runs
-      ->configurable(false);
+      ->configurable(false)
+      ->group("");  // hidden from `sae --help`: train's own help names it (the footer below)
   cmd->fallthrough();
   cmd->footer(
       "  --config FILE               TOML file with a [train] section, e.g. configs/mnist.toml;\n"
@@ -143,9 +161,11 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
               // The run's own configuration, read as if given with --config: flags still win. A
               // folder without one is refused by the resume itself, with its reason.
               const auto config = std::filesystem::path(options->resume) / kConfigFile;
-              if (std::filesystem::exists(config)) apply_config_file(config.string(), *cmd);
+              if (std::filesystem::exists(config)) {
+                apply_config_file(config.string(), *cmd, options->from_file);
+              }
             } else if (!options->config_file.empty()) {
-              apply_config_file(options->config_file, *cmd);
+              apply_config_file(options->config_file, *cmd, options->from_file);
             }
             return run_train(*options, common);
           }};

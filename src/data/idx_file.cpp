@@ -14,7 +14,6 @@ namespace {
 
 constexpr uint32_t kImageMagic = 0x00000803;
 constexpr uint32_t kLabelMagic = 0x00000801;
-constexpr uint8_t kNumClasses = 10;
 constexpr size_t kChunkBytes = 1 << 20;
 
 /// A gzip (or, transparently, raw) file opened for reading, with errors that name it.
@@ -148,9 +147,9 @@ std::vector<uint8_t> read_idx_label_file(const std::string& path) {
   const uint32_t count = in.read_u32("label count");
   std::vector<uint8_t> labels = read_payload(in, count, fmt::format("{} labels", count));
   for (size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] >= kNumClasses) {
+    if (labels[i] >= kIdxClasses) {
       throw DataError(fmt::format("{}: label {} at index {} is outside 0..{}", path, labels[i], i,
-                                  kNumClasses - 1));
+                                  kIdxClasses - 1));
     }
   }
   return labels;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "sae/base/atomic_file.hpp"
+#include "sae/data/npy_file.hpp"
 
 #include <cstring>
 #include <stdexcept>
@@ -27,6 +28,24 @@ const char* descr_of(const torch::Tensor& array) {
       throw std::invalid_argument(fmt::format("write_npy: float32 or uint8 only, not {}",
                                               c10::toString(array.scalar_type())));
   }
+}
+
+torch::ScalarType scalar_type_of(NpyType type) {
+  switch (type) {
+    case NpyType::kUint8:
+      return torch::kUInt8;
+    case NpyType::kInt8:
+      return torch::kInt8;
+    case NpyType::kInt32:
+      return torch::kInt32;
+    case NpyType::kInt64:
+      return torch::kInt64;
+    case NpyType::kFloat32:
+      return torch::kFloat32;
+    case NpyType::kFloat64:
+      return torch::kFloat64;
+  }
+  TORCH_CHECK(false, "an NpyType without a tensor type");
 }
 
 /// Python's repr of the shape tuple: "(10000, 64)", "(10000,)", "()".
@@ -71,6 +90,17 @@ std::string npy_bytes(const torch::Tensor& array) {
 
 void write_npy(const std::string& path, const torch::Tensor& array) {
   write_file_atomically(path, npy_bytes(array));
+}
+
+torch::Tensor read_npy(const std::string& path) {
+  // The tensor takes over the bytes as read, without a copy: a data set can be most of memory.
+  auto array = std::make_unique<NpyArray>(read_npy_file(path));
+  const torch::ScalarType type = scalar_type_of(array->type);
+  const std::vector<int64_t> shape = array->shape;
+  void* data = array->data.data();
+  NpyArray* owner = array.release();
+  return torch::from_blob(
+      data, shape, [owner](void*) { delete owner; }, torch::TensorOptions().dtype(type));
 }
 
 }  // namespace sae

@@ -556,9 +556,13 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   // The KL is reported whatever the penalty (a diagnostic).
   const double kl = sparsity_of(Penalty::kKl).penalty_cpu(rho_hat, rho);
   std::vector<uint8_t> fired(kCodeSize);
-  for (int64_t j = 0; j < kCodeSize; ++j) fired[j] = firings[j] > 0 ? 1 : 0;
+  double active_pairs = 0.0;  // (image, unit) pairs above the threshold
+  for (int64_t j = 0; j < kCodeSize; ++j) {
+    fired[j] = firings[j] > 0 ? 1 : 0;
+    active_pairs += firings[j];
+  }
   return {mse + beta * sparsity.penalty_cpu(rho_hat, rho) + l0_coef * own + aux_weight * aux, mse,
-          kl, std::move(fired)};
+          kl, std::move(fired), active_pairs / static_cast<double>(batch)};
 }
 
 AutoencoderOutput CpuStep::forward(const torch::Tensor& images) {

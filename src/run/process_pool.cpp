@@ -58,7 +58,8 @@ int exit_code(int status) {
 
 PoolOutcome run_process_pool(const std::vector<ProcessJob>& jobs, int max_at_once,
                              const std::function<int()>& stop_requested,
-                             const std::function<void(size_t job, pid_t pid)>& on_start) {
+                             const std::function<void(size_t job, pid_t pid)>& on_start,
+                             const std::function<void()>& on_poll) {
   TORCH_CHECK(max_at_once >= 1, "run_process_pool: max_at_once must be >= 1, got ", max_at_once);
   PoolOutcome outcome;
   outcome.exit_codes.assign(jobs.size(), -1);
@@ -95,6 +96,7 @@ PoolOutcome run_process_pool(const std::vector<ProcessJob>& jobs, int max_at_onc
     }
     if (running == 0 && (started == jobs.size() || outcome.passed_signal != 0)) return outcome;
     std::this_thread::sleep_for(kPollInterval);
+    if (on_poll) on_poll();
     for (size_t i = 0; i < started; ++i) {
       int status = 0;
       if (is_running(i) && waitpid(pids[i], &status, WNOHANG) == pids[i]) {

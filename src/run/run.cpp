@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sae/analysis/curves.hpp"
 #include "sae/base/atomic_file.hpp"
 #include "sae/base/errors.hpp"
 #include "sae/base/interrupt.hpp"
 #include "sae/base/stopwatch.hpp"
+#include "sae/base/terminal.hpp"
 #include "sae/report/pages.hpp"
 #include "sae/store/checkpoint.hpp"
 #include "sae/train/probe.hpp"
@@ -71,6 +73,11 @@ void check_resumable(const Checkpoint& checkpoint, const RunConfig& requested,
     }
     if (requested.seed != was.seed) refuse("seed", was.seed, requested.seed);
     if (requested.data_dir != was.data_dir) refuse("data-dir", was.data_dir, requested.data_dir);
+    // The held-out images are not in the epoch's order of training images.
+    if (requested.val_fraction != was.val_fraction) {
+      refuse("val-fraction", was.val_fraction, requested.val_fraction);
+    }
+    if (requested.val_size != was.val_size) refuse("val-size", was.val_size, requested.val_size);
   }
   if (checkpoint.cursor.batches > 0 && requested.epochs <= checkpoint.cursor.epoch) {
     throw UsageError(fmt::format(
@@ -84,6 +91,33 @@ void check_resumable(const Checkpoint& checkpoint, const RunConfig& requested,
         "further",
         dir, checkpoint.cursor.epoch, requested.epochs));
   }
+}
+
+/// The epoch's line: what a person watches, in at most ~100 columns; on a narrower terminal it
+/// breaks between fields rather than inside one.
+void log_epoch(const EpochMetrics& row, int64_t epochs) {
+  const char* scored = row.on_validation ? "val" : "test";
+  const std::vector<std::string> fields = {
+      fmt::format("epoch {:>{}}/{}", row.epoch, std::to_string(epochs).size(), epochs),
+      fmt::format("train {:.5f}", row.train_loss),
+      fmt::format("{} {:.5f} (mse {:.5f} L0 {:.1f} dead {})", scored, row.test.loss, row.test.mse,
+                  row.test.mean_l0, row.test.dead_units),
+      fmt::format("{:.0f} img/s", row.images_per_s)};
+  constexpr int kLogPrefix = 16;  // "[12:34:56 info] "
+  const int columns = terminal_columns();
+  std::string line;
+  for (const std::string& field : fields) {
+    const bool fits =
+        columns <= 0 || static_cast<int>(kLogPrefix + line.size() + 2 + field.size()) < columns;
+    if (!line.empty() && !fits) {
+      spdlog::info("{}", line);
+      line = "  ";
+    } else if (!line.empty()) {
+      line += "  ";
+    }
+    line += field;
+  }
+  spdlog::info("{}", line);
 }
 
 }  // namespace
@@ -131,7 +165,7 @@ std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool 
   prepare_new_run_dir(dir, force);
   auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
   write_file_atomically(run->path(kConfigFile), to_toml(config));
-  write_metrics_csv(run->path(kMetricsFile), {});  // a resume reads it
+  write_metrics_csv(run->path(kMetricsFile), {}, has_validation(config));  // a resume reads it
   return run;
 }
 
@@ -158,7 +192,7 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
     if (!group.is_writer()) return run;
     prepare_new_run_dir(dir, /*force=*/true);
     write_file_atomically(run->path(kConfigFile), to_toml(config));
-    write_metrics_csv(run->path(kMetricsFile), {});
+    write_metrics_csv(run->path(kMetricsFile), {}, has_validation(config));
     return run;
   }
   check_resumable(*checkpoint, config, dir);
@@ -176,7 +210,9 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
   while (!run->history_.empty() && run->history_.back().epoch > run->cursor_.epoch) {
     run->history_.pop_back();
   }
-  write_metrics_csv(run->path(kMetricsFile), run->history_);
+  write_metrics_csv(run->path(kMetricsFile), run->history_, has_validation(config));
+  // Rows past the checkpoint are logged again as those steps are trained again: no gap, no twice.
+  trim_steps_csv(run->path(kStepsFile), run->cursor_.steps);
   write_file_atomically(run->path(kConfigFile), to_toml(config));
   return run;
 }
@@ -189,9 +225,13 @@ bool Run::train_epoch(const Dataset& train, ProgressStyle style,
                       const std::function<bool()>& should_stop) {
   const Stopwatch stopwatch;
   try {
+    std::function<void(const StepRecord&)> log_step;
+    if (is_writer()) {
+      log_step = [this](const StepRecord& row) { append_steps_csv(path(kStepsFile), row); };
+    }
     const bool complete =
         sae::train_epoch(model_, optimizer_, train, config_, device_, cursor_,
-                         is_writer() ? style : ProgressStyle::kNone, should_stop, group_);
+                         is_writer() ? style : ProgressStyle::kNone, should_stop, group_, log_step);
     epoch_seconds_ += stopwatch.seconds();
     return complete;
   } catch (const NonFiniteLoss& e) {
@@ -206,15 +246,16 @@ std::string Run::advice_after_non_finite() const {
                         : std::string());
 }
 
-const EpochMetrics& Run::finish_epoch(const Dataset& test) {
+const EpochMetrics& Run::finish_epoch(const Dataset& scored) {
   const Stopwatch stopwatch;
   const int64_t epoch = cursor_.epoch + 1;
-  const Evaluation& te = last_test_.emplace(
-      evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_));
+  const Evaluation& te = last_eval_.emplace(
+      evaluate(model_, scored, run_loss(config_), config_.test_batch_size, device_));
   // A step can blow up the weights without a non-finite loss before it: check before committing.
   if (!all_finite(model_) || !std::isfinite(te.metrics.loss)) {
-    throw NonFiniteLoss(fmt::format("the weights became non-finite in epoch {} (test loss {}){}",
-                                    epoch, te.metrics.loss, advice_after_non_finite()));
+    throw NonFiniteLoss(fmt::format("the weights became non-finite in epoch {} ({} loss {}){}",
+                                    epoch, has_validation(config_) ? "validation" : "test",
+                                    te.metrics.loss, advice_after_non_finite()));
   }
   const auto n = static_cast<double>(cursor_.images);
   EpochMetrics row;
@@ -224,6 +265,7 @@ const EpochMetrics& Run::finish_epoch(const Dataset& test) {
   row.train_kl = cursor_.kl_sum / n;
   row.train_dead_units = dead_unit_count(cursor_, config_.dead_steps);  // at the epoch's end
   row.test = te.metrics;
+  row.on_validation = has_validation(config_);
   row.seconds = epoch_seconds_ + stopwatch.seconds();
   row.images_per_s = n / std::max(cursor_.seconds, 1e-9);
   history_.push_back(row);
@@ -231,9 +273,9 @@ const EpochMetrics& Run::finish_epoch(const Dataset& test) {
   epoch_seconds_ = 0.0;
 
   if (is_writer()) {
-    write_metrics_csv(path(kMetricsFile), history_);
+    write_metrics_csv(path(kMetricsFile), history_, has_validation(config_));
     save();
-    plot_loss_curve(path(kLossPlotFile), history_);
+    plot_loss_curves(path(kLossPlotFile), history_, config_);
   }
   return history_.back();
 }
@@ -255,44 +297,67 @@ int Run::agreed_stop_signal() const {
   return 0;
 }
 
-RunSummary Run::finish(const Dataset& train, const Dataset& test) {
-  // The last epoch's test pass, unless a resume came only to finish this stage.
-  if (!last_test_) {
-    last_test_ = evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_);
+RunSummary Run::finish(const Dataset& train, const Dataset& test, StatusLine* status) {
+  const auto stage = [&](const char* what) {
+    if (status != nullptr) status->show(what);
+  };
+  // The last epoch's test pass, unless a resume came only to finish this stage, or the epochs were
+  // scored on a validation split: the test set is scored once, here.
+  if (!last_eval_ || has_validation(config_)) {
+    stage("scoring the test set");
+    last_eval_ = evaluate(model_, test, run_loss(config_), config_.test_batch_size, device_);
   }
+  const Evaluation& last_test = *last_eval_;
   RunSummary summary;
-  summary.test = last_test_->metrics;
-  summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
-                               train.labels, last_test_->codes, test.labels);
-  summary.pixel_probe = pixel_probe(train, test);  // what the code's probe is read against
+  summary.test = last_test.metrics;
+  if (train.labelled()) {
+    stage("linear probe on the code and on the pixels");
+    summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
+                                 train.labels, last_test.codes, test.labels, train.num_classes);
+    summary.pixel_probe = pixel_probe(train, test);  // what the code's probe is read against
+  } else {
+    summary.probe = summary.pixel_probe = no_probe();  // no labels to probe for
+  }
   // The last epoch's row; a run resumed only to finish has it from metrics.csv.
   summary.train_dead_units = history_.empty() ? dead_unit_count(cursor_, config_.dead_steps)
                                               : history_.back().train_dead_units;
   summary.seconds = stopwatch_.seconds();
-  write_run_report(dir_, model_, test, *last_test_, config_, device_, &summary);  // and pictures
+  stage("pictures and report.html");
+  write_run_report(dir_, model_, test, last_test, config_, device_, &summary);
   write_summary_json(path(kSummaryFile), summary);  // last: it marks the run finished
   return summary;
 }
 
-int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressStyle style) {
+RunData split_run_data(const Dataset& train, const Dataset& test, const RunConfig& config) {
+  const int64_t held_out = val_count(train.size(), config.val_fraction, config.val_size);
+  if (held_out == 0) return {train, std::nullopt, test};
+  TrainValSplit split = hold_out(train, held_out, config.seed);
+  return {std::move(split.train), std::move(split.val), test};
+}
+
+int train_to_end(Run& run, const RunData& data, ProgressStyle style) {
   const RunConfig& c = run.config();
-  spdlog::info("training on {} ({} train / {} test images), epochs {}..{}, {} threads", c.data_dir,
-               train.size(), test.size(), run.cursor().epoch + 1, c.epochs,
-               torch::get_num_threads());
+  const int threads = torch::get_num_threads();
+  spdlog::info("training on {} ({} train{} / {} test images), epochs {}..{}, {} thread{}",
+               c.data_dir, data.train.size(),
+               data.val ? fmt::format(" / {} validation", data.val->size()) : std::string(),
+               data.test.size(), run.cursor().epoch + 1, c.epochs, threads,
+               threads == 1 ? "" : "s");
   {
     const StopRequests stop;  // before the log line that tells a watcher training has begun
     spdlog::info("run folder {}", run.dir());
     int signal = 0;  // agreed by every rank of a data-parallel run at each check
     const auto should_stop = [&] { return (signal = run.agreed_stop_signal()) != 0; };
+    bool warned = false;
     while (!run.trained() && !should_stop()) {
-      if (!run.train_epoch(train, style, should_stop)) break;
-      const EpochMetrics& row = run.finish_epoch(test);
-      spdlog::info(
-          "epoch {:>{}}/{}  train loss {:.5f} mse {:.5f} kl {:.3f} | test loss {:.5f} mse {:.5f} "
-          "kl {:.3f} L0 {:.1f} dead {} | {:.0f} img/s  {:.1f} s",
-          row.epoch, std::to_string(c.epochs).size(), c.epochs, row.train_loss, row.train_mse,
-          row.train_kl, row.test.loss, row.test.mse, row.test.kl, row.test.mean_l0,
-          row.test.dead_units, row.images_per_s, row.seconds);
+      if (!run.train_epoch(data.train, style, should_stop)) break;
+      const EpochMetrics& row = run.finish_epoch(data.per_epoch());
+      log_epoch(row, c.epochs);
+      if (const std::string warning = explained_variance_warning(row.test.explained_variance, c);
+          !warned && !warning.empty()) {
+        warned = true;
+        spdlog::warn("epoch {}: {}", row.epoch, warning);
+      }
     }
     if (should_stop()) {  // also when it came during the last epoch: the report can wait
       run.save();
@@ -310,11 +375,23 @@ int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressSt
   if (!run.is_writer()) return 0;  // rank 0 writes the report
   // From here a Ctrl-C ends the process at once: the pictures, probe and summary are each written
   // atomically, and a resume writes them again.
-  const RunSummary summary = run.finish(train, test);
-  spdlog::info("linear probe: {:.2f}% test accuracy on the code, {:.2f}% on the raw pixels",
-               100 * summary.probe.test_accuracy, 100 * summary.pixel_probe.test_accuracy);
-  spdlog::info("done: {}/{}; evaluate it with `sae eval --checkpoint {}`", run.dir(), kModelFile,
-               run.dir());
+  RunSummary summary;
+  {
+    StatusLine status(style);
+    summary = run.finish(data.train, data.test, &status);
+  }
+  spdlog::info("test: mse {:.5f}, explained variance {:.3f}, L0 {:.1f}, dead {}", summary.test.mse,
+               summary.test.explained_variance, summary.test.mean_l0, summary.test.dead_units);
+  if (data.train.labelled()) {
+    spdlog::info("linear probe: {:.2f}% test accuracy on the code, {:.2f}% on the raw pixels",
+                 100 * summary.probe.test_accuracy, 100 * summary.pixel_probe.test_accuracy);
+  }
+  if (const std::string warning = explained_variance_warning(summary.test.explained_variance, c);
+      !warning.empty()) {
+    spdlog::warn("test set: {}", warning);
+  }
+  spdlog::info("done in {}: {}/{}; evaluate it with `sae eval --checkpoint {}`",
+               format_duration(summary.seconds), run.dir(), kModelFile, run.dir());
   return 0;
 }
 

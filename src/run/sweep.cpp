@@ -8,9 +8,11 @@
 #include "sae/base/interrupt.hpp"
 #include "sae/report/pages.hpp"
 #include "sae/run/run.hpp"
+#include "sae/run/sweep_shard.hpp"
 #include "sae/store/checkpoint.hpp"
 #include "sae/store/file_names.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 
 namespace sae {
@@ -56,20 +58,30 @@ int train_sweep(const std::vector<SweepPoint>& grid, const SweepShard& shard,
       const auto run = state == PointState::kInterrupted
                            ? Run::resume(run_dir, point.config, device)
                            : Run::create(point.config, run_dir, /*force=*/true, device);
-      const int code = train_to_end(*run, train, test, style);
+      const int code = train_to_end(*run, split_run_data(train, test, point.config), style);
       if (code != 0) return code;
     }
     if (stop_signal() != 0) return kExitSignalBase + stop_signal();
   }
+  return write_sweep_table(grid, shard, out);
+}
+
+int write_sweep_table(const std::vector<SweepPoint>& grid, const SweepShard& shard,
+                      const std::string& out) {
   // The table needs every point: a shard writes it only once the other shards are done too.
   std::vector<SweepRow> rows;
   for (const SweepPoint& point : grid) {
     const fs::path summary = fs::path(out) / point.name / kSummaryFile;
     if (!fs::exists(summary)) {
-      spdlog::info(
-          "shard {}/{} done; {} is not finished yet, so sweep.csv waits: once every shard is "
-          "done, run this sweep again without --shard to write it",
-          shard.index, shard.count, point.name);
+      const char* then =
+          std::getenv(kSweepParentVariable) != nullptr
+              ? "the sweep --jobs that started this shard writes it once every shard is done"
+          : std::getenv("SLURM_ARRAY_TASK_ID") != nullptr
+              ? "once every array task is done, run this sweep again outside the job array to "
+                "write it"
+              : "once every shard is done, run this sweep again without --shard to write it";
+      spdlog::info("shard {}/{} done; {} is not finished yet, so sweep.csv waits: {}", shard.index,
+                   shard.count, point.name, then);
       return 0;
     }
     rows.push_back({point.config, read_summary_json(summary.string())});

@@ -7,8 +7,11 @@
 #include "sae/base/env.hpp"
 #include "sae/base/errors.hpp"
 #include "sae/base/interrupt.hpp"
+#include "sae/base/stopwatch.hpp"
 #include "sae/store/file_names.hpp"
 #include "sae/train/device.hpp"
+
+#include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -104,12 +107,39 @@ std::vector<ProcessJob> shard_processes(const std::vector<std::string>& argv,
 }
 
 int train_shards_in_processes(const std::vector<std::string>& argv, const std::string& out,
-                              int jobs, int threads) {
+                              int jobs, int threads, const std::vector<std::string>& point_dirs) {
   if (threads == 0) threads = cores_per_process(jobs);
   const std::vector<ProcessJob> shards = shard_processes(argv, out, jobs, threads);
-  const PoolOutcome outcome = run_process_pool(shards, jobs, stop_signal, [&](size_t i, pid_t pid) {
-    spdlog::info("shard {}/{}: pid {}, {} threads, log {}", i, jobs, pid, threads, shards[i].log);
-  });
+  ::setenv(kSweepParentVariable, "1", /*overwrite=*/1);  // the children inherit it
+  const Stopwatch stopwatch;
+  std::vector<bool> done(point_dirs.size(), false);
+  size_t finished = 0;
+  const auto report_finished_points = [&] {
+    for (size_t k = 0; k < point_dirs.size(); ++k) {
+      const auto summary = std::filesystem::path(point_dirs[k]) / kSummaryFile;
+      std::error_code ec;
+      if (done[k] || !std::filesystem::exists(summary, ec)) continue;
+      done[k] = true;
+      spdlog::info("sweep: {}/{} points done ({} finished after {:.0f} s)", ++finished,
+                   point_dirs.size(), std::filesystem::path(point_dirs[k]).filename().string(),
+                   stopwatch.seconds());
+    }
+  };
+  // Points finished by an earlier sweep are counted, not announced as new.
+  for (size_t k = 0; k < point_dirs.size(); ++k) {
+    std::error_code ec;
+    done[k] = std::filesystem::exists(std::filesystem::path(point_dirs[k]) / kSummaryFile, ec);
+    finished += done[k] ? 1 : 0;
+  }
+  if (finished > 0) spdlog::info("sweep: {} of {} points already finished", finished, done.size());
+  const PoolOutcome outcome = run_process_pool(
+      shards, jobs, stop_signal,
+      [&](size_t i, pid_t pid) {
+        spdlog::info("shard {}/{}: pid {}, {} threads, log {}", i, jobs, pid, threads,
+                     shards[i].log);
+      },
+      report_finished_points);
+  report_finished_points();
   if (outcome.passed_signal != 0) return kExitSignalBase + outcome.passed_signal;
   for (size_t i = 0; i < shards.size(); ++i) {
     if (outcome.exit_codes[i] != 0) {

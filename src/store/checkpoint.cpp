@@ -4,19 +4,23 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <torch/script.h>
 #include <zlib.h>
 #include <nlohmann/json.hpp>
 
 #include "sae/base/atomic_file.hpp"
 #include "sae/base/interrupt.hpp"
+#include "sae/model/script.hpp"
 #include "sae/store/file_names.hpp"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <regex>
 #include <sstream>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace sae {
 namespace {
@@ -129,34 +133,88 @@ std::string read_file_to_load(const std::string& path) {
   }
 }
 
+/// The first line of what `error` says, without LibTorch's backtrace.
+std::string error_line(const std::exception& error) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error)) {
+    return first_line(torch_error->what_without_backtrace());
+  }
+  return first_line(error.what());
+}
+
+/// The tensors a model file holds, by name ("enc1.weight"), onto the CPU (a checkpoint saved
+/// from a GPU must load where there is none). This sae writes a TorchScript module; older ones
+/// wrote torch::save's weights-only archive, which LibTorch 1.13 also writes as TorchScript but
+/// newer LibTorch as a pickled dict that only torch::load reads: that is the fallback, into a
+/// model of kind `code` whose tensors are then the file's (reshaped to what it holds).
+std::map<std::string, torch::Tensor> tensors_of_model_file(const std::string& bytes,
+                                                           const std::string& model_path,
+                                                           const CodeSpec& code) {
+  std::map<std::string, torch::Tensor> tensors;
+  std::string script_error;
+  try {
+    std::istringstream in(bytes);
+    const torch::jit::Module module = torch::jit::load(in, torch::Device(torch::kCPU));
+    for (const auto& attribute : module.named_attributes(/*recurse=*/true)) {
+      if (attribute.value.isTensor()) tensors.emplace(attribute.name, attribute.value.toTensor());
+    }
+    return tensors;
+  } catch (const std::exception& e) {  // c10::Error, and TorchScript's compile errors
+    script_error = error_line(e);
+  }
+  SparseAutoencoder loaded(code);
+  try {
+    std::istringstream in(bytes);
+    torch::load(loaded, in, torch::Device(torch::kCPU));
+  } catch (const std::exception& e) {
+    const std::string weights_error = error_line(e);
+    throw CheckpointError(fmt::format(
+        "{}: not a readable sae model: {}", model_path,
+        weights_error == script_error
+            ? script_error
+            : fmt::format("{} (read as weights only: {})", script_error, weights_error)));
+  }
+  for (const auto& p : loaded->named_parameters()) tensors.emplace(p.key(), p.value());
+  for (const auto& b : loaded->named_buffers()) tensors.emplace(b.key(), b.value());
+  return tensors;
+}
+
 /// A model of kind `code` from the bytes of a model file (named `model_path` in messages), onto
 /// `device`.
 SparseAutoencoder model_from_bytes(const std::string& bytes, const std::string& model_path,
                                    const torch::Device& device, const CodeSpec& code) {
   SparseAutoencoder model(code);
-  // torch::load silently reshapes parameters to whatever the file holds, so remember the
-  // expected shapes and compare afterwards: a checkpoint of another architecture must fail here.
-  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  const auto found = tensors_of_model_file(bytes, model_path, code);
+  struct Wanted {
+    std::string name;
+    torch::Tensor tensor;
+    const char* what;
+  };
+  std::vector<Wanted> wanted;
   for (const auto& p : model->named_parameters()) {
-    expected.emplace_back(p.key(), p.value().sizes().vec());
+    wanted.push_back({p.key(), p.value(), "parameter"});
   }
-  try {
-    std::istringstream in(bytes);
-    // Onto the CPU first: a checkpoint saved from a GPU must load where there is none.
-    torch::load(model, in, torch::Device(torch::kCPU));
-  } catch (const c10::Error& e) {
-    throw CheckpointError(fmt::format("{}: not a readable sae model: {}", model_path,
-                                      first_line(e.what_without_backtrace())));
-  }
-  const auto loaded = model->named_parameters();
-  for (const auto& [name, shape] : expected) {
-    const auto found = loaded[name].sizes().vec();
-    if (found != shape) {
+  for (const auto& b : model->named_buffers()) wanted.push_back({b.key(), b.value(), "buffer"});
+  // Every name first, then every shape: a file of another architecture is told apart from one
+  // of other shapes under the same names, which torch::load would silently take.
+  for (const Wanted& w : wanted) {
+    if (found.count(w.name) == 0) {
       throw CheckpointError(fmt::format(
-          "{}: parameter {} has shape [{}], expected [{}]: a checkpoint of another architecture",
-          model_path, name, fmt::join(found, ", "), fmt::join(shape, ", ")));
+          "{}: not a readable sae model: it has no tensor {}, which a model of code {} has; is it "
+          "a file of another architecture or kind of code?",
+          model_path, w.name, code_name(code.kind)));
     }
   }
+  for (const Wanted& w : wanted) {
+    const auto shape = w.tensor.sizes().vec();
+    const auto found_shape = found.at(w.name).sizes().vec();
+    if (found_shape != shape) {
+      throw CheckpointError(fmt::format(
+          "{}: {} {} has shape [{}], expected [{}]: a checkpoint of another architecture",
+          model_path, w.what, w.name, fmt::join(found_shape, ", "), fmt::join(shape, ", ")));
+    }
+  }
+  torch::NoGradGuard no_grad;
+  for (const Wanted& w : wanted) w.tensor.copy_(found.at(w.name));
   model->to(device);
   return model;
 }
@@ -175,11 +233,11 @@ void optimizer_from_bytes(const std::string& bytes, const std::string& optimizer
 
 }  // namespace
 
-std::string serialize_model(SparseAutoencoder& model) {
+std::string serialize_model(const SparseAutoencoder& model) {
   // Into memory, not a file: the archive's inner folder is then always "archive" (from a file it
   // takes the file's name), and a full disk fails in our checked writer, not in LibTorch's.
   std::ostringstream out;
-  torch::save(model, out);
+  script_module(*model).save(out);
   return out.str();
 }
 

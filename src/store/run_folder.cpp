@@ -10,7 +10,6 @@
 
 #include "sae/base/atomic_file.hpp"
 #include "sae/base/errors.hpp"
-#include "sae/plot/charts.hpp"
 
 #include <algorithm>
 #include <array>
@@ -36,26 +35,57 @@ constexpr int kMaxRunDirSuffix = 1000;
 constexpr std::array<std::string_view, 3> kLaterSummaryFields = {
     "pixel_probe_accuracy", "pixel_probe_train_accuracy", "train_dead_units"};
 
-/// Calls `visit(column, field, csv_format)` for each column of metrics.csv, in order.
+constexpr std::string_view kTestPrefix = "test_";
+constexpr std::string_view kValPrefix = "val_";
+
+/// Calls `visit(column, field, csv_format)` for each column of metrics.csv, in order. The
+/// per-epoch evaluation's columns are test_* or, with a validation split, val_*.
 template <typename Row, typename Visit>
-void for_each_column(Row& row, Visit&& visit) {
+void for_each_column(Row& row, bool validation, Visit&& visit) {
   visit("epoch", row.epoch, "{}");
   visit("train_loss", row.train_loss, "{:.8g}");
   visit("train_mse", row.train_mse, "{:.8g}");
   visit("train_kl", row.train_kl, "{:.8g}");
   for_each_metric(row.test, [&](const MetricSpec& spec, auto& value) {
-    if (spec.epoch_column) visit(spec.epoch_column, value, spec.csv_format);
+    if (!spec.epoch_column) return;
+    if (!validation) return visit(spec.epoch_column, value, spec.csv_format);
+    const std::string column =
+        std::string(kValPrefix) + (spec.epoch_column + kTestPrefix.size());  // test_mse -> val_mse
+    visit(column.c_str(), value, spec.csv_format);
   });
   visit("train_dead_units", row.train_dead_units, "{}");  // after the test columns: added later
   visit("seconds", row.seconds, "{:.3f}");
   visit("images_per_s", row.images_per_s, "{:.1f}");
 }
 
-std::vector<std::string> metrics_columns() {
+std::vector<std::string> metrics_columns(bool validation) {
   std::vector<std::string> columns;
   EpochMetrics row;
-  for_each_column(row, [&](const char* column, auto&, const char*) { columns.push_back(column); });
+  for_each_column(row, validation,
+                  [&](const char* column, auto&, const char*) { columns.push_back(column); });
   return columns;
+}
+
+/// Calls `visit(column, field, csv_format)` for each column of steps.csv, in order.
+template <typename Row, typename Visit>
+void for_each_step_column(Row& row, Visit&& visit) {
+  visit("step", row.step, "{}");
+  visit("epoch", row.epoch, "{}");
+  visit("loss", row.loss, "{:.8g}");
+  visit("mse", row.mse, "{:.8g}");
+  visit("penalty", row.penalty, "{:.8g}");
+  visit("l0", row.l0, "{:.6g}");
+  visit("lr", row.lr, "{:.8g}");
+  visit("images_per_s", row.images_per_s, "{:.1f}");
+}
+
+std::string steps_header() {
+  std::string header;
+  StepRecord row;
+  for_each_step_column(row, [&](const char* column, auto&, const char*) {
+    header += (header.empty() ? "" : ",") + std::string(column);
+  });
+  return header;
 }
 
 std::string join(const std::vector<std::string>& cells) {
@@ -66,8 +96,9 @@ std::string join(const std::vector<std::string>& cells) {
 
 /// True for the files a run writes, which --force may remove.
 bool is_run_file(const std::string& name) {
-  for (const char* run_file : {kConfigFile, kManifestFile, kModelFile, kMetricsFile, kLossPlotFile,
-                               kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir}) {
+  for (const char* run_file :
+       {kConfigFile, kManifestFile, kModelFile, kMetricsFile, kStepsFile, kLossPlotFile,
+        kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir}) {
     if (name == run_file) return true;
   }
   for (const char* picture : kInspectionFiles) {
@@ -185,11 +216,12 @@ std::vector<fs::path> check_new_run_dir(const std::string& dir, bool force) {
   return run_files;
 }
 
-void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows) {
-  std::string text = join(metrics_columns()) + '\n';
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows,
+                       bool validation) {
+  std::string text = join(metrics_columns(validation)) + '\n';
   for (const auto& row : rows) {
     std::vector<std::string> cells;
-    for_each_column(row, [&](const char*, const auto& value, const char* format) {
+    for_each_column(row, validation, [&](const char*, const auto& value, const char* format) {
       cells.push_back(fmt::format(fmt::runtime(format), value));
     });
     text += join(cells) + '\n';
@@ -199,9 +231,11 @@ void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>&
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
   std::istringstream in(read_file(path));
-  const std::vector<std::string> columns = metrics_columns();
   std::string line;
   if (!std::getline(in, line)) line.clear();
+  const bool validation =
+      line.find(std::string(",") + std::string(kValPrefix)) != std::string::npos;
+  const std::vector<std::string> columns = metrics_columns(validation);
   // A file written before a metric existed lacks its column: the header names what is there, in
   // the table's order, and the columns it leaves out read as NaN (a count keeps its default).
   std::vector<bool> present(columns.size(), false);
@@ -238,8 +272,9 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
                                            number, expected, line));
     }
     EpochMetrics row;
+    row.on_validation = validation;
     size_t column = 0, value = 0;
-    for_each_column(row, [&](const char*, auto& field, const char*) {
+    for_each_column(row, validation, [&](const char*, auto& field, const char*) {
       using T = std::remove_reference_t<decltype(field)>;
       if (present[column++]) {
         field = static_cast<T>(values[value++]);
@@ -250,6 +285,72 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
     rows.push_back(row);
   }
   return rows;
+}
+
+void append_steps_csv(const std::string& path, const StepRecord& row) {
+  std::string line;
+  for_each_step_column(row, [&](const char*, const auto& value, const char* format) {
+    line += (line.empty() ? "" : ",") + fmt::format(fmt::runtime(format), value);
+  });
+  std::error_code ec;
+  if (!fs::exists(path, ec)) line = steps_header() + '\n' + line;
+  // One write(2) of a whole line in append mode: a kill leaves at most a partial last line, which
+  // the resume's trim_steps_csv drops.
+  line += '\n';
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) {
+    throw std::runtime_error(fmt::format("{}: cannot append: {}", path, std::strerror(errno)));
+  }
+  const ssize_t written = ::write(fd, line.data(), line.size());
+  const int error = errno;
+  ::close(fd);
+  if (written != static_cast<ssize_t>(line.size())) {
+    throw std::runtime_error(fmt::format("{}: cannot append: {}", path, std::strerror(error)));
+  }
+}
+
+std::vector<StepRecord> read_steps_csv(const std::string& path) {
+  std::istringstream in(read_file(path));
+  std::string line;
+  if (!std::getline(in, line) || line != steps_header()) {
+    throw std::runtime_error(
+        fmt::format("{}: line 1: expected the header '{}'", path, steps_header()));
+  }
+  std::vector<StepRecord> rows;
+  for (int number = 2; std::getline(in, line); ++number) {
+    if (in.eof()) break;  // no newline after it: a line that a kill cut short
+    StepRecord row;
+    std::istringstream fields(line);
+    bool ok = true;
+    for_each_step_column(row, [&](const char*, auto& field, const char*) {
+      std::string cell;
+      char* end = nullptr;
+      const double value = std::getline(fields, cell, ',') ? std::strtod(cell.c_str(), &end) : 0;
+      ok = ok && !cell.empty() && *end == '\0';
+      field = static_cast<std::remove_reference_t<decltype(field)>>(value);
+    });
+    if (!ok || !fields.eof()) {
+      throw std::runtime_error(fmt::format("{}: line {}: expected the columns '{}', found '{}'",
+                                           path, number, steps_header(), line));
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+void trim_steps_csv(const std::string& path, int64_t last_step) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  std::string text = steps_header() + '\n';
+  for (const StepRecord& row : read_steps_csv(path)) {
+    if (row.step > last_step) break;
+    for_each_step_column(row, [&](const char* column, const auto& value, const char* format) {
+      text += (std::string_view(column) == "step" ? "" : ",") +
+              fmt::format(fmt::runtime(format), value);
+    });
+    text += '\n';
+  }
+  write_file_atomically(path, text);
 }
 
 void write_summary_json(const std::string& path, const RunSummary& summary) {
@@ -288,17 +389,5 @@ RunSummary read_summary_json(const std::string& path) {
   }
 }
 
-void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& rows) {
-  Series train{"train loss", {}, {}};
-  Series test{"test loss", {}, {}};
-  for (const auto& r : rows) {
-    train.x.push_back(static_cast<double>(r.epoch));
-    train.y.push_back(r.train_loss);
-    test.x.push_back(static_cast<double>(r.epoch));
-    test.y.push_back(r.test.loss);
-  }
-  plot_lines(path, {"Sparse autoencoder: MSE + beta * penalty", {"epoch"}, {"loss"}},
-             {train, test});
-}
 
 }  // namespace sae

@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -81,51 +83,190 @@ std::vector<RunConfig> vary(const std::vector<RunConfig>& configs, const char* k
   return varied;
 }
 
-/// "β=0.005 ρ=0.01", "k=8": a frontier point's label, from the swept settings of its code.
-std::string point_label(const RunConfig& config) {
-  std::vector<std::string> parts;
-  for_each_swept_setting(config,
-                         [&](const char*, const char* key, const char* symbol, const auto& value) {
-                           if (applies_to(key, config.code))
-                             parts.push_back(fmt::format("{}={}", symbol, value));
+/// One axis of a sweep's grid: the kind of code, or a swept setting that takes several values.
+struct GridAxis {
+  std::string key;             ///< kCodeColumn, or the setting's key in RunConfig's table
+  std::string symbol;          ///< how a label names the setting: "β"; empty for the code
+  std::vector<double> values;  ///< the distinct values, ascending; the code's index in code_kinds()
+  int64_t rows = 0;            ///< the rows it applies to
+};
+
+/// The value of `axis` for the run of `config`, or nullopt where the setting does not apply.
+std::optional<double> axis_value(const GridAxis& axis, const RunConfig& config) {
+  if (axis.key == kCodeColumn) {
+    const auto& kinds = code_kinds();
+    const auto found = std::find_if(kinds.begin(), kinds.end(),
+                                    [&](const Code* kind) { return kind->kind() == config.code; });
+    return static_cast<double>(found - kinds.begin());
+  }
+  std::optional<double> value;
+  for_each_swept_setting(config, [&](const char*, const char* key, const char*, const auto& v) {
+    if (axis.key == key && applies_to(key, config.code)) value = static_cast<double>(v);
+  });
+  return value;
+}
+
+/// The axes of the grid that `rows` spans, in sweep.csv's order: the code first, then the swept
+/// settings; those with one value only are left out, but the code's always comes first.
+std::vector<GridAxis> grid_axes(const std::vector<SweepRow>& rows) {
+  std::vector<GridAxis> axes = {{kCodeColumn, "", {}, 0}};
+  for_each_swept_setting(kDefaults,
+                         [&](const char*, const char* key, const char* symbol, const auto&) {
+                           axes.push_back({key, symbol, {}, 0});
                          });
+  for (GridAxis& axis : axes) {
+    for (const SweepRow& r : rows) {
+      if (const auto v = axis_value(axis, r.config)) {
+        axis.values.push_back(*v);
+        ++axis.rows;
+      }
+    }
+    axis.values = distinct(axis.values);
+  }
+  const GridAxis code = axes.front();
+  axes.erase(std::remove_if(axes.begin(), axes.end(),
+                            [](const GridAxis& a) { return a.values.size() < 2; }),
+             axes.end());
+  if (axes.empty() || axes.front().key != kCodeColumn) axes.insert(axes.begin(), code);
+  return axes;
+}
+
+/// "topk", "β = 0.005": a value of `axis` as the legend names it.
+std::string value_name(const GridAxis& axis, double value) {
+  if (axis.key == kCodeColumn) return code_kinds()[static_cast<std::size_t>(value)]->name();
+  return fmt::format("{} = {:g}", axis.symbol, value);  // a k of 8, not 8.0
+}
+
+/// Where `value` stands among the values of `axis`.
+int value_index(const GridAxis& axis, double value) {
+  return static_cast<int>(std::lower_bound(axis.values.begin(), axis.values.end(), value) -
+                          axis.values.begin());
+}
+
+/// How a sweep's runs are told apart on its pictures: colour by one axis of the grid, marker by
+/// another, and a label for what is left.
+struct PointStyle {
+  GridAxis colour;
+  std::optional<GridAxis> marker;
+  std::vector<GridAxis> labelled;
+  bool marker_everywhere = true;  ///< false: some rows lack the marker's setting (marker 0)
+};
+
+/// Colour by the kind of code when the sweep has several, else by the first setting swept;
+/// marker by the setting that the most runs read; labels for the rest.
+PointStyle point_style(const std::vector<SweepRow>& rows) {
+  std::vector<GridAxis> axes = grid_axes(rows);
+  PointStyle style;
+  const bool kinds = axes.front().values.size() > 1;
+  if (!kinds && axes.size() > 1) axes.erase(axes.begin());  // one kind: its settings
+  style.colour = axes.front();
+  axes.erase(axes.begin());
+  if (!axes.empty()) {
+    // The first of those the most runs read.
+    const auto most =
+        std::max_element(axes.begin(), axes.end(),
+                         [](const GridAxis& a, const GridAxis& b) { return a.rows < b.rows; });
+    style.marker = *most;
+    axes.erase(most);
+    style.marker_everywhere = style.marker->rows == static_cast<int64_t>(rows.size());
+  }
+  style.labelled = axes;
+  return style;
+}
+
+/// "ρ=0.05": the settings of the run of `config` that neither colour nor marker shows.
+std::string point_label(const PointStyle& style, const RunConfig& config) {
+  std::vector<std::string> parts;
+  for (const GridAxis& axis : style.labelled) {
+    if (const auto v = axis_value(axis, config)) {
+      parts.push_back(fmt::format("{}={:g}", axis.symbol, *v));
+    }
+  }
   return fmt::format("{}", fmt::join(parts, " "));
 }
 
-/// The frontier's curves: one per kind of code among `rows`, in --code's order. A run whose L0
-/// is 0 (a log axis has no place for it, and no floor pretends otherwise) or that lacks a value
-/// (a summary from before FVU) is left off, and its curve's legend entry says so.
-std::vector<FrontierCurve> frontier_curves(const std::vector<SweepRow>& rows) {
-  std::vector<FrontierCurve> curves;
-  for (const Code* kind : code_kinds()) {
-    FrontierCurve curve{kind->name(), {}};
-    int runs = 0, no_fvu = 0, no_l0 = 0, zero_l0 = 0;
-    for (const SweepRow& r : rows) {
-      if (r.config.code != kind->kind()) continue;
-      ++runs;
-      const EvalMetrics& t = r.summary.test;
-      if (!std::isfinite(t.thresholded_fvu)) {
-        ++no_fvu;
-      } else if (!std::isfinite(t.mean_l0)) {
-        ++no_l0;
-      } else if (t.mean_l0 <= 0) {
-        ++zero_l0;
-      } else {
-        curve.points.push_back({t.mean_l0, t.thresholded_fvu, point_label(r.config)});
-      }
+/// "2 runs", "1 run".
+std::string runs(int64_t n) {
+  return fmt::format("{} run{}", n, n == 1 ? "" : "s");
+}
+
+/// One panel of the sweep's picture: each run at (its L0, `y` of it), those that cannot be drawn
+/// left out and named in its notes.
+Scatter sweep_scatter(const std::vector<SweepRow>& rows, const PointStyle& style,
+                      const std::function<double(const SweepRow&)>& y, const char* y_name) {
+  Scatter scatter;
+  for (const double v : style.colour.values) scatter.colours.push_back(value_name(style.colour, v));
+  if (style.marker) {
+    if (!style.marker_everywhere) scatter.markers.push_back("no " + style.marker->symbol);
+    for (const double v : style.marker->values) {
+      scatter.markers.push_back(value_name(*style.marker, v));
     }
-    if (runs == 0) continue;
-    std::vector<std::string> left_off;
-    if (zero_l0 > 0) left_off.push_back(fmt::format("{} with L0 = 0", zero_l0));
-    if (no_fvu > 0) left_off.push_back(fmt::format("{} without an FVU", no_fvu));
-    if (no_l0 > 0) left_off.push_back(fmt::format("{} without an L0", no_l0));
-    if (!left_off.empty()) {
-      curve.label += fmt::format(" ({} of {} runs not shown: {})", zero_l0 + no_fvu + no_l0, runs,
-                                 fmt::join(left_off, ", "));
-    }
-    curves.push_back(std::move(curve));
   }
-  return curves;
+  scatter.front = style.colour.key == kCodeColumn ? Front::kPerColour : Front::kAll;
+  // Per reason a run is not drawn: how many, and of which kinds of code.
+  std::map<std::string, std::pair<int64_t, std::vector<std::string>>> left_off;
+  for (const SweepRow& r : rows) {
+    const EvalMetrics& t = r.summary.test;
+    // L0 = 0 has no place on the log axis, and no floor pretends otherwise.
+    const char* reason = !std::isfinite(t.mean_l0) ? "without an L0"
+                         : t.mean_l0 <= 0          ? "with L0 = 0"
+                         : !std::isfinite(y(r))    ? y_name
+                                                   : nullptr;
+    if (reason) {
+      auto& [count, kinds] = left_off[reason];
+      ++count;
+      if (std::find(kinds.begin(), kinds.end(), code_name(r.config.code)) == kinds.end()) {
+        kinds.push_back(code_name(r.config.code));
+      }
+      continue;
+    }
+    ScatterPoint p{t.mean_l0, y(r), value_index(style.colour, *axis_value(style.colour, r.config)),
+                   0, point_label(style, r.config)};
+    if (style.marker) {
+      const auto v = axis_value(*style.marker, r.config);
+      p.marker = v ? value_index(*style.marker, *v) + (style.marker_everywhere ? 0 : 1) : 0;
+    }
+    scatter.points.push_back(std::move(p));
+  }
+  for (const auto& [reason, what] : left_off) {
+    scatter.notes.push_back(fmt::format("{} {} not drawn ({})", runs(what.first), reason,
+                                        fmt::join(what.second, ", ")));
+  }
+  return scatter;
+}
+
+/// sweep.png's two panels: reconstruction against sparsity, and what a linear probe reads off
+/// the code against sparsity, their runs drawn alike.
+std::vector<ScatterPanel> sweep_panels(const std::vector<SweepRow>& rows) {
+  const PointStyle style = point_style(rows);
+  // L0 spans decades across a grid (1e-3 for a very sparse sigmoid code, 64 for a saturated
+  // one): a log axis keeps the points apart. The FVU is the thresholded one, with inactive units
+  // zeroed, so that a dense code's small activations do not pass for a sparse reconstruction; on
+  // a log axis too, as a KL code's zeroed FVU is 10 times a TopK code's.
+  const Axis l0{"mean L0 (active code units per test image, log scale)", Scale::kLog10};
+  ScatterPanel frontier{
+      {"Reconstruction against sparsity",
+       l0,
+       {"thresholded FVU (inactive units zeroed, log scale)", Scale::kLog10}},
+      sweep_scatter(
+          rows, style, [](const SweepRow& r) { return r.summary.test.thresholded_fvu; },
+          "without an FVU")};
+  ScatterPanel probe{
+      {"What a linear probe reads off the code", l0, {"probe test accuracy (%)"}},
+      sweep_scatter(
+          rows, style, [](const SweepRow& r) { return 100 * r.summary.probe.test_accuracy; },
+          "without a probe accuracy")};
+  probe.scatter.higher_y_is_better = true;
+  probe.scatter.group_legend = false;  // the frontier's legend names the groups for both
+  // The same probe on the raw pixels: the line a code's accuracy is read against.
+  for (const SweepRow& r : rows) {
+    const double pixels = r.summary.pixel_probe.test_accuracy;
+    if (!std::isfinite(pixels)) continue;
+    probe.scatter.references.push_back(
+        {100 * pixels, fmt::format("the probe on the raw pixels: {:.1f}%", 100 * pixels)});
+    break;
+  }
+  return {frontier, probe};
 }
 
 /// `text` in quotes for a one-line message: a control byte (a '\r' rewrites the terminal's line)
@@ -265,14 +406,7 @@ void write_sweep_results(const std::string& dir, const std::vector<SweepRow>& ro
     csv += '\n';
   }
   write_file_atomically((fs::path(dir) / kSweepCsvFile).string(), csv);
-  // L0 spans decades across a grid (1e-3 for a very sparse sigmoid code, 64 for a saturated
-  // one): a log axis keeps the points apart. The FVU is the thresholded one, with inactive units
-  // zeroed, so that a dense code's small activations do not pass for a sparse reconstruction; on
-  // a log axis too, as a KL code's zeroed FVU is 10 times a TopK code's.
-  const PlotSpec spec{"Reconstruction against sparsity, one curve per kind of code",
-                      {"mean L0 (active code units per test image, log scale)", Scale::kLog10},
-                      {"thresholded FVU (inactive units zeroed, log scale)", Scale::kLog10}};
-  plot_frontier((fs::path(dir) / kSweepPlotFile).string(), spec, frontier_curves(rows));
+  plot_scatter((fs::path(dir) / kSweepPlotFile).string(), sweep_panels(rows));
 }
 
 SweepTable read_sweep_table(const std::string& dir) {

@@ -59,9 +59,9 @@ const std::map<std::string, std::vector<CodeKind>>& code_fields() {
 }
 
 // Fields that checkpoint.json files written before them lack; they read as their defaults.
-const std::set<std::string> kLaterFields = {"code",           "k",     "l0-coef",  "bandwidth",
-                                            "threshold-init", "aux-k", "aux-coef", "dead-steps",
-                                            "resample-every"};
+const std::set<std::string> kLaterFields = {
+    "code",     "k",          "l0-coef",        "bandwidth",    "threshold-init", "aux-k",
+    "aux-coef", "dead-steps", "resample-every", "val-fraction", "val-size",       "log-every"};
 
 }  // namespace
 
@@ -81,6 +81,10 @@ std::string does_not_apply(const std::string& key, CodeKind code) {
 
 CodeSpec code_spec(const RunConfig& config) {
   return {config.code, config.k, config.bandwidth, config.threshold_init};
+}
+
+bool has_validation(const RunConfig& config) {
+  return config.val_size > 0 || config.val_fraction > 0;
 }
 
 Penalty effective_penalty(const RunConfig& config) {
@@ -116,6 +120,15 @@ void validate(const RunConfig& c) {
   require(c.aux_coef >= 0 && std::isfinite(c.aux_coef), "aux-coef", "a finite number >= 0",
           c.aux_coef);
   require(c.dead_steps >= 1, "dead-steps", "at least 1", c.dead_steps);
+  require(c.val_fraction >= 0 && c.val_fraction < 1, "val-fraction", "in [0, 1)", c.val_fraction);
+  require(c.val_size >= 0, "val-size", "0 (none) or more", c.val_size);
+  if (c.val_size > 0 && c.val_fraction > 0) {
+    throw UsageError(
+        fmt::format("--val-size {} and --val-fraction {} both say how many images to "
+                    "hold out; give one",
+                    c.val_size, c.val_fraction));
+  }
+  require(c.log_every >= 1, "log-every", "at least 1", c.log_every);
   require(c.resample_every >= 0, "resample-every", "0 (never) or more", c.resample_every);
   // A setting of another kind of code would be stored and silently ignored: refuse it.
   const nlohmann::json given = c;
@@ -156,7 +169,9 @@ std::vector<std::string> setting_differences(const RunConfig& was, const RunConf
   const nlohmann::json after = now;
   std::vector<std::string> differences;
   for (const auto& [key, value] : before.items()) {
-    if (key == "device" || key == "threads" || after.at(key) == value) continue;
+    if (key == "device" || key == "threads" || key == "log-every" || after.at(key) == value) {
+      continue;
+    }
     differences.push_back(fmt::format("--{} {}, not {}", key, value.dump(), after.at(key).dump()));
   }
   return differences;

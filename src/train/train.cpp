@@ -32,11 +32,17 @@ torch::Tensor firings(const SparseAutoencoderImpl& model, const torch::Tensor& c
   return code.detach().gt(model.code_kind().active_threshold()).sum(/*dim=*/0).to(torch::kFloat64);
 }
 
-std::vector<uint8_t> fired_of(const torch::Tensor& firing_counts) {
-  const auto cpu = firing_counts.to(torch::kCPU);
-  std::vector<uint8_t> fired(kCodeSize);
-  for (int64_t j = 0; j < kCodeSize; ++j) fired[j] = cpu[j].item<double>() > 0 ? 1 : 0;
-  return fired;
+/// Sets `loss`'s fired units and mean L0 from the units' firing counts (64) over `images` images.
+void set_firings(StepLoss& loss, const torch::Tensor& firing_counts, double images) {
+  const auto counts = firing_counts.to(torch::kCPU, torch::kFloat64).contiguous();  // one copy
+  const double* count = counts.data_ptr<double>();
+  loss.fired.assign(kCodeSize, 0);
+  double active_pairs = 0.0;
+  for (int64_t j = 0; j < kCodeSize; ++j) {
+    loss.fired[j] = count[j] > 0 ? 1 : 0;
+    active_pairs += count[j];
+  }
+  loss.l0 = active_pairs / std::max(images, 1.0);
 }
 
 /// The global batch's loss from this rank's slice, for autograd: the code's sums and the squared
@@ -81,10 +87,12 @@ std::pair<torch::Tensor, StepLoss> global_loss(SparseAutoencoderImpl& model,
   const double mse = totals[at + 1].item<double>() / pixels;
   const double own = totals[at + 2].item<double>() / count;
   const double aux = totals[at + 3].item<double>() / pixels;
-  return {total,
-          {mse + loss_fn.beta() * penalty.item<double>() + l0_coef * own + aux_weight * aux, mse,
-           kl_sparsity(rho_hat.detach(), loss_fn.rho()).item<double>(),
-           fired_of(totals.slice(0, kCodeSize, 2 * kCodeSize))}};
+  StepLoss loss;
+  loss.loss = mse + loss_fn.beta() * penalty.item<double>() + l0_coef * own + aux_weight * aux;
+  loss.mse = mse;
+  loss.kl = kl_sparsity(rho_hat.detach(), loss_fn.rho()).item<double>();
+  set_firings(loss, totals.slice(0, kCodeSize, 2 * kCodeSize), count);
+  return {total, loss};
 }
 
 /// Sums every parameter's gradient over the ranks, in one collective.
@@ -115,8 +123,10 @@ StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
     const auto out = model->forward(images);  // reconstruction (B, 1, 28, 28), code (B, 64)
     if (group.world_size() == 1) {
       const auto terms = loss_fn(*model, out, images);
-      loss = {terms.total.item<double>(), terms.mse.item<double>(), terms.kl.item<double>(),
-              fired_of(firings(*model, out.code))};
+      loss.loss = terms.total.item<double>();
+      loss.mse = terms.mse.item<double>();
+      loss.kl = terms.kl.item<double>();
+      set_firings(loss, firings(*model, out.code), static_cast<double>(images.size(0)));
       total = terms.total;
     } else {
       std::tie(total, loss) = global_loss(*model, out, images, loss_fn, group);
@@ -148,7 +158,8 @@ SparseLoss warmed_up_loss(const RunConfig& config, int64_t step) {
 bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const Dataset& data,
                  const RunConfig& config, const torch::Device& device, TrainCursor& cursor,
                  ProgressStyle style, const std::function<bool()>& should_stop,
-                 const ProcessGroup& group) {
+                 const ProcessGroup& group,
+                 const std::function<void(const StepRecord&)>& log_step) {
   model->train();
   const int64_t epoch = cursor.epoch + 1;
   const int64_t n = data.size();
@@ -162,7 +173,10 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
         epoch, cursor.batches, num_batches));
   }
   const auto order = torch::tensor(epoch_order(n, config.seed, epoch), torch::kInt64);
-  Progress bar(fmt::format("epoch {}", epoch), num_batches, style, cursor.batches);
+  Progress bar(fmt::format("epoch {}/{}", epoch, config.epochs), num_batches, style,
+               cursor.batches);
+  Stopwatch since_log;  // img/s of steps.csv: over the images since its last row
+  int64_t images_since_log = 0;
   std::optional<CpuStep> cpu_step;  // the hand-written step on the CPU; autograd elsewhere
   if (device.is_cpu()) cpu_step.emplace(model);
   if (config.code == CodeKind::kBatchTopK && group.world_size() > 1) {
@@ -209,6 +223,13 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
           if (dead[j] != 0) cursor.silent_steps[j] = 0;  // a fresh unit gets a fresh window
         }
       }
+    }
+    images_since_log += count;
+    if (log_step && cursor.steps % config.log_every == 0) {
+      log_step({cursor.steps, epoch, loss.loss, loss.mse, loss.loss - loss.mse, loss.l0, config.lr,
+                static_cast<double>(images_since_log) / since_log.seconds()});
+      since_log = Stopwatch();
+      images_since_log = 0;
     }
     bar.step(count, loss.loss);
     if (cursor.batches < num_batches && should_stop()) break;

@@ -7,27 +7,28 @@
 #include "sae/data/image.hpp"
 #include "sae/model/model.hpp"
 #include "sae/train/eval.hpp"
+#include "sae/train/run_config.hpp"
 
 #include <string>
 #include <vector>
 
 namespace sae {
 
-/// What each unit draws, one 28x28 tile per unit: the decoder's output for a code with only that
-/// unit at 1, stretched to its own min..max.
-std::vector<GrayImage> atom_tiles(SparseAutoencoder& model, const torch::Device& device);
-/// The tiles of atom_tiles as one picture, 8 units to a row (as UFLDL's display_network).
-GrayImage atoms_grid(const std::vector<GrayImage>& atoms);
+/// The activation each unit's atom is decoded at, its typical top activation: the median of its
+/// 6 largest activations in `codes` (N, 64), the images top.png shows; 1 for a unit that is never
+/// above 0 (a code that never reaches 1 would draw faint atoms at 1, a saturated one overdrawn).
+std::vector<double> atom_levels(const torch::Tensor& codes);
 
-/// For each unit, the `per_unit` images of `data` that activate it most, given their codes
-/// (N, 64): units 0..63 in 4 blocks of 16 rows, left to right, one row per unit.
-GrayImage top_images_grid(const torch::Tensor& codes, const Dataset& data, int per_unit);
+/// What each unit draws, one 28x28 tile per unit: the decoder's output for a code with only that
+/// unit on, at its atom_levels of `codes` (N, 64), stretched to its own min..max.
+std::vector<GrayImage> atom_tiles(SparseAutoencoder& model, const torch::Tensor& codes,
+                                  const torch::Device& device);
 
 /// Writes reconstructions.png, units.png, activations.png, atoms.png and top.png into `dir`,
-/// given one evaluation pass over `data` (its metrics and codes) and, if already drawn, the
-/// atom_tiles (else it draws them).
+/// given one evaluation pass over `data` (its metrics and codes) of the model `config` trains and,
+/// if already drawn, its atom_tiles (else it draws them).
 void write_pictures(const std::string& dir, SparseAutoencoder& model, const Dataset& data,
-                    const Evaluation& evaluation, double rho, const torch::Device& device,
-                    const std::vector<GrayImage>& atoms = {});
+                    const Evaluation& evaluation, const RunConfig& config,
+                    const torch::Device& device, const std::vector<GrayImage>& atoms = {});
 
 }  // namespace sae

@@ -2,20 +2,17 @@
 // Reading one MNIST-format (IDX) file, raw or gzip-compressed. Plain C++ (no LibTorch), so that
 // the fuzzer can build it in seconds.
 
+#include "sae/data/data_error.hpp"
 #include "sae/data/image_size.hpp"
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace sae {
 
-/// A file or folder of data that cannot be used; the message names it and says what is wrong.
-class DataError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+/// Classes of an IDX folder (MNIST's digits, Fashion-MNIST's garments): labels 0..9.
+constexpr int64_t kIdxClasses = 10;
 
 /// The contents of an IDX3 image file.
 struct IdxImages {

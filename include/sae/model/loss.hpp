@@ -34,6 +34,7 @@ void check_sparsity_params(double beta, double rho);
 struct StepLoss {
   double loss = 0.0, mse = 0.0, kl = 0.0;
   std::vector<uint8_t> fired;  ///< (64) 1 where the unit was active on an image of the batch
+  double l0 = 0.0;             ///< active units per image, the batch's mean
 };
 
 /// What a kind of code adds to the loss.

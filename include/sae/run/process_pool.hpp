@@ -29,10 +29,12 @@ struct PoolOutcome {
 /// Runs `jobs`, at most `max_at_once` at a time, each in its own process group, so that a
 /// terminal's Ctrl-C reaches this process alone. Once `stop_requested` returns a signal (it is
 /// polled; stop_signal() in a command), passes it on once to every running job's process group,
-/// starts no more and waits for the rest. `on_start` hears of each job started. Throws when no
-/// process can be created, after ending the ones started.
+/// starts no more and waits for the rest. `on_start` hears of each job started, `on_poll` is
+/// called at every poll (to show progress). Throws when no process can be created, after ending
+/// the ones started.
 PoolOutcome run_process_pool(const std::vector<ProcessJob>& jobs, int max_at_once,
                              const std::function<int()>& stop_requested,
-                             const std::function<void(size_t job, pid_t pid)>& on_start = {});
+                             const std::function<void(size_t job, pid_t pid)>& on_start = {},
+                             const std::function<void()>& on_poll = {});
 
 }  // namespace sae

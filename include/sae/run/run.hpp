@@ -61,15 +61,17 @@ class Run {
   /// it early (the state is then uncommitted until save()).
   bool train_epoch(const Dataset& train, ProgressStyle style,
                    const std::function<bool()>& should_stop);
-  /// After a complete epoch: evaluates on `test`, then writes metrics.csv, commits a checkpoint
-  /// and redraws loss.png. Throws NonFiniteLoss, committing nothing, if the weights went bad.
-  const EpochMetrics& finish_epoch(const Dataset& test);
+  /// After a complete epoch: evaluates on `scored` (the validation split, or the test set), then
+  /// writes metrics.csv, commits a checkpoint and redraws loss.png. Throws NonFiniteLoss,
+  /// committing nothing, if the weights went bad.
+  const EpochMetrics& finish_epoch(const Dataset& scored);
   /// Commits the current state as a checkpoint (after an interruption).
   void save();
-  /// The end of a run: the linear probes (on the code, and on the raw pixels as the baseline),
-  /// the pictures and report.html (each picture drawn once) and, last, summary.json, which marks
-  /// the run finished.
-  RunSummary finish(const Dataset& train, const Dataset& test);
+  /// The end of a run: the test set's score (once, when the epochs were scored on a validation
+  /// split), the linear probes (on the code, and on the raw pixels as the baseline), the pictures
+  /// and report.html (each picture drawn once) and, last, summary.json, which marks the run
+  /// finished. `status`, when given, names each stage as it starts.
+  RunSummary finish(const Dataset& train, const Dataset& test, StatusLine* status = nullptr);
 
   Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,
       const torch::Device& device, const ProcessGroup& group);
@@ -88,13 +90,25 @@ class Run {
   torch::optim::Adam optimizer_;
   TrainCursor cursor_;
   std::vector<EpochMetrics> history_;    // metrics.csv's rows
-  std::optional<Evaluation> last_test_;  // of the last epoch trained in this process
+  std::optional<Evaluation> last_eval_;  // of the last epoch trained in this process
   double epoch_seconds_ = 0.0;           // wall time of the epoch in progress, this process
   Stopwatch stopwatch_;                  // the whole run, in this process
 };
 
+/// The data a run trains on and is scored on, as Lightning's fit/validate/test keep them apart.
+struct RunData {
+  Dataset train;               ///< trained on: the training split less the validation images
+  std::optional<Dataset> val;  ///< --val-fraction/--val-size: scored after each epoch
+  Dataset test;                ///< scored after each epoch when there is no validation split,
+                               ///< and once at the end
+  /// What each epoch is scored on.
+  const Dataset& per_epoch() const { return val ? *val : test; }
+};
+/// Holds out `config`'s validation images (a seeded slice) from `train`.
+RunData split_run_data(const Dataset& train, const Dataset& test, const RunConfig& config);
+
 /// Trains the run's remaining epochs, logging each, then writes its report. On SIGINT/SIGTERM it
 /// finishes the batch, commits and returns 128 + the signal; otherwise returns 0.
-int train_to_end(Run& run, const Dataset& train, const Dataset& test, ProgressStyle style);
+int train_to_end(Run& run, const RunData& data, ProgressStyle style);
 
 }  // namespace sae

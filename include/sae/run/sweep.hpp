@@ -28,4 +28,9 @@ int train_sweep(const std::vector<SweepPoint>& grid, const SweepShard& shard,
                 const std::string& out, bool force, const Dataset& train, const Dataset& test,
                 const torch::Device& device, ProgressStyle style);
 
+/// Writes the sweep's table, plot and page from the finished points of `grid` in `out`, or, while
+/// a point is unfinished, says what `shard` leaves to do. Returns 0.
+int write_sweep_table(const std::vector<SweepPoint>& grid, const SweepShard& shard,
+                      const std::string& out);
+
 }  // namespace sae

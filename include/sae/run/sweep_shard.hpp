@@ -39,10 +39,15 @@ SweepShard choose_shard(const std::string& flag);
 std::vector<ProcessJob> shard_processes(const std::vector<std::string>& argv,
                                         const std::string& out, int jobs, int threads);
 
+/// The environment variable a shard started by `sae sweep --jobs` finds set: its shard is not the
+/// user's --shard, and the parent writes the table.
+inline constexpr const char* kSweepParentVariable = "SAE_SWEEP_PARENT";
+
 /// Trains a sweep as `jobs` processes at once (shard_processes), with `threads` threads each (0:
-/// this machine's cores shared among them). Returns 0 once every one has succeeded, or 128 + the
-/// stop signal passed on to them; throws when a shard failed, naming its log.
+/// this machine's cores shared among them), logging each grid point of `point_dirs` as its
+/// summary.json appears. Returns 0 once every one has succeeded, or 128 + the stop signal passed
+/// on to them; throws when a shard failed, naming its log.
 int train_shards_in_processes(const std::vector<std::string>& argv, const std::string& out,
-                              int jobs, int threads);
+                              int jobs, int threads, const std::vector<std::string>& point_dirs);
 
 }  // namespace sae

@@ -35,7 +35,8 @@ struct Checkpoint {
 
 /// Commits model, optimizer, config and cursor into `run_dir` as one unit: writes
 /// model-STEP.pt and optimizer-STEP.pt, then checkpoint.json by atomic rename, then model.pt
-/// (the latest model, for other tools), and only then removes the files of older commits.
+/// (the latest model, for other tools), and only then removes the files of older commits. The
+/// model files are TorchScript modules that PyTorch runs as they are (serialize_model).
 void save_checkpoint(const std::string& run_dir, SparseAutoencoder& model,
                      torch::optim::Adam& optimizer, const RunConfig& config,
                      const TrainCursor& cursor);
@@ -55,8 +56,9 @@ std::string run_dir_of(const std::string& checkpoint_argument);
 /// name, temporary files); call with the run folder locked.
 void remove_stale_checkpoint_files(const std::string& run_dir);
 
-/// Loads a model file, a model of code `code`, onto `device`, checking every parameter's name and
-/// shape.
+/// Loads a model file, a model of code `code`, onto `device`, checking every tensor's name and
+/// shape: the TorchScript module this sae writes, or the weights-only archive (torch::save) of
+/// an older one.
 SparseAutoencoder load_model(const std::string& model_path, const torch::Device& device,
                              const CodeSpec& code = {});
 /// Loads a checkpoint's model as load_model does, of the kind of code its config names, from the
@@ -67,8 +69,9 @@ void load_optimizer(const std::string& optimizer_path, torch::optim::Adam& optim
 /// Loads a checkpoint's optimizer state, from the bytes verified when there are some.
 void load_optimizer(const Checkpoint& checkpoint, torch::optim::Adam& optimizer);
 
-/// The model's bytes as torch::save writes them; the archive's inner name is fixed, so identical
-/// models give identical bytes.
-std::string serialize_model(SparseAutoencoder& model);
+/// The model's bytes as model.pt holds them: its TorchScript module (script.hpp), whose
+/// torch.jit.load(path)(x) runs in plain PyTorch. The archive's inner name and class names are
+/// fixed and the tensors are CPU copies, so identical weights give identical bytes on any device.
+std::string serialize_model(const SparseAutoencoder& model);
 
 }  // namespace sae

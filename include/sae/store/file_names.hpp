@@ -14,6 +14,7 @@ inline constexpr const char* kConfigFile = "config.toml";        ///< settings, 
 inline constexpr const char* kManifestFile = "checkpoint.json";  ///< the committed checkpoint
 inline constexpr const char* kModelFile = "model.pt";            ///< the latest committed model
 inline constexpr const char* kMetricsFile = "metrics.csv";       ///< one row per epoch
+inline constexpr const char* kStepsFile = "steps.csv";           ///< a row every --log-every steps
 inline constexpr const char* kLossPlotFile = "loss.png";
 inline constexpr const char* kSummaryFile = "summary.json";  ///< written last: the run is done
 inline constexpr const char* kReconstructionsFile = "reconstructions.png";

@@ -1,10 +1,11 @@
 #pragma once
 // A run folder: its lock, and the files beside the checkpoint
-// (metrics.csv, summary.json, loss.png).
+// (metrics.csv, steps.csv, summary.json).
 
 #include "sae/store/file_names.hpp"
 #include "sae/train/eval.hpp"
 #include "sae/train/probe.hpp"
+#include "sae/train/train.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -49,15 +50,27 @@ struct EpochMetrics {
   /// Units that fired on no training image in the last --dead-steps steps, at the epoch's end;
   /// -1: not recorded (files before it).
   int64_t train_dead_units = -1;
-  EvalMetrics test;         ///< over the whole test set, as `sae eval` (scalars only)
-  double seconds = 0;       ///< the epoch, evaluation included
-  double images_per_s = 0;  ///< training images per second
+  EvalMetrics test;  ///< over the test set, as `sae eval` (scalars only), or the validation split
+  bool on_validation = false;  ///< `test` is the validation split's (columns val_*, not test_*)
+  double seconds = 0;          ///< the epoch, evaluation included
+  double images_per_s = 0;     ///< training images per second
 };
 
-/// Writes metrics.csv (header and one row per epoch) atomically.
-void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows);
+/// Writes metrics.csv (header and one row per epoch) atomically; with `validation` the per-epoch
+/// evaluation's columns are named val_*, not test_*.
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows,
+                       bool validation = false);
 /// Reads a metrics.csv written by write_metrics_csv; throws std::runtime_error naming the line.
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path);
+
+/// Appends `row` to steps.csv at `path` (its header first when the file is new).
+void append_steps_csv(const std::string& path, const StepRecord& row);
+/// Reads steps.csv; a last line without its newline (cut short by a kill) is left out. Throws
+/// std::runtime_error naming the line.
+std::vector<StepRecord> read_steps_csv(const std::string& path);
+/// Keeps the rows of steps.csv up to step `last_step` (a resume's checkpoint), atomically: the
+/// steps after it are trained, and logged, again.
+void trim_steps_csv(const std::string& path, int64_t last_step);
 
 /// What a finished run reached, for `sae sweep`.
 struct RunSummary {
@@ -84,8 +97,5 @@ void write_summary_json(const std::string& path, const RunSummary& summary);
 /// Reads summary.json back, every field; a field a file written before it lacks reads as NaN, or
 /// as its default for a count. Throws std::runtime_error naming the file.
 RunSummary read_summary_json(const std::string& path);
-
-/// Plots train and test loss per epoch to a PNG.
-void plot_loss_curve(const std::string& path, const std::vector<EpochMetrics>& rows);
 
 }  // namespace sae

@@ -1,6 +1,6 @@
 #pragma once
 // Sweeps: one run per grid point (a kind of code and the settings swept for it), and the
-// frontier of reconstruction against sparsity, one curve per kind of code.
+// frontier of reconstruction (and of the probe's accuracy) against sparsity.
 
 #include "sae/store/file_names.hpp"
 #include "sae/store/run_folder.hpp"
@@ -49,8 +49,10 @@ struct SweepRow {
 };
 
 /// Writes sweep.csv (the kind of code, beta, rho, k and l0_coef, empty where a setting does not
-/// apply to the row's code, then the metrics) and sweep.png to `dir`: the frontier, thresholded
-/// FVU against mean L0 (log), one curve per kind of code, its Pareto-optimal runs joined.
+/// apply to the row's code, then the metrics) and sweep.png to `dir`: beside each other the
+/// frontier, thresholded FVU against mean L0 (log), and the probe's accuracy against mean L0; the
+/// runs coloured by one axis of the grid (the kind of code, when there are several) and marked by
+/// another, the Pareto-optimal ones joined, and those a log axis cannot show named in a note.
 void write_sweep_results(const std::string& dir, const std::vector<SweepRow>& rows);
 
 /// sweep.csv read back: the header's column names and, per row, its cells as written.

@@ -17,12 +17,17 @@ struct ProbeResult {
   double seconds = 0.0;
 };
 
-/// Trains a softmax classifier (D -> 10, Adam, fixed seed, a few epochs) on `train_codes`
-/// (N, D) float with `train_labels` (N), and scores it on the test codes and labels.
+/// Trains a softmax classifier (D -> `num_classes`, Adam, fixed seed, a few epochs) on
+/// `train_codes` (N, D) float with `train_labels` (N), and scores it on the test codes and labels.
 ProbeResult linear_probe(const torch::Tensor& train_codes, const torch::Tensor& train_labels,
-                         const torch::Tensor& test_codes, const torch::Tensor& test_labels);
+                         const torch::Tensor& test_codes, const torch::Tensor& test_labels,
+                         int64_t num_classes = kIdxClasses);
 
-/// The same probe on the raw pixels of `train` and `test` (N, 784), float in [0, 1].
+/// The same probe on the raw pixels of `train` and `test` (N, 784), float in [0, 1], over
+/// train's classes.
 ProbeResult pixel_probe(const Dataset& train, const Dataset& test);
+
+/// A probe that was not run (unlabelled data): every field NaN.
+ProbeResult no_probe();
 
 }  // namespace sae

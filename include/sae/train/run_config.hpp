@@ -34,7 +34,10 @@ struct RunConfig {
   int64_t batch_size = 100;             ///< training images per step
   int64_t test_batch_size = 600;        ///< images per forward pass when evaluating
   uint64_t seed = 42;                   ///< of the initial weights and the data order
-  std::string data_dir = "data/mnist";  ///< folder with the four IDX files
+  std::string data_dir = "data/mnist";  ///< folder of IDX files, ImageFolder splits or NPY arrays
+  double val_fraction = 0.0;            ///< of the training set held out for validation
+  int64_t val_size = 0;                 ///< training images held out (instead of the fraction)
+  int64_t log_every = 50;               ///< steps between rows of steps.csv
   std::string device = "auto";          ///< auto | cpu | cuda | cuda:N
   int threads = 0;                      ///< CPU threads; 0: one per core
 };
@@ -66,7 +69,16 @@ void for_each_field(Config& config, Visit&& visit) {
   visit("batch-size", config.batch_size, "training images per step");
   visit("test-batch-size", config.test_batch_size, "images per evaluation pass");
   visit("seed", config.seed, "seed of the initial weights and the data order");
-  visit("data-dir", config.data_dir, "folder with the four IDX files (.gz or raw)");
+  visit("data-dir", config.data_dir,
+        "data folder: the four IDX files (.gz or raw), train/ and test/ image folders "
+        "(torchvision's ImageFolder), or train-images.npy and test-images.npy");
+  visit("val-fraction", config.val_fraction,
+        "fraction of the training set held out (seeded) for the per-epoch evaluation, in [0, 1); "
+        "0: evaluate on the test set each epoch");
+  visit("val-size", config.val_size,
+        "training images held out for validation (instead of "
+        "--val-fraction)");
+  visit("log-every", config.log_every, "steps between rows of steps.csv");
   visit("device", config.device, "auto, cpu, cuda or cuda:N (auto picks CUDA when present)");
   visit("threads", config.threads, "CPU threads (0: one per idle core)");
 }
@@ -82,11 +94,13 @@ std::string does_not_apply(const std::string& key, CodeKind code);
 
 /// The model a config trains: its code's kind and settings.
 CodeSpec code_spec(const RunConfig& config);
+/// True when `config` holds out training images to score each epoch on (--val-fraction/--val-size).
+bool has_validation(const RunConfig& config);
 /// The penalty beta weighs for the config's code (sigmoid: --penalty; relu: L1; others: none).
 Penalty effective_penalty(const RunConfig& config);
 
 /// What differs between the settings of two runs, e.g. "--epochs 2, not 3", leaving aside the
-/// compute flags (--device, --threads), which do not change what is trained.
+/// flags that do not change what is trained (--device, --threads, --log-every).
 std::vector<std::string> setting_differences(const RunConfig& was, const RunConfig& now);
 
 /// The config as TOML with a [train] section: `sae train --config` reads it back.

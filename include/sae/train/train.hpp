@@ -38,15 +38,29 @@ SparseLoss run_loss(const RunConfig& config);
 /// The loss of step `step` (1-based over the run): beta ramped linearly over `beta_warmup` steps.
 SparseLoss warmed_up_loss(const RunConfig& config, int64_t step);
 
+/// One row of steps.csv: the values of one optimizer step, every --log-every steps.
+struct StepRecord {
+  int64_t step = 0;           ///< optimizer steps over the run, this one included
+  int64_t epoch = 0;          ///< 1-based
+  double loss = 0.0;          ///< the step's loss on its batch, AuxK included
+  double mse = 0.0;           ///< its MSE
+  double penalty = 0.0;       ///< what the loss adds to the MSE: beta * penalty, lambda * L0, AuxK
+  double l0 = 0.0;            ///< active units per image of the batch
+  double lr = 0.0;            ///< Adam's learning rate
+  double images_per_s = 0.0;  ///< over the steps since the previous row (of this process)
+};
+
 /// Trains epoch cursor.epoch + 1 of `data` from batch cursor.batches on, in the order
 /// epoch_order(seed, epoch) gives, advancing the cursor batch by batch. Returns true when the
 /// epoch is complete, false when `should_stop` said so after a batch. In a data-parallel `group`
 /// each rank trains on its slice of every batch; `should_stop` must then agree across ranks.
+/// `log_step`, when set, gets the step of every --log-every.
 bool train_epoch(
     SparseAutoencoder& model, torch::optim::Adam& optimizer, const Dataset& data,
     const RunConfig& config, const torch::Device& device, TrainCursor& cursor, ProgressStyle style,
     const std::function<bool()>& should_stop = [] { return false; },
-    const ProcessGroup& group = ProcessGroup());
+    const ProcessGroup& group = ProcessGroup(),
+    const std::function<void(const StepRecord&)>& log_step = {});
 
 /// True when every parameter of `model` is finite.
 bool all_finite(SparseAutoencoder& model);
