@@ -45,23 +45,25 @@ def forward(self, x: Tensor) -> Tensor:
 )";
 
 // model.cpp's pre_activation, encode, decode and forward; forward returns (reconstruction, code)
-// as the reference module of scripts/sae_reference.py does. The checks are asserts: without
-// Python, TorchScript's compiler knows no exception but AssertionError.
+// as the reference module of scripts/sae_reference.py does. The layers are called through their
+// forward methods: Module::define compiles `self` as a plain object, which has no __call__. The
+// checks are asserts: without Python, TorchScript's compiler knows no exception but
+// AssertionError.
 constexpr const char* kNetworkScript = R"(
 def pre_activation(self, images: Tensor) -> Tensor:
     assert images.dim() == 4 and images.size(1) == 1 and images.size(2) == {side} and images.size(3) == {side}, "SparseAutoencoder expects images of shape (B, 1, {side}, {side}), got " + str(images.shape)
-    x = torch.relu(self.enc1(images))  # (B, 16, 14, 14)
-    x = torch.relu(self.enc2(x))  # (B, 32, 7, 7)
-    return torch.flatten(self.enc3(x), 1)  # (B, {units}, 1, 1) -> (B, {units})
+    x = torch.relu(self.enc1.forward(images))  # (B, 16, 14, 14)
+    x = torch.relu(self.enc2.forward(x))  # (B, 32, 7, 7)
+    return torch.flatten(self.enc3.forward(x), 1)  # (B, {units}, 1, 1) -> (B, {units})
 
 def encode(self, images: Tensor) -> Tensor:
     return self.activate(self.pre_activation(images))
 
 def decode(self, code: Tensor) -> Tensor:
     assert code.dim() == 2 and code.size(1) == {units}, "SparseAutoencoder.decode expects codes of shape (B, {units}), got " + str(code.shape)
-    x = torch.relu(self.dec1(code.view([code.size(0), {units}, 1, 1])))  # (B, 32, 7, 7)
-    x = torch.relu(self.dec2(x))  # (B, 16, 14, 14)
-    return torch.sigmoid(self.dec3(x))  # (B, 1, {side}, {side})
+    x = torch.relu(self.dec1.forward(code.view([code.size(0), {units}, 1, 1])))  # (B, 32, 7, 7)
+    x = torch.relu(self.dec2.forward(x))  # (B, 16, 14, 14)
+    return torch.sigmoid(self.dec3.forward(x))  # (B, 1, {side}, {side})
 
 def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
     code = self.encode(images)
