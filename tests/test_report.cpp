@@ -300,7 +300,7 @@ TEST(Report, ACardsHistogramLabelsItsRangeAndLogCounts) {
   std::vector<double> counts(20, 0.0);
   counts[0] = 250, counts[1] = 30, counts[19] = 2;
   const std::string svg = histogram_svg(counts, 0.0, 28.93, "activation");
-  EXPECT_EQ(all(svg, R"((<rect x=)").size(), 21u);  // the plot's background and a bar per bin
+  EXPECT_EQ(all(svg, R"((<rect x=))").size(), 21u);  // the plot's background and a bar per bin
   EXPECT_NE(svg.find(">0</text>"), std::string::npos);
   EXPECT_NE(svg.find(">28.9</text>"), std::string::npos);
   EXPECT_NE(svg.find(">activation</text>"), std::string::npos);

@@ -1,7 +1,6 @@
 // `sae eval`: the test-set metrics of a checkpoint, as a table or one JSON object.
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "sae/base/errors.hpp"
@@ -23,7 +22,7 @@ struct EvalOptions {
   std::optional<double> beta;  // default: the checkpoint's
   std::optional<double> rho;   // default: the checkpoint's
   int64_t batch_size = 600;
-  bool probe = true;
+  bool no_probe = false;
   bool json = false;
 };
 
@@ -71,11 +70,10 @@ int run_eval(const EvalOptions& o) {
   const RunConfig settings = evaluated_settings(o, opened.checkpoint.config);
   const SparseLoss loss = run_loss(settings);
   const Dataset test = load_split(opened.data_dir, Split::kTest);
-  spdlog::info("data: {}", describe_split(opened.data_dir, Split::kTest, test));
   const Evaluation evaluation =
       evaluate(opened.model, test, loss, o.batch_size, opened.device);  // metrics and codes
   std::optional<ProbeResult> probe, pixels;
-  if (o.probe && test.labelled()) {
+  if (!o.no_probe && test.labelled()) {
     const Dataset train = load_split(opened.data_dir, Split::kTrain);
     probe = linear_probe(encode_all(opened.model, train, o.batch_size, opened.device), train.labels,
                          evaluation.codes, test.labels, train.num_classes);
@@ -125,8 +123,8 @@ Command setup_eval(CLI::App& app, CommonOptions& common) {
   add_batch_size_option(*cmd, options->batch_size);
   add_compute_options(*cmd, options->compute);
   cmd->add_flag("--json", options->json, "print one JSON object instead of a table");
-  cmd->add_flag("!--no-probe", options->probe, "skip the linear probe (saves a few seconds)")
-      ->default_str("");  // CLI11 would print the negated flag's default as "{false}"
+  // Not "!--no-probe" into a `probe` flag: CLI11 would print that one as "--no-probe{false}".
+  cmd->add_flag("--no-probe", options->no_probe, "skip the linear probe (saves a few seconds)");
   add_common_options(*cmd, common);
   return {cmd, [options] { return run_eval(*options); }};
 }

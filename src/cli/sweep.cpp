@@ -123,7 +123,6 @@ int run_sweep(const SweepOptions& o, const CommonOptions& common) {
   // Data first: a bad data folder must not leave an empty sweep folder behind.
   const Dataset train = load_split(o.base.data_dir, Split::kTrain);
   const Dataset test = load_split(o.base.data_dir, Split::kTest);
-  spdlog::info("data: {}", describe_split(o.base.data_dir, Split::kTrain, train));
   fs::create_directories(o.out);
   const StopRequests stop;  // Ctrl-C between two grid points stops the sweep too, with 130
   if (const int jobs = std::min(o.jobs, static_cast<int>(grid.size())); jobs > 1) {

@@ -98,7 +98,6 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
     try {
       const Dataset train = load_split(o.config.data_dir, Split::kTrain);
       const Dataset test = load_split(o.config.data_dir, Split::kTest);
-      spdlog::info("data: {}", describe_split(o.config.data_dir, Split::kTrain, train));
       return split_run_data(train, test, o.config);
     } catch (const DataError& e) {
       const auto where = o.from_file.find("data-dir");

@@ -354,6 +354,11 @@ struct WatchedFile {
   }
 };
 
+/// The format's name without its article: "JPEG" of "a JPEG".
+std::string format_of(const Sniffed& sniffed) {
+  return sniffed.name.substr(sniffed.name.find(' ') + 1);
+}
+
 /// The `file` (at `path`, of `file_size` bytes), an image of a format that stb_image alone reads,
 /// as `sniffed` says, decoded to 8-bit RGBA with `share` taken for it; throws naming `path` when it
 /// is beyond the limits, corrupt or truncated.
@@ -369,9 +374,10 @@ StbPixels decode_with_stb(std::FILE* file, uint64_t file_size, const Sniffed& sn
                 "PNM (P5, P6) by its content; convert it to PNG");
     }
     const char* reason = stbi_failure_reason();
-    throw bad(path, fmt::format("cannot decode it: a corrupt or truncated {} (stb_image: {}); save "
-                                "it again, or as PNG",
-                                sniffed.name, reason && *reason ? reason : "no reason given"));
+    throw bad(path,
+              fmt::format("cannot decode it: a corrupt or truncated {} (stb_image: {}); save "
+                          "it again, or as PNG",
+                          format_of(sniffed), reason && *reason ? reason : "no reason given"));
   }
   if (width < 1 || height < 1) {
     throw bad(path, fmt::format("{} of {}x{} pixels: a corrupt or truncated header; save it "
@@ -412,14 +418,15 @@ StbPixels decode_with_stb(std::FILE* file, uint64_t file_size, const Sniffed& sn
                                   "memory or scale it down",
                                   sniffed.name, width, height, size_text(bytes)));
     }
-    throw bad(path, fmt::format("cannot decode it: a corrupt or truncated {} (stb_image: {}); save "
-                                "it again, or as PNG",
-                                sniffed.name, reason && *reason ? reason : "no reason given"));
+    throw bad(path,
+              fmt::format("cannot decode it: a corrupt or truncated {} (stb_image: {}); save "
+                          "it again, or as PNG",
+                          format_of(sniffed), reason && *reason ? reason : "no reason given"));
   }
   if (watched.read_past_end) {
     throw bad(path, fmt::format("cannot decode it: a truncated {} (its data ends before its image "
                                 "does); save it again, or as PNG",
-                                sniffed.name));
+                                format_of(sniffed)));
   }
   return rgba;
 }

@@ -330,9 +330,10 @@ RunSummary Run::finish(const Dataset& train, const Dataset& test, StatusLine* st
 
 RunData split_run_data(const Dataset& train, const Dataset& test, const RunConfig& config) {
   const int64_t held_out = val_count(train.size(), config.val_fraction, config.val_size);
-  if (held_out == 0) return {train, std::nullopt, test};
+  std::string description = describe_split(config.data_dir, Split::kTrain, train);
+  if (held_out == 0) return {train, std::nullopt, test, std::move(description)};
   TrainValSplit split = hold_out(train, held_out, config.seed);
-  return {std::move(split.train), std::move(split.val), test};
+  return {std::move(split.train), std::move(split.val), test, std::move(description)};
 }
 
 int train_to_end(Run& run, const RunData& data, ProgressStyle style) {
@@ -343,6 +344,7 @@ int train_to_end(Run& run, const RunData& data, ProgressStyle style) {
                data.val ? fmt::format(" / {} validation", data.val->size()) : std::string(),
                data.test.size(), run.cursor().epoch + 1, c.epochs, threads,
                threads == 1 ? "" : "s");
+  spdlog::info("data: {}", data.description);
   {
     const StopRequests stop;  // before the log line that tells a watcher training has begun
     spdlog::info("run folder {}", run.dir());

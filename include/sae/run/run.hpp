@@ -101,6 +101,7 @@ struct RunData {
   std::optional<Dataset> val;  ///< --val-fraction/--val-size: scored after each epoch
   Dataset test;                ///< scored after each epoch when there is no validation split,
                                ///< and once at the end
+  std::string description;     ///< which form the data folder holds, and its training split
   /// What each epoch is scored on.
   const Dataset& per_epoch() const { return val ? *val : test; }
 };
