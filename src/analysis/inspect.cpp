@@ -126,10 +126,12 @@ void plot_units(const std::string& path, const EvalMetrics& m, const RunConfig& 
   }
   bars.marked_label = fmt::format("dead: never above {} ({})", threshold, m.dead_units);
   const bool target = effective_penalty(config) == Penalty::kKl;
-  bars.references = {
-      {config.rho, fmt::format("ρ = {}{}", config.rho, target ? " (KL target)" : "")},
-      {kFarFactor * config.rho,
-       fmt::format("{}·ρ: far units above ({})", kFarFactor, m.far_units)}};
+  if (applies_to("rho", config.code)) {  // other kinds have no target activation
+    bars.references = {
+        {config.rho, fmt::format("ρ = {}{}", config.rho, target ? " (KL target)" : "")},
+        {kFarFactor * config.rho,
+         fmt::format("{}·ρ: far units above ({})", kFarFactor, m.far_units)}};
+  }
   const PlotSpec spec{fmt::format("ρ̂ of each unit, sorted ({})", code_brief(config)),
                       {"unit, sorted by ρ̂"},
                       {"ρ̂: mean activation on the test set (log scale)", Scale::kLog10}};
@@ -182,11 +184,13 @@ void plot_activations(const std::string& path, const Evaluation& evaluation,
   for (const auto& [at, label] :
        {std::pair{config.rho, fmt::format("ρ = {}", config.rho)},
         std::pair{kFarFactor * config.rho, fmt::format("{}·ρ: far above it", kFarFactor)}}) {
-    if (at >= units.lo && at <= units.hi) units.lines.push_back({at, label});
+    if (applies_to("rho", config.code) && at >= units.lo && at <= units.hi) {
+      units.lines.push_back({at, label});
+    }
   }
   if (zero > 0) units.notes.push_back(fmt::format("{} units with ρ̂ = 0 (dead) not drawn", zero));
   if (m.dead_units > zero) {
-    units.notes.push_back(fmt::format("{} dead units (never above {}) among the bars",
+    units.notes.push_back(fmt::format("{} of them dead (never above {})",
                                       m.dead_units - zero, threshold));
   }
   plot_histograms(path, {values, units});

@@ -16,6 +16,8 @@ using namespace plot_draw;
 
 // Far more bins than a panel has pixels would draw as a smear.
 constexpr int kMaxBins = 100000;
+// Room above a histogram's tallest bar, as a fraction of its range, for the legend's lines.
+constexpr double kLegendHeadroom = 0.35;
 // Bars are this wide, of the 1 between neighbours.
 constexpr double kBarHalfWidth = 0.4;
 // The x that marks a bar too low for a log axis, a little above the frame's floor.
@@ -200,8 +202,9 @@ void plot_histograms(const std::string& path, const std::vector<Histogram>& pane
     }
     for (double& c : counts) c = to_world(c, h.spec.y);
     const std::optional<Range> counted = extent(counts);
-    const Window w{pad(span, 0.0, kMargin),
-                   counted ? bar_range(*counted, h.spec.y.scale) : Range{0.0, 1.0}};
+    Range y = counted ? bar_range(*counted, h.spec.y.scale) : Range{0.0, 1.0};
+    if (!h.lines.empty() || !h.notes.empty()) y.hi += kLegendHeadroom * (y.hi - y.lo);
+    const Window w{pad(span, 0.0, kMargin), y};
     check_window(path, w);
     heights.push_back(std::move(counts));
     windows.push_back(w);

@@ -138,7 +138,9 @@ Corner legend_corner(const Size& size, const std::vector<Polyline>& lines, const
   for (const Polyline& p : lines) {
     for (std::size_t i = 0; i < p.x.size(); ++i) {
       const std::size_t next = std::min(i + 1, p.x.size() - 1);
-      for (int k = 0; k < kLegendSamples; ++k) {
+      // Each segment sampled evenly; a lone point weighs as a segment, a line's last point once.
+      const int samples = next == i && p.x.size() > 1 ? 1 : kLegendSamples;
+      for (int k = 0; k < samples; ++k) {
         const double t = static_cast<double>(k) / kLegendSamples;
         const double u = ((1 - t) * p.x[i] + t * p.x[next] - w.x.lo) / (w.x.hi - w.x.lo);
         const double v = ((1 - t) * p.y[i] + t * p.y[next] - w.y.lo) / (w.y.hi - w.y.lo);

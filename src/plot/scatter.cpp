@@ -13,6 +13,9 @@
 namespace sae {
 namespace {
 
+// Added above a scatter's points per row of its legend, as a fraction of the points' y range.
+constexpr double kLegendRowHeadroom = 0.14;
+
 using namespace plot_layout;
 using namespace plot_draw;
 
@@ -94,6 +97,11 @@ DrawnScatter lay_out(const std::string& path, const ScatterPanel& panel, const s
   d.window = {x ? (spec.x.scale == Scale::kLog10 ? decade_range(*x) : pad(*x, 0.0, kLabelMargin))
                 : kEmptyRange,
               y ? pad(*y, 0.0, kLabelMargin) : kEmptyRange};
+  // Room above the points for the legend's rows, so that a top corner hides none of them.
+  const std::size_t rows = (s.group_legend ? s.colours.size() + s.markers.size() + 1 : 0) +
+                           s.references.size() + s.notes.size();
+  const Range points_y = d.window.y;
+  d.window.y.hi += kLegendRowHeadroom * static_cast<double>(rows) * (points_y.hi - points_y.lo);
   check_window(path, d.window);
 
   std::vector<int> groups;

@@ -350,16 +350,10 @@ int train_to_end(Run& run, const RunData& data, ProgressStyle style) {
     spdlog::info("run folder {}", run.dir());
     int signal = 0;  // agreed by every rank of a data-parallel run at each check
     const auto should_stop = [&] { return (signal = run.agreed_stop_signal()) != 0; };
-    bool warned = false;
     while (!run.trained() && !should_stop()) {
       if (!run.train_epoch(data.train, style, should_stop)) break;
       const EpochMetrics& row = run.finish_epoch(data.per_epoch());
       log_epoch(row, c.epochs);
-      if (const std::string warning = explained_variance_warning(row.test.explained_variance, c);
-          !warned && !warning.empty()) {
-        warned = true;
-        spdlog::warn("epoch {}: {}", row.epoch, warning);
-      }
     }
     if (should_stop()) {  // also when it came during the last epoch: the report can wait
       run.save();
