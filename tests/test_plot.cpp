@@ -489,6 +489,18 @@ TEST(Plot, MarkedBarsAreDrawnInTheirOwnColourOrOnTheFloor) {
   EXPECT_GT(pixels_near(marked, 214, 39, 40), pixels_near(plain, 214, 39, 40) + 200);
 }
 
+TEST(Plot, BarsAllAtZeroOnALogAxisStillShowTheirMarks) {
+  test::TempDir dir;
+  const PlotSpec spec{"rho_hat", {"unit"}, {"rho_hat", Scale::kLog10}};
+  // Every unit of a ReLU code dead, and no reference line to span the axis.
+  plot_bars(dir / "dead.png", spec, {{0.0, 0.0, 0.0}, {}, {true, true, true}, "dead"});
+  const test::DecodedPng dead = test::decode_png(dir / "dead.png");
+  ASSERT_GE(dead.channels, 3);
+  EXPECT_GT(pixels_near(dead, 214, 39, 40), 50);  // the x marks on the floor, in red
+  // Unmarked, there is nothing to draw: refused, as before.
+  EXPECT_THROW(plot_bars(dir / "x.png", spec, {{0.0, 0.0}}), std::runtime_error);
+}
+
 TEST(Plot, HistogramPanelsSideBySide) {
   test::TempDir dir;
   Histogram values{{"values", {"h"}, {"count", Scale::kLog10}, 700}, {0.1, 0.1, 0.5, 1.0, 7}, 50};

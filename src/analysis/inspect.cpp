@@ -190,8 +190,8 @@ void plot_activations(const std::string& path, const Evaluation& evaluation,
   }
   if (zero > 0) units.notes.push_back(fmt::format("{} units with ρ̂ = 0 (dead) not drawn", zero));
   if (m.dead_units > zero) {
-    units.notes.push_back(fmt::format("{} of them dead (never above {})",
-                                      m.dead_units - zero, threshold));
+    units.notes.push_back(
+        fmt::format("{} of them dead (never above {})", m.dead_units - zero, threshold));
   }
   plot_histograms(path, {values, units});
 }

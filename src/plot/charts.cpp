@@ -116,7 +116,11 @@ void plot_bars(const std::string& path, const PlotSpec& spec, const Bars& bars) 
   std::vector<double> heights;
   for (double v : bars.heights) heights.push_back(to_world(v, spec.y));
   drawable.insert(drawable.end(), heights.begin(), heights.end());
-  const std::optional<Range> y = extent(drawable);
+  std::optional<Range> y = extent(drawable);
+  const bool any_marked =
+      std::find(bars.marked.begin(), bars.marked.end(), true) != bars.marked.end();
+  // Every bar at 0 on a log axis (a code whose units all died) still shows its floor's marks.
+  if (!y && any_marked) y = spec.y.scale == Scale::kLog10 ? Range{-3.0, 0.0} : Range{0.0, 1.0};
   if (!y)
     fail(path, spec.y.scale == Scale::kLog10 ? "no finite positive values" : "no finite values");
   const double n = static_cast<double>(heights.size());
@@ -142,8 +146,6 @@ void plot_bars(const std::string& path, const PlotSpec& spec, const Bars& bars) 
     }
   }
   std::vector<LegendEntry> legend;
-  const bool any_marked =
-      std::any_of(bars.marked.begin(), bars.marked.end(), [](bool m) { return m; });
   if (any_marked) {
     // Marked bars too low for the axis show as the x on the floor, the others as their colour.
     const bool on_floor = !floor_marks.x.empty();

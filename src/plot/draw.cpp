@@ -287,10 +287,16 @@ void draw_labels(const std::vector<LabelledPoint>& points, const Window& w) {
   const std::vector<std::optional<Box>> boxes = place_labels(marks, width_mm, height_mm, char_h);
   for (std::size_t i = 0; i < points.size(); ++i) {
     if (!boxes[i]) continue;
-    // Left-aligned at the box's left edge, centred on its middle.
-    const double tx = w.x.lo + boxes[i]->x0 / width_mm * (w.x.hi - w.x.lo);
-    const double ty = w.y.lo + 0.5 * (boxes[i]->y0 + boxes[i]->y1) / height_mm * (w.y.hi - w.y.lo);
-    plptex(tx, ty, 1, 0, 0, escape(points[i].label).c_str());
+    // Aligned toward its point: the box's width is an estimate of the text's, so text set at the
+    // far edge of a box left of its point would float away from it.
+    const Box& box = *boxes[i];
+    const double centre = 0.5 * (box.x0 + box.x1);
+    const bool left_of = box.x1 <= marks[i].x, right_of = box.x0 >= marks[i].x;
+    const double anchor_mm = left_of ? box.x1 : right_of ? box.x0 : centre;
+    const double justify = left_of ? 1.0 : right_of ? 0.0 : 0.5;
+    const double tx = w.x.lo + anchor_mm / width_mm * (w.x.hi - w.x.lo);
+    const double ty = w.y.lo + 0.5 * (box.y0 + box.y1) / height_mm * (w.y.hi - w.y.lo);
+    plptex(tx, ty, 1, 0, justify, escape(points[i].label).c_str());
   }
   plschr(0, kTextScale);
 }

@@ -389,5 +389,4 @@ RunSummary read_summary_json(const std::string& path) {
   }
 }
 
-
 }  // namespace sae
