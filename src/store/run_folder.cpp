@@ -66,6 +66,12 @@ std::vector<std::string> metrics_columns(bool validation) {
   return columns;
 }
 
+std::string join(const std::vector<std::string>& cells) {
+  std::string line;
+  for (const auto& cell : cells) line += (line.empty() ? "" : ",") + cell;
+  return line;
+}
+
 /// Calls `visit(column, field, csv_format)` for each column of steps.csv, in order.
 template <typename Row, typename Visit>
 void for_each_step_column(Row& row, Visit&& visit) {
@@ -80,18 +86,20 @@ void for_each_step_column(Row& row, Visit&& visit) {
 }
 
 std::string steps_header() {
-  std::string header;
+  std::vector<std::string> columns;
   StepRecord row;
-  for_each_step_column(row, [&](const char* column, auto&, const char*) {
-    header += (header.empty() ? "" : ",") + std::string(column);
-  });
-  return header;
+  for_each_step_column(row,
+                       [&](const char* column, auto&, const char*) { columns.push_back(column); });
+  return join(columns);
 }
 
-std::string join(const std::vector<std::string>& cells) {
-  std::string line;
-  for (const auto& cell : cells) line += (line.empty() ? "" : ",") + cell;
-  return line;
+/// One row of steps.csv, with its newline.
+std::string step_line(const StepRecord& row) {
+  std::vector<std::string> cells;
+  for_each_step_column(row, [&](const char*, const auto& value, const char* format) {
+    cells.push_back(fmt::format(fmt::runtime(format), value));
+  });
+  return join(cells) + '\n';
 }
 
 /// True for the files a run writes, which --force may remove.
@@ -288,15 +296,11 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
 }
 
 void append_steps_csv(const std::string& path, const StepRecord& row) {
-  std::string line;
-  for_each_step_column(row, [&](const char*, const auto& value, const char* format) {
-    line += (line.empty() ? "" : ",") + fmt::format(fmt::runtime(format), value);
-  });
+  std::string line = step_line(row);
   std::error_code ec;
   if (!fs::exists(path, ec)) line = steps_header() + '\n' + line;
   // One write(2) of a whole line in append mode: a kill leaves at most a partial last line, which
   // the resume's trim_steps_csv drops.
-  line += '\n';
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
     throw std::runtime_error(fmt::format("{}: cannot append: {}", path, std::strerror(errno)));
@@ -344,11 +348,7 @@ void trim_steps_csv(const std::string& path, int64_t last_step) {
   std::string text = steps_header() + '\n';
   for (const StepRecord& row : read_steps_csv(path)) {
     if (row.step > last_step) break;
-    for_each_step_column(row, [&](const char* column, const auto& value, const char* format) {
-      text += (std::string_view(column) == "step" ? "" : ",") +
-              fmt::format(fmt::runtime(format), value);
-    });
-    text += '\n';
+    text += step_line(row);
   }
   write_file_atomically(path, text);
 }
