@@ -71,6 +71,10 @@ start=$SECONDS
 log "making a clean Debian 12 root in $root"
 mmdebstrap --quiet --variant=apt --include=ca-certificates,git bookworm "$root" "${sources[@]}" >/dev/null
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A chroot is not a booted machine: packages installed in it (munge, Slurm's daemons) must not
+# start their services, which would outlive the root. Debian's own switch for that:
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
 # The same TLS trust as this machine: its registries may be reached through its own certificate
 # authority, which lives in /usr/local/share/ca-certificates.
 if [[ -n "$(ls -A /usr/local/share/ca-certificates 2>/dev/null)" ]]; then

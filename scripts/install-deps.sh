@@ -22,6 +22,8 @@ BUILD_PACKAGES=(
   chromium-headless-shell # tests/test_report.cpp opens the reports in a real browser
   libgtest-dev
   python3-torch           # tests/test_pytorch_interop.py: model.pt in plain PyTorch
+  iproute2                # tests/test_cluster.py: test hosts in network namespaces (scripts/cluster.sh)
+  slurmctld slurmd slurm-client munge  # ... and a real Slurm on them
 )
 DATA_PACKAGES=(curl ca-certificates python3)
 PACKAGE_PACKAGES=(dpkg-dev file)  # CPack's DEB generator: dpkg-shlibdeps computes Depends

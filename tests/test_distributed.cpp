@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
 #include "sae/base/errors.hpp"
 #include "sae/data/dataset.hpp"
 #include "sae/model/cpu_step.hpp"
@@ -17,6 +19,7 @@
 #include "sae/train/train.hpp"
 #include "test_util.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -486,6 +489,129 @@ TEST(Distributed, SigintToOneRankStopsBothWithOneCheckpoint) {
   const auto resumed = test::run_sae(
       {"train", "--resume", dir / "run", "--epochs", "2", "--threads", "1", "--quiet"});
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+}
+
+/// The variables torchrun 2.x gives rank `rank` of 2 whose agent hosts the store at `port`, in
+/// restart `attempt`.
+std::vector<std::pair<std::string, std::string>> torchrun2_env(int rank, int port, int attempt) {
+  const std::string r = std::to_string(rank);
+  return {{"WORLD_SIZE", "2"},
+          {"RANK", r},
+          {"LOCAL_RANK", "0"},
+          {"LOCAL_WORLD_SIZE", "1"},
+          {"GROUP_RANK", r},
+          {"GROUP_WORLD_SIZE", "2"},
+          {"ROLE_RANK", r},
+          {"ROLE_NAME", "default"},
+          {"ROLE_WORLD_SIZE", "2"},
+          {"MASTER_ADDR", "127.0.0.1"},
+          {"MASTER_PORT", std::to_string(port)},
+          {"TORCHELASTIC_RESTART_COUNT", std::to_string(attempt)},
+          {"TORCHELASTIC_MAX_RESTARTS", "3"},
+          {"TORCHELASTIC_RUN_ID", "agent-store-test"},
+          {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+          {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"},
+          {"OMP_NUM_THREADS", "1"},
+          {"GLOO_SOCKET_IFNAME", "lo"}};
+}
+
+TEST(Distributed, UnderTorchrun2sAgentStoreEachAttemptKeepsToItsOwnPrefix) {
+  const std::string data = test::shared_data(/*train_count=*/300, /*test_count=*/100);
+  test::TempDir dir;
+  // The agent's store, which outlives the workers of each attempt.
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(free_port());
+  options.isServer = true;
+  options.waitWorkers = false;
+  c10d::TCPStore agent("127.0.0.1", options);
+  // What a worker of an earlier attempt left unprefixed must not count in this one.
+  agent.set("sae/joined", std::vector<uint8_t>{'7'});
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const std::string out = dir / ("attempt" + std::to_string(attempt));
+    std::vector<pid_t> pids;
+    for (int r = 0; r < 2; ++r) {
+      pids.push_back(test::spawn_sae(
+          {"train", "--epochs", "1", "--data-dir", data, "--out", out, "--dist-timeout", "20"},
+          out + "-rank" + std::to_string(r) + ".err", torchrun2_env(r, options.port, attempt)));
+    }
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_EQ(wait_for(pids[r], 120), 0)
+          << test::read_text(out + "-rank" + std::to_string(r) + ".err");
+    }
+    const std::string prefix = "/worker/attempt_" + std::to_string(attempt) + "/";
+    EXPECT_EQ(agent.add(prefix + "sae/joined", 0), 2) << prefix;
+    EXPECT_NE(test::read_text(out + "-rank0.err").find("Gloo on lo (GLOO_SOCKET_IFNAME)"),
+              std::string::npos)
+        << test::read_text(out + "-rank0.err");
+  }
+  EXPECT_EQ(agent.add("sae/joined", 0), 7);
+}
+
+TEST(Distributed, AGlooInterfaceThatDoesNotExistIsNamedInTheError) {
+  const std::string data = test::shared_data(/*train_count=*/300, /*test_count=*/100);
+  test::TempDir dir;
+  const int port = free_port();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < 2; ++r) {
+    auto env = rank_env(r, port);
+    env.emplace_back("GLOO_SOCKET_IFNAME", "nosuch0");
+    pids.push_back(test::spawn_sae({"train", "--epochs", "1", "--data-dir", data, "--out",
+                                    dir / "run", "--dist-timeout", "20"},
+                                   dir / ("rank" + std::to_string(r) + ".err"), env));
+  }
+  for (int r = 0; r < 2; ++r) {
+    const std::string err_path = dir / ("rank" + std::to_string(r) + ".err");
+    EXPECT_EQ(wait_for(pids[r], 60), 2) << test::read_text(err_path);
+    const std::string err = test::read_text(err_path);
+    EXPECT_NE(err.find("GLOO_SOCKET_IFNAME=nosuch0: cannot use interface 'nosuch0'"),
+              std::string::npos)
+        << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  }
+}
+
+TEST(Distributed, ARestartedTorchrunWorkerContinuesItsLaunchsFolderOnly) {
+  const std::string data = test::shared_data(/*train_count=*/300, /*test_count=*/100);
+  test::TempDir dir;
+  const std::vector<std::string> args = {"train",     "--epochs", "1",     "--data-dir", data,
+                                         "--threads", "1",        "--out", dir / "run",  "--force"};
+  {
+    const ScopedEnv first({{"TORCHELASTIC_RESTART_COUNT", "0"},
+                           {"TORCHELASTIC_MAX_RESTARTS", "1"},
+                           {"TORCHELASTIC_RUN_ID", "mine"}});
+    ASSERT_EQ(test::run_sae({"train", "--epochs", "1", "--data-dir", data, "--threads", "1",
+                             "--out", dir / "run", "--quiet"})
+                  .exit_code,
+              0);
+  }
+  {
+    // Another launch's restart: the folder is not its, so it is refused as a new run would be.
+    const ScopedEnv other({{"TORCHELASTIC_RESTART_COUNT", "1"},
+                           {"TORCHELASTIC_MAX_RESTARTS", "1"},
+                           {"TORCHELASTIC_RUN_ID", "theirs"}});
+    auto refused = args;
+    refused.pop_back();  // no --force
+    test::expect_clean_failure(test::run_sae(refused), "already holds files");
+  }
+  {
+    // This launch's restart continues it, --force notwithstanding: the epoch trained stays.
+    const ScopedEnv mine({{"TORCHELASTIC_RESTART_COUNT", "1"},
+                          {"TORCHELASTIC_MAX_RESTARTS", "1"},
+                          {"TORCHELASTIC_RUN_ID", "mine"}});
+    auto more = args;
+    more[2] = "2";  // --epochs 2, so that the continued run has an epoch left to train
+    const auto resumed = test::run_sae(more);
+    EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_NE(resumed.err.find("torchrun restart 1: continuing"), std::string::npos) << resumed.err;
+    EXPECT_EQ(read_metrics(dir / "run/metrics.csv").size(), 2u);
+  }
+  {
+    const ScopedEnv restarts({{"TORCHELASTIC_RESTART_COUNT", "0"},
+                              {"TORCHELASTIC_MAX_RESTARTS", "2"},
+                              {"TORCHELASTIC_RUN_ID", "mine"}});
+    test::expect_clean_failure(test::run_sae({"train", "--epochs", "1", "--data-dir", data}),
+                               "under torchrun --max-restarts, name the run folder with --out");
+  }
 }
 
 }  // namespace

@@ -67,6 +67,28 @@ void apply_config_file(const std::string& path, CLI::App& cmd,
   }
 }
 
+/// Points a worker that torchrun restarted (--max-restarts) at the run its launch began in --out:
+/// the launch's run id, recorded there by the first attempt, says it is this launch's. The same
+/// command line then continues it from the last commit, as --resume would.
+void continue_restarted_launch(TrainOptions& o, const std::optional<ElasticAttempt>& attempt) {
+  if (!attempt) return;
+  if (o.out.empty() && o.resume.empty() && attempt->max_restarts > 0) {
+    throw UsageError(
+        "under torchrun --max-restarts, name the run folder with --out: a restarted worker "
+        "continues the run in it");
+  }
+  if (attempt->restart_count == 0 || o.out.empty() || !o.resume.empty()) return;
+  if (read_launch_record(o.out) != attempt->run_id) return;  // not this launch's: as a new run
+  if (std::filesystem::exists(std::filesystem::path(o.out) / kConfigFile)) {
+    spdlog::info("torchrun restart {}: continuing {} from its last checkpoint",
+                 attempt->restart_count, o.out);
+    o.resume = o.out;
+    o.config_file.clear();  // the run's config.toml is what it gave
+  } else {
+    o.force = true;  // killed before its first file: this launch's folder, started over
+  }
+}
+
 int run_train(const TrainOptions& o, const CommonOptions& common) {
   check_given_settings_apply(o.given, o.config.code);
   validate(o.config);
@@ -89,9 +111,15 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
   if (launch) {
     device = rank_device(*launch, device);
     group = ProcessGroup::join(*launch, device, std::chrono::seconds(o.dist_timeout));
+    // Every rank reads the folder it resumes: one that does not see it would train from scratch.
+    group.check_same_on_every_rank(
+        o.resume.empty() ? 0 : 1,
+        "resuming (1) or not (0) (a run folder that some hosts do not see? put it on a "
+        "filesystem every host shares)");
     if (!group.is_writer()) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for all
     spdlog::info("data-parallel: {} ranks ({}), global batch {} split across them",
                  group.world_size(), group.backend(), o.config.batch_size);
+    if (!group.network().empty()) spdlog::info("data-parallel: Gloo on {}", group.network());
   }
   // Data first: a bad data folder must not leave an empty run folder behind.
   const RunData data = [&] {
@@ -108,9 +136,11 @@ int run_train(const TrainOptions& o, const CommonOptions& common) {
           e.what(), where->second, std::filesystem::current_path().string()));
     }
   }();
-  const std::unique_ptr<Run> run = o.resume.empty()
-                                       ? Run::create(o.config, o.out, o.force, device, group)
-                                       : Run::resume(o.resume, o.config, device, group);
+  const std::optional<ElasticAttempt> attempt = elastic_attempt();
+  const std::unique_ptr<Run> run =
+      o.resume.empty()
+          ? Run::create(o.config, o.out, o.force, device, group, attempt ? attempt->run_id : "")
+          : Run::resume(o.resume, o.config, device, group);
   return train_to_end(*run, data, default_progress_style(common.quiet));
 }
 
@@ -153,6 +183,7 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
   add_common_options(*cmd, common);
   return {cmd, [options, &common, cmd] {
             options->given = given_settings(*cmd);
+            continue_restarted_launch(*options, elastic_attempt());
             if (!options->resume.empty()) {
               if (!options->config_file.empty()) {
                 throw UsageError("--resume RUN reads RUN/config.toml; drop --config");

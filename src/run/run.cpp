@@ -149,7 +149,8 @@ Run::Run(std::string dir, std::optional<RunLock> lock, const RunConfig& config,
       optimizer_(make_optimizer(model_, config.lr, config.weight_decay)) {}
 
 std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool force,
-                                 const torch::Device& device, const ProcessGroup& group) {
+                                 const torch::Device& device, const ProcessGroup& group,
+                                 const std::string& launch_id) {
   validate(config);
   if (!group.is_writer()) return std::make_unique<Run>(dir, std::nullopt, config, device, group);
   std::error_code ec;
@@ -163,6 +164,8 @@ std::unique_ptr<Run> Run::create(const RunConfig& config, std::string dir, bool 
   check_new_run_dir(dir, force);  // before the lock: a refused folder must not get a lock file
   RunLock lock(dir);
   prepare_new_run_dir(dir, force);
+  // Before anything else: a worker killed after it is still continued, not refused, on restart.
+  if (!launch_id.empty()) write_launch_record(dir, launch_id);
   auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
   write_file_atomically(run->path(kConfigFile), to_toml(config));
   write_metrics_csv(run->path(kMetricsFile), {}, has_validation(config));  // a resume reads it
@@ -190,7 +193,9 @@ std::unique_ptr<Run> Run::resume(const std::string& dir, const RunConfig& config
     spdlog::warn("{} has no committed checkpoint yet; training it from the start", dir);
     auto run = std::make_unique<Run>(dir, std::move(lock), config, device, group);
     if (!group.is_writer()) return run;
+    const std::optional<std::string> launch = read_launch_record(dir);
     prepare_new_run_dir(dir, /*force=*/true);
+    if (launch) write_launch_record(dir, *launch);  // still the launch's folder
     write_file_atomically(run->path(kConfigFile), to_toml(config));
     write_metrics_csv(run->path(kMetricsFile), {}, has_validation(config));
     return run;

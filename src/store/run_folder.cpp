@@ -106,7 +106,7 @@ std::string step_line(const StepRecord& row) {
 bool is_run_file(const std::string& name) {
   for (const char* run_file :
        {kConfigFile, kManifestFile, kModelFile, kMetricsFile, kStepsFile, kLossPlotFile,
-        kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir}) {
+        kSummaryFile, kReconstructionsFile, kReportFile, kReportAssetsDir, kLaunchFile}) {
     if (name == run_file) return true;
   }
   for (const char* picture : kInspectionFiles) {
@@ -351,6 +351,24 @@ void trim_steps_csv(const std::string& path, int64_t last_step) {
     text += step_line(row);
   }
   write_file_atomically(path, text);
+}
+
+void write_launch_record(const std::string& dir, const std::string& run_id) {
+  const nlohmann::json json = {{"torchelastic_run_id", run_id}};
+  write_file_atomically((fs::path(dir) / kLaunchFile).string(), json.dump(2) + '\n');
+}
+
+std::optional<std::string> read_launch_record(const std::string& dir) {
+  const fs::path path = fs::path(dir) / kLaunchFile;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  try {
+    return nlohmann::json::parse(read_file(path.string()))
+        .at("torchelastic_run_id")
+        .get<std::string>();
+  } catch (const std::exception&) {
+    return std::nullopt;  // not this launch's, then: the worker starts over as a new run would
+  }
 }
 
 void write_summary_json(const std::string& path, const RunSummary& summary) {

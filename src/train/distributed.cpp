@@ -1,6 +1,7 @@
 #include "sae/train/distributed.hpp"
 
 #include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_NCCL  // defined by LibTorch builds with NCCL (pip's CUDA torch), not Debian's
@@ -9,10 +10,12 @@
 
 #include "sae/base/env.hpp"
 #include "sae/base/errors.hpp"
+#include "sae/base/network.hpp"
 #include "sae/train/device.hpp"
 
 #include <functional>
 #include <initializer_list>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -23,6 +26,7 @@ constexpr int64_t kMaxWorldSize = 1 << 20;
 constexpr int64_t kMaxLocalRanks = 1 << 16;  // ranks on one machine
 constexpr int64_t kMaxPort = 65535;
 constexpr int64_t kMaxThreads = 1 << 16;
+constexpr int64_t kMaxRestarts = 1 << 20;
 
 /// The first of `names` that holds an integer in [min, max], read leniently (env_integer_if_valid).
 std::optional<int64_t> first_valid(std::initializer_list<const char*> names, int64_t min,
@@ -81,6 +85,17 @@ std::optional<LaunchEnv> launch_env() {
   return launch;
 }
 
+std::optional<ElasticAttempt> elastic_attempt() {
+  const auto restart_count = env_integer("TORCHELASTIC_RESTART_COUNT", 0, kMaxRestarts);
+  if (!restart_count) return std::nullopt;
+  ElasticAttempt attempt;
+  attempt.restart_count = static_cast<int>(*restart_count);
+  attempt.max_restarts =
+      static_cast<int>(env_integer("TORCHELASTIC_MAX_RESTARTS", 0, kMaxRestarts).value_or(0));
+  attempt.run_id = env_text("TORCHELASTIC_RUN_ID").value_or("");
+  return attempt;
+}
+
 int rank_threads(const LaunchEnv& launch, int threads) {
   if (threads > 0) return threads;
   // The cores are shared by the ranks on this machine; torchrun says so with OMP_NUM_THREADS.
@@ -96,18 +111,82 @@ torch::Device rank_device(const LaunchEnv& launch, const torch::Device& device) 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   std::string backend;                                       // "Gloo" or "NCCL"
+  std::string network;                                       // Gloo's interface, and why
+  torch::Device device{torch::kCPU};                         // where collectives take tensors
   std::function<void(std::vector<at::Tensor>&)> all_reduce;  // the backend's, waiting for it
 };
 
 namespace {
 
+/// The store key under which rank `rank` publishes the address it reaches MASTER_ADDR from.
+std::string address_key(int rank) {
+  return "sae/address/" + std::to_string(rank);
+}
+
+using GlooDevices = std::vector<std::shared_ptr<gloo::transport::Device>>;
+
+/// The devices of the interfaces GLOO_SOCKET_IFNAME names (a comma-separated list, as in
+/// PyTorch); nullopt when it is unset. A name that is no interface here is a UsageError.
+std::optional<GlooDevices> devices_named_by_env() {
+  const auto names = env_text("GLOO_SOCKET_IFNAME");
+  if (!names) return std::nullopt;
+  GlooDevices devices;
+  std::stringstream list(*names);
+  for (std::string name; std::getline(list, name, ',');) {
+    try {
+      devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+    } catch (const std::exception& e) {
+      throw UsageError(fmt::format(
+          "GLOO_SOCKET_IFNAME={}: cannot use interface '{}' ({}): name one that `ip -brief "
+          "address` lists on this host, or unset it",
+          *names, name, first_line(e.what())));
+    }
+  }
+  return devices;
+}
+
+/// Gloo's device: the address this host reaches the others from. Gloo's own default is the
+/// address the hostname resolves to, which on a Debian host (127.0.1.1 in /etc/hosts) is
+/// loopback, and no other host can connect to it.
+GlooDevices reachable_devices(c10d::Store& store, const LaunchEnv& launch, const std::string& own,
+                              std::string& network) {
+  std::string address = own;
+  std::string why = "the address that reaches MASTER_ADDR " + launch.master_addr;
+  if (address.empty() || is_loopback_address(address)) {
+    // This host is MASTER_ADDR (or reaches it through loopback): the address that reaches a
+    // rank on another host is the one the others can connect to. None: every rank is here.
+    for (int r = 0; r < launch.world_size; ++r) {
+      const std::vector<uint8_t> bytes = store.get(address_key(r));
+      const std::string theirs(bytes.begin(), bytes.end());
+      if (theirs.empty() || is_loopback_address(theirs)) continue;
+      if (const auto toward = source_address_toward(theirs)) {
+        address = *toward;
+        why = fmt::format("the address that reaches rank {} at {}", r, theirs);
+        break;
+      }
+    }
+  }
+  if (address.empty()) {
+    network = "Gloo's default (MASTER_ADDR has no route)";
+    return {c10d::ProcessGroupGloo::createDefaultDevice()};
+  }
+  network = fmt::format("{} ({}), {}", interface_holding(address).value_or("?"), address, why);
+  return {c10d::ProcessGroupGloo::createDeviceForHostname(address)};
+}
+
 /// Gloo on the CPU: its collectives move CPU tensors over TCP.
 std::function<void(std::vector<at::Tensor>&)> gloo_all_reduce(
     const c10::intrusive_ptr<c10d::Store>& store, const LaunchEnv& launch,
-    std::chrono::milliseconds timeout) {
+    std::chrono::milliseconds timeout, const std::string& own,
+    const std::optional<GlooDevices>& named, std::string& network) {
   auto options = c10d::ProcessGroupGloo::Options::create();
   options->timeout = timeout;
-  options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  if (named) {
+    options->devices = *named;
+    network = fmt::format("{} (GLOO_SOCKET_IFNAME)", *env_text("GLOO_SOCKET_IFNAME"));
+  } else {
+    options->devices = reachable_devices(*store, launch, own, network);
+  }
   auto gloo =
       c10::make_intrusive<c10d::ProcessGroupGloo>(store, launch.rank, launch.world_size, options);
   return [gloo, timeout](std::vector<at::Tensor>& t) { gloo->allreduce(t)->wait(timeout); };
@@ -138,8 +217,7 @@ std::function<void(std::vector<at::Tensor>&)> nccl_all_reduce(
 void wait_for_every_rank(c10d::Store& store, const LaunchEnv& launch,
                          std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // torchrun restarts keep its store: each attempt counts under its own key.
-  const std::string key = "sae/joined/" + env_text("TORCHELASTIC_RESTART_COUNT").value_or("0");
+  const std::string key = "sae/joined";
   int64_t joined = store.add(key, 1);
   while (joined < launch.world_size) {
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -166,13 +244,26 @@ ProcessGroup ProcessGroup::join(const LaunchEnv& launch, const torch::Device& de
   options.timeout = timeout;
   ProcessGroup group;
   group.impl_ = std::make_shared<Impl>();
+  // Before the store: a name that is no interface fails every rank alike, not rank 0 first.
+  const std::optional<GlooDevices> named = device.is_cuda() ? std::nullopt : devices_named_by_env();
   try {
-    group.impl_->store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
-    wait_for_every_rank(*group.impl_->store, launch, timeout);
+    c10::intrusive_ptr<c10d::Store> store =
+        c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+    if (launch.agent_hosts_store) {
+      // The agent's store outlives a restart of the workers: each attempt keeps to its own keys,
+      // under the prefix PyTorch's own workers use.
+      store = c10::make_intrusive<c10d::PrefixStore>(
+          "/worker/attempt_" + env_text("TORCHELASTIC_RESTART_COUNT").value_or("0"), store);
+    }
+    group.impl_->store = store;
+    const std::string own = source_address_toward(launch.master_addr).value_or("");
+    store->set(address_key(launch.rank), std::vector<uint8_t>(own.begin(), own.end()));
+    wait_for_every_rank(*store, launch, timeout);
     group.impl_->backend = device.is_cuda() ? "NCCL" : "Gloo";
-    group.impl_->all_reduce = device.is_cuda()
-                                  ? nccl_all_reduce(group.impl_->store, launch, timeout)
-                                  : gloo_all_reduce(group.impl_->store, launch, timeout);
+    group.impl_->device = device;
+    group.impl_->all_reduce = device.is_cuda() ? nccl_all_reduce(store, launch, timeout)
+                                               : gloo_all_reduce(store, launch, timeout, own, named,
+                                                                 group.impl_->network);
   } catch (const UsageError&) {
     throw;
   } catch (const std::exception& e) {
@@ -189,6 +280,27 @@ std::string ProcessGroup::backend() const {
   return impl_ ? impl_->backend : "";
 }
 
+std::string ProcessGroup::network() const {
+  return impl_ ? impl_->network : "";
+}
+
+void ProcessGroup::check_same_on_every_rank(int64_t value, const std::string& what) const {
+  if (!impl_) return;
+  // Each rank's value in its own slot: the sum holds them all.
+  auto values = torch::zeros({world_size_}, torch::kFloat64);
+  values[rank_] = static_cast<double>(value);
+  values = values.to(impl_->device);
+  all_reduce_sum(values);
+  values = values.cpu();
+  for (int r = 0; r < world_size_; ++r) {
+    const auto theirs = static_cast<int64_t>(values[r].item<double>());
+    if (theirs != value) {
+      throw std::runtime_error(fmt::format("rank {} of {}: {} is {} here but {} on rank {}", rank_,
+                                           world_size_, what, value, theirs, r));
+    }
+  }
+}
+
 void ProcessGroup::all_reduce_sum(torch::Tensor& t) const {
   if (!impl_) return;
   std::vector<at::Tensor> tensors{t};
@@ -196,8 +308,9 @@ void ProcessGroup::all_reduce_sum(torch::Tensor& t) const {
     impl_->all_reduce(tensors);
   } catch (const std::exception& e) {
     throw std::runtime_error(
-        fmt::format("rank {} of {}: a collective failed (another rank stopped or died?): {}", rank_,
-                    world_size_, first_line(e.what())));
+        fmt::format("rank {} of {}: a collective failed (another rank stopped or died, or the "
+                    "network between them went down): {}",
+                    rank_, world_size_, first_line(e.what())));
   }
 }
 

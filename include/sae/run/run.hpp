@@ -33,9 +33,11 @@ class Run {
   /// Starts a new run in `dir` (empty: a new runs/<date-time>): locks it, refuses a folder that
   /// holds a run unless `force`, writes config.toml and draws the initial weights from --seed.
   /// In a data-parallel `group`, rank 0 alone touches the folder; the other ranks train alike.
+  /// A `launch_id` (torchrun's run id) is recorded first, for the launch's restarted workers.
   static std::unique_ptr<Run> create(const RunConfig& config, std::string dir, bool force,
                                      const torch::Device& device,
-                                     const ProcessGroup& group = ProcessGroup());
+                                     const ProcessGroup& group = ProcessGroup(),
+                                     const std::string& launch_id = "");
   /// Continues the run in `dir` from its last committed checkpoint with `config` (config.toml
   /// under the flags), or from scratch when it never committed one. Refuses another seed, data
   /// folder or batch size in the middle of an epoch, and a run that has finished its epochs.

@@ -19,6 +19,7 @@ inline constexpr const char* kLossPlotFile = "loss.png";
 inline constexpr const char* kSummaryFile = "summary.json";  ///< written last: the run is done
 inline constexpr const char* kReconstructionsFile = "reconstructions.png";
 inline constexpr const char* kLockFile = ".lock";
+inline constexpr const char* kLaunchFile = "launch.json";  ///< the torchrun launch that made it
 inline constexpr const char* kReportFile = "report.html";  ///< the run's page (report/pages.hpp)
 inline constexpr const char* kReportAssetsDir = "report";  ///< its per-unit pictures
 /// The pictures `sae inspect` draws (and training writes at the end).

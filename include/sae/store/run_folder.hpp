@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,12 @@ std::vector<StepRecord> read_steps_csv(const std::string& path);
 /// Keeps the rows of steps.csv up to step `last_step` (a resume's checkpoint), atomically: the
 /// steps after it are trained, and logged, again.
 void trim_steps_csv(const std::string& path, int64_t last_step);
+
+/// Records in run folder `dir` the torchrun launch (its TORCHELASTIC_RUN_ID) that created it, so
+/// that the launch's restarted workers know the folder for theirs.
+void write_launch_record(const std::string& dir, const std::string& run_id);
+/// The torchrun run id recorded in `dir` (launch.json); nullopt when none is, or it is unreadable.
+std::optional<std::string> read_launch_record(const std::string& dir);
 
 /// What a finished run reached, for `sae sweep`.
 struct RunSummary {

@@ -32,6 +32,18 @@ struct LaunchEnv {
 /// (then 0) and SLURM_NTASKS_PER_NODE (then the world size).
 std::optional<LaunchEnv> launch_env();
 
+/// One attempt of a torchrun launch: its workers are restarted as a group (--max-restarts), and
+/// each attempt's workers see the same run id with a higher restart count.
+struct ElasticAttempt {
+  std::string run_id;     // TORCHELASTIC_RUN_ID: the same for every attempt of one launch
+  int restart_count = 0;  // TORCHELASTIC_RESTART_COUNT: 0 for the first attempt
+  int max_restarts = 0;   // TORCHELASTIC_MAX_RESTARTS
+};
+
+/// The torchrun attempt this process is a worker of (also with one worker); nullopt outside
+/// torchrun. Malformed counts are refused with a UsageError naming the variable.
+std::optional<ElasticAttempt> elastic_attempt();
+
 /// The CPU threads of one rank of `launch`: `threads` when given (> 0); else OMP_NUM_THREADS
 /// when it is a count (torchrun sets it to 1); else this machine's cores shared by its ranks.
 int rank_threads(const LaunchEnv& launch, int threads);
@@ -47,7 +59,9 @@ class ProcessGroup {
   ProcessGroup() = default;
   /// Joins the launch's group over a TCPStore at MASTER_ADDR:MASTER_PORT: Gloo on the CPU, NCCL
   /// on CUDA (where LibTorch has it; else a UsageError). Every collective fails after `timeout`
-  /// rather than wait for a rank that died.
+  /// rather than wait for a rank that died. Gloo runs on GLOO_SOCKET_IFNAME's interfaces when
+  /// set (as in PyTorch), else on the interface of the address that reaches MASTER_ADDR or, where
+  /// that is loopback (this host is MASTER_ADDR), the other hosts' ranks.
   static ProcessGroup join(const LaunchEnv& env, const torch::Device& device,
                            std::chrono::milliseconds timeout);
 
@@ -59,6 +73,11 @@ class ProcessGroup {
   bool is_writer() const { return rank_ == 0; }
   /// The c10d backend its collectives run on: "Gloo" (CPU) or "NCCL" (CUDA); "" alone.
   std::string backend() const;
+  /// Where Gloo's traffic goes, e.g. "eth0 (10.0.0.1)", and why; "" for NCCL or alone.
+  std::string network() const;
+
+  /// Throws unless every rank passes the same `value`; `what` says what differs, for the error.
+  void check_same_on_every_rank(int64_t value, const std::string& what) const;
 
   /// t <- the sum of t over all ranks, in place (on the group's device).
   void all_reduce_sum(torch::Tensor& t) const;
