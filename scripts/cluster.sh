@@ -32,12 +32,22 @@ readonly prefix=sae-cl  # every namespace of a harness is named sae-cl-<id>-<hos
 cluster_id() { printf '%s' "$(realpath -m "$1")" | md5sum | cut -c1-8; }
 netns_of() { echo "$prefix-$(cluster_id "$1")-$2"; }
 hosts_of() { cat "$1/hosts"; }
+# Runs a command in network namespace $1. Not `ip -n` or `ip netns exec`: they make / a slave
+# mount, which fails where / is no mount point (a chroot, as in CI).
+in_ns() {
+  local ns="$1"
+  shift
+  nsenter --net="/run/netns/$ns" -- "$@"
+}
 
 # Why this machine cannot make hosts, or nothing.
 why_not() {
   [[ "$(id -u)" -eq 0 ]] || { echo "needs root (network namespaces, mounts)"; return; }
   command -v ip >/dev/null || { echo "needs iproute2 (ip)"; return; }
-  command -v unshare >/dev/null || { echo "needs util-linux (unshare)"; return; }
+  local tool
+  for tool in unshare nsenter findmnt; do
+    command -v "$tool" >/dev/null || { echo "needs util-linux ($tool)"; return; }
+  done
   local probe="$prefix-probe-$$"
   if ! ip netns add "$probe" 2>/dev/null; then
     echo "cannot make a network namespace here (ip netns add failed)"
@@ -88,18 +98,18 @@ up() {
   : >"$dir/hosts"
   ip netns add "$switch"
   echo "$dir" >"/run/sae-cluster/$switch"
-  ip -n "$switch" link add br0 type bridge
-  ip -n "$switch" link set br0 up
+  in_ns "$switch" ip link add br0 type bridge
+  in_ns "$switch" ip link set br0 up
   for i in $(seq "$count"); do
     host="node$i"
     ns="$prefix-$id-$host"
     ip netns add "$ns"
     echo "$dir" >"/run/sae-cluster/$ns"
     ip link add eth0 netns "$ns" type veth peer name "port$i" netns "$switch"
-    ip -n "$switch" link set "port$i" master br0 up
-    ip -n "$ns" addr add "$subnet.$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
+    in_ns "$switch" ip link set "port$i" master br0 up
+    in_ns "$ns" ip addr add "$subnet.$i/24" dev eth0
+    in_ns "$ns" ip link set eth0 up
+    in_ns "$ns" ip link set lo up
     echo "$host" >>"$dir/hosts"
   done
   # Each host's /etc/hosts: its own name on 127.0.1.1 (Debian's default), the others' addresses.
@@ -123,9 +133,19 @@ run_on() {
   ns="$(netns_of "$dir" "$host")"
   local export_mode=ro
   [[ "$host" == node1 ]] && export_mode=rw
-  # ip netns exec gives the command a mount namespace of its own, so these mounts stay inside.
-  exec ip netns exec "$ns" unshare --uts -- env SLURM_CONF="$dir/slurm/slurm.conf" bash -c '
+  # The mounts below must stay in this mount namespace (see in_ns for why not ip netns exec).
+  exec nsenter --net="/run/netns/$ns" -- unshare --mount --uts --propagation unchanged -- \
+    env SLURM_CONF="$dir/slurm/slurm.conf" bash -c '
     set -e
+    if ! mount --make-rslave / 2>/dev/null; then
+      for target in /etc/hosts "$2"; do
+        if [[ "$(findmnt -no PROPAGATION --target "$target")" == shared* ]]; then
+          echo "cluster: / is no mount point and $target lies on a shared mount: the hosts" \
+            "mounts would show outside their namespace" >&2
+          exit 1
+        fi
+      done
+    fi
     hostname "$1"
     mount --bind "$2/etc-hosts-$1" /etc/hosts
     mount --bind "$2/shared" "$2/shared"
@@ -138,7 +158,7 @@ run_on() {
 link() {
   local dir="$1" host="$2" state="$3"
   [[ "$state" == up || "$state" == down ]] || usage
-  ip -n "$(netns_of "$dir" "$host")" link set eth0 "$state"
+  in_ns "$(netns_of "$dir" "$host")" ip link set eth0 "$state"
 }
 
 # A Slurm of the hosts: one munged (its socket is a file, reachable from every namespace),
@@ -205,9 +225,10 @@ EOF
   done
   echo "PartitionName=test Nodes=$nodes Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES" \
     >>"$s/slurm.conf"
-  "$0" exec "$dir" node1 slurmctld -i -f "$s/slurm.conf" </dev/null
+  # What the daemons print before their logs open (hwloc's complaints where /sys is missing).
+  "$0" exec "$dir" node1 slurmctld -i -f "$s/slurm.conf" </dev/null >>"$s/daemons.out" 2>&1
   for host in $(hosts_of "$dir"); do
-    "$0" exec "$dir" "$host" slurmd -N "$host" -f "$s/slurm.conf" </dev/null
+    "$0" exec "$dir" "$host" slurmd -N "$host" -f "$s/slurm.conf" </dev/null >>"$s/daemons.out" 2>&1
   done
   # Ready once every node is idle.
   local deadline=$((SECONDS + 30))
