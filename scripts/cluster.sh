@@ -40,6 +40,25 @@ in_ns() {
   nsenter --net="/run/netns/$ns" -- "$@"
 }
 
+# Shell code that defines keep_mounts_here DIR, for a new mount namespace: it makes sure that the
+# mounts made there stay there. `mount --make-rslave /` does it, as ip netns exec does; where / is
+# no mount point (a chroot) that fails, and then the mounts that hold /etc/hosts and DIR must not
+# be shared. It says why on stderr and exits 1 otherwise.
+readonly keep_mounts_here='keep_mounts_here() {
+  mount --make-rslave / 2>/dev/null && return 0
+  local target
+  for target in /etc/hosts "$1"; do
+    case "$(findmnt -no PROPAGATION --target "$target" 2>/dev/null)" in
+      private* | slave*) ;;
+      *)
+        echo "/ is no mount point (a chroot?) and the mount that holds $target is shared or" \
+          "unknown, so the hosts mounts could show outside them: bind-mount the root onto" \
+          "itself, private, first (as scripts/fresh-root.sh does)" >&2
+        exit 1 ;;
+    esac
+  done
+}'
+
 # Why this machine cannot make hosts, or nothing.
 why_not() {
   [[ "$(id -u)" -eq 0 ]] || { echo "needs root (network namespaces, mounts)"; return; }
@@ -54,17 +73,25 @@ why_not() {
     return
   fi
   ip netns del "$probe"
+  local dir
+  dir="$(mktemp -d)"
+  unshare --mount --propagation unchanged -- \
+    bash -c "$keep_mounts_here"$'\n''keep_mounts_here "$1"' keep "$dir" 2>&1 || true
+  rmdir "$dir"
 }
 
-# Removes the namespaces of harnesses whose DIR no longer exists.
+# Removes the hosts of harnesses that are gone: their DIR was removed, or the process that ran
+# `up` (a test, a shell) has exited without `down` (a test killed before its cleanup).
 remove_stale() {
-  local ns dir
+  local ns dir owner
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$prefix-" || true); do
     dir="$(cat "/run/sae-cluster/$ns" 2>/dev/null || true)"
-    [[ -n "$dir" && -d "$dir" ]] && continue
+    owner="$(cat "$dir/owner" 2>/dev/null || true)"
+    [[ -n "$owner" ]] && kill -0 "$owner" 2>/dev/null && continue
     kill_in "$ns"
     ip netns del "$ns" 2>/dev/null || true
     rm -f "/run/sae-cluster/$ns"
+    [[ -n "$dir" ]] && rm -f "$dir/hosts"
   done
 }
 
@@ -96,6 +123,7 @@ up() {
   id="$(cluster_id "$dir")"
   switch="$prefix-$id-switch"
   : >"$dir/hosts"
+  echo "$PPID" >"$dir/owner"  # the test or shell that ran `up`: the hosts are stale once it exits
   ip netns add "$switch"
   echo "$dir" >"/run/sae-cluster/$switch"
   in_ns "$switch" ip link add br0 type bridge
@@ -129,7 +157,7 @@ run_on() {
   local dir host ns
   dir="$(realpath "$1")" host="$2"
   shift 2
-  grep -qx "$host" "$dir/hosts" || die "$host is not a host of $dir ($(tr '\n' ' ' <"$dir/hosts"))"
+  grep -qFx "$host" "$dir/hosts" || die "$host is not a host of $dir ($(tr '\n' ' ' <"$dir/hosts"))"
   ns="$(netns_of "$dir" "$host")"
   local export_mode=ro
   [[ "$host" == node1 ]] && export_mode=rw
@@ -137,15 +165,8 @@ run_on() {
   exec nsenter --net="/run/netns/$ns" -- unshare --mount --uts --propagation unchanged -- \
     env SLURM_CONF="$dir/slurm/slurm.conf" bash -c '
     set -e
-    if ! mount --make-rslave / 2>/dev/null; then
-      for target in /etc/hosts "$2"; do
-        if [[ "$(findmnt -no PROPAGATION --target "$target")" == shared* ]]; then
-          echo "cluster: / is no mount point and $target lies on a shared mount: the hosts" \
-            "mounts would show outside their namespace" >&2
-          exit 1
-        fi
-      done
-    fi
+    '"$keep_mounts_here"'
+    keep_mounts_here "$2"
     hostname "$1"
     mount --bind "$2/etc-hosts-$1" /etc/hosts
     mount --bind "$2/shared" "$2/shared"
@@ -176,7 +197,8 @@ slurm() {
   chmod 0700 "$s/munge-key"
   dd if=/dev/urandom of="$s/munge-key/munge.key" bs=1024 count=1 status=none
   chmod 0400 "$s/munge-key/munge.key"
-  munged --force --key-file="$s/munge-key/munge.key" --socket="$s/munge/munge.socket" \
+  # In node1's namespace, so that `down` finds it there; its socket is a file every host reaches.
+  "$0" exec "$dir" node1 munged --force --key-file="$s/munge-key/munge.key" --socket="$s/munge/munge.socket" \
     --pid-file="$s/munge/munged.pid" --log-file="$s/munge/munged.log" \
     --seed-file="$s/munge/munged.seed"
   local nodes
@@ -217,7 +239,8 @@ EOF
   # slurmd loads a cgroup plugin even when no plugin uses cgroups; v1 named outright does not
   # look for a cgroup filesystem, which a chroot or namespace may lack.
   printf 'CgroupPlugin=cgroup/v1\nCgroupMountpoint=%s/cgroup\n' "$s" >"$s/cgroup.conf"
-  local i=1 host
+  local i=1 host count
+  count="$(wc -l <"$dir/hosts")"
   for host in $(hosts_of "$dir"); do
     mkdir -p "$s/spool-$host"
     echo "NodeName=$host NodeAddr=$subnet.$i CPUs=1 State=UNKNOWN" >>"$s/slurm.conf"
@@ -232,7 +255,7 @@ EOF
   done
   # Ready once every node is idle.
   local deadline=$((SECONDS + 30))
-  until "$0" exec "$dir" node1 sinfo -h -o '%T %D' 2>/dev/null | grep -qx "idle $i\|idle $((i - 1))"; do
+  until "$0" exec "$dir" node1 sinfo -h -o '%T %D' 2>/dev/null | grep -qx "idle $count"; do
     ((SECONDS < deadline)) || {
       "$0" exec "$dir" node1 sinfo 2>&1 | sed 's/^/  /' >&2 || true
       die "Slurm's nodes were not idle within 30 s; logs in $s"

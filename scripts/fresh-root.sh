@@ -95,6 +95,10 @@ mount_in() {  # mount_in TARGET MOUNT-ARGS...: mounts at $root/TARGET, unmounted
   [[ ! -L "$target" ]] || { log "$target is a symlink; not mounting on it"; exit 1; }
   mount "$@" "$target"
 }
+# The root a mount point of its own, private, as a booted machine's / is: mounts made inside (the
+# cluster tests' namespaces, scripts/cluster.sh) can then be kept from showing on this machine.
+mount --bind "$root" "$root"
+mount --make-private "$root"
 mount_in proc -t proc proc
 # /dev/pts with it. A slave from the start: nothing mounted or unmounted under it (the root's own
 # /dev/shm below, the lazy unmounts of cleanup) may propagate back onto this machine's /dev.

@@ -60,10 +60,16 @@ class ScopedEnv {
       saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
       unsetenv(name);
     }
-    for (const auto& [name, value] : vars) setenv(name.c_str(), value.c_str(), 1);
+    for (const auto& [name, value] : vars) {
+      const char* old = std::getenv(name.c_str());
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      setenv(name.c_str(), value.c_str(), 1);
+    }
   }
   ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) {
+    // Last saved first: a variable both cleared and set goes back to its value before either.
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      const auto& [name, value] = *it;
       if (value) {
         setenv(name.c_str(), value->c_str(), 1);
       } else {
@@ -573,12 +579,16 @@ TEST(Distributed, AGlooInterfaceThatDoesNotExistIsNamedInTheError) {
 TEST(Distributed, ARestartedTorchrunWorkerContinuesItsLaunchsFolderOnly) {
   const std::string data = test::shared_data(/*train_count=*/300, /*test_count=*/100);
   test::TempDir dir;
+  // Every attempt of a launch has the same command line; --force must not wipe it on a restart.
   const std::vector<std::string> args = {"train",     "--epochs", "1",     "--data-dir", data,
                                          "--threads", "1",        "--out", dir / "run",  "--force"};
+  const auto attempt = [](const char* restart, const char* run_id) {
+    return ScopedEnv({{"TORCHELASTIC_RESTART_COUNT", restart},
+                      {"TORCHELASTIC_MAX_RESTARTS", "1"},
+                      {"TORCHELASTIC_RUN_ID", run_id}});
+  };
   {
-    const ScopedEnv first({{"TORCHELASTIC_RESTART_COUNT", "0"},
-                           {"TORCHELASTIC_MAX_RESTARTS", "1"},
-                           {"TORCHELASTIC_RUN_ID", "mine"}});
+    const ScopedEnv first = attempt("0", "mine");
     ASSERT_EQ(test::run_sae({"train", "--epochs", "1", "--data-dir", data, "--threads", "1",
                              "--out", dir / "run", "--quiet"})
                   .exit_code,
@@ -586,29 +596,33 @@ TEST(Distributed, ARestartedTorchrunWorkerContinuesItsLaunchsFolderOnly) {
   }
   {
     // Another launch's restart: the folder is not its, so it is refused as a new run would be.
-    const ScopedEnv other({{"TORCHELASTIC_RESTART_COUNT", "1"},
-                           {"TORCHELASTIC_MAX_RESTARTS", "1"},
-                           {"TORCHELASTIC_RUN_ID", "theirs"}});
+    const ScopedEnv other = attempt("1", "theirs");
     auto refused = args;
     refused.pop_back();  // no --force
     test::expect_clean_failure(test::run_sae(refused), "already holds files");
   }
+  // As if the first attempt had died in its end-of-run report: trained, not finished.
+  fs::remove(dir / "run/summary.json");
   {
-    // This launch's restart continues it, --force notwithstanding: the epoch trained stays.
-    const ScopedEnv mine({{"TORCHELASTIC_RESTART_COUNT", "1"},
-                          {"TORCHELASTIC_MAX_RESTARTS", "1"},
-                          {"TORCHELASTIC_RUN_ID", "mine"}});
-    auto more = args;
-    more[2] = "2";  // --epochs 2, so that the continued run has an epoch left to train
-    const auto resumed = test::run_sae(more);
-    EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
-    EXPECT_NE(resumed.err.find("torchrun restart 1: continuing"), std::string::npos) << resumed.err;
-    EXPECT_EQ(read_metrics(dir / "run/metrics.csv").size(), 2u);
+    const ScopedEnv mine = attempt("1", "mine");
+    const auto continued = test::run_sae(args);
+    EXPECT_EQ(continued.exit_code, 0) << continued.err;
+    EXPECT_NE(continued.err.find("torchrun restart 1: continuing"), std::string::npos)
+        << continued.err;
+    EXPECT_TRUE(fs::exists(dir / "run/summary.json"));
+    EXPECT_EQ(read_metrics(dir / "run/metrics.csv").size(), 1u);  // not trained over again
+    // A restart after the run finished (a worker that died at its exit) has nothing to do.
+    const auto again = test::run_sae(args);
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.err.find("had finished; nothing to do"), std::string::npos) << again.err;
   }
   {
-    const ScopedEnv restarts({{"TORCHELASTIC_RESTART_COUNT", "0"},
-                              {"TORCHELASTIC_MAX_RESTARTS", "2"},
-                              {"TORCHELASTIC_RUN_ID", "mine"}});
+    // torchrun's default run id is every launch's: a restart could not tell its folder.
+    const ScopedEnv none = attempt("0", "none");
+    test::expect_clean_failure(test::run_sae(args), "give the launch its own --rdzv_id");
+  }
+  {
+    const ScopedEnv restarts = attempt("0", "mine");
     test::expect_clean_failure(test::run_sae({"train", "--epochs", "1", "--data-dir", data}),
                                "under torchrun --max-restarts, name the run folder with --out");
   }

@@ -69,17 +69,30 @@ void apply_config_file(const std::string& path, CLI::App& cmd,
 
 /// Points a worker that torchrun restarted (--max-restarts) at the run its launch began in --out:
 /// the launch's run id, recorded there by the first attempt, says it is this launch's. The same
-/// command line then continues it from the last commit, as --resume would.
-void continue_restarted_launch(TrainOptions& o, const std::optional<ElasticAttempt>& attempt) {
-  if (!attempt) return;
-  if (o.out.empty() && o.resume.empty() && attempt->max_restarts > 0) {
+/// command line then continues it from the last commit, as --resume would. False when there is
+/// nothing left to do: the run had finished before the restart.
+bool continue_restarted_launch(TrainOptions& o, const std::optional<ElasticAttempt>& attempt) {
+  if (!attempt || attempt->max_restarts == 0) return true;
+  if (o.out.empty() && o.resume.empty()) {
     throw UsageError(
         "under torchrun --max-restarts, name the run folder with --out: a restarted worker "
         "continues the run in it");
   }
-  if (attempt->restart_count == 0 || o.out.empty() || !o.resume.empty()) return;
-  if (read_launch_record(o.out) != attempt->run_id) return;  // not this launch's: as a new run
-  if (std::filesystem::exists(std::filesystem::path(o.out) / kConfigFile)) {
+  if (attempt->run_id.empty() || attempt->run_id == "none") {
+    throw UsageError(
+        "under torchrun --max-restarts, give the launch its own --rdzv_id (e.g. the job id): "
+        "the default, 'none', is every launch's, so a restarted worker could not tell this "
+        "launch's run folder from another's");
+  }
+  if (attempt->restart_count == 0 || o.out.empty() || !o.resume.empty()) return true;
+  if (read_launch_record(o.out) != attempt->run_id) return true;  // not this launch's: a new run
+  const std::filesystem::path out(o.out);
+  if (std::filesystem::exists(out / kSummaryFile)) {
+    spdlog::info("torchrun restart {}: {} had finished; nothing to do", attempt->restart_count,
+                 o.out);
+    return false;
+  }
+  if (std::filesystem::exists(out / kConfigFile)) {
     spdlog::info("torchrun restart {}: continuing {} from its last checkpoint",
                  attempt->restart_count, o.out);
     o.resume = o.out;
@@ -87,6 +100,7 @@ void continue_restarted_launch(TrainOptions& o, const std::optional<ElasticAttem
   } else {
     o.force = true;  // killed before its first file: this launch's folder, started over
   }
+  return true;
 }
 
 int run_train(const TrainOptions& o, const CommonOptions& common) {
@@ -183,7 +197,7 @@ Command setup_train(CLI::App& app, CommonOptions& common) {
   add_common_options(*cmd, common);
   return {cmd, [options, &common, cmd] {
             options->given = given_settings(*cmd);
-            continue_restarted_launch(*options, elastic_attempt());
+            if (!continue_restarted_launch(*options, elastic_attempt())) return 0;
             if (!options->resume.empty()) {
               if (!options->config_file.empty()) {
                 throw UsageError("--resume RUN reads RUN/config.toml; drop --config");

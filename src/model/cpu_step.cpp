@@ -1,8 +1,7 @@
 #include "sae/model/cpu_step.hpp"
 
 #include "sae/data/image_size.hpp"
-
-#include <oneapi/dnnl/dnnl.h>
+#include "sae/model/gemm.hpp"
 
 #include <algorithm>
 
@@ -152,31 +151,6 @@ void sum_rows(const float* x, int64_t rows, int64_t channels, float* out) {
 
 float* ptr(const torch::Tensor& t) {
   return t.data_ptr<float>();
-}
-
-/// How dnnl_sgemm reads a 2-D view: 'N' with its row stride, or 'T' (a transposed view) with its
-/// column stride.
-std::pair<char, int64_t> gemm_layout(const torch::Tensor& m) {
-  if (m.stride(1) == 1) return {'N', m.stride(0)};
-  TORCH_CHECK(m.stride(0) == 1, "matmul: operand must be a row-major matrix or its transpose");
-  return {'T', m.stride(1)};
-}
-
-/// out (M, N) <- a (M, K) . b (K, N) (+ out when accumulating), row-major, through oneDNN's sgemm:
-/// its kernels are chosen from the CPU's features and it holds no lock, so the threads' products
-/// run side by side (OpenBLAS 0.3.21 picks SSE3 kernels on CPUs newer than it knows, and serialises
-/// callers).
-void matmul(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
-            bool accumulate = false) {
-  TORCH_CHECK(out.stride(1) == 1 && a.size(0) == out.size(0) && b.size(1) == out.size(1) &&
-                  a.size(1) == b.size(0),
-              "matmul: shapes ", a.sizes(), " . ", b.sizes(), " -> ", out.sizes());
-  const auto [trans_a, lda] = gemm_layout(a);
-  const auto [trans_b, ldb] = gemm_layout(b);
-  const auto status =
-      dnnl_sgemm(trans_a, trans_b, out.size(0), out.size(1), a.size(1), 1.0f, ptr(a), lda, ptr(b),
-                 ldb, accumulate ? 1.0f : 0.0f, ptr(out), out.stride(0));
-  TORCH_CHECK(status == dnnl_success, "dnnl_sgemm failed with status ", static_cast<int>(status));
 }
 
 /// param.grad() <- value, allocating the gradient the first time.

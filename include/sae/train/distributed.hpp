@@ -21,7 +21,7 @@ struct LaunchEnv {
   int world_size = 1;
   std::string master_addr;
   int master_port = 0;
-  bool agent_hosts_store = false;  // torchrun >= 2.x may host the store itself
+  bool agent_hosts_store = false;  // torchrun's agent hosts it (2.x; 1.13's static rendezvous)
   int local_rank = 0;              // among the ranks on this machine
   int local_world_size = 1;        // ranks on this machine
 };
