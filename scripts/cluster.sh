@@ -64,9 +64,10 @@ why_not() {
   [[ "$(id -u)" -eq 0 ]] || { echo "needs root (network namespaces, mounts)"; return; }
   command -v ip >/dev/null || { echo "needs iproute2 (ip)"; return; }
   local tool
-  for tool in unshare nsenter findmnt; do
-    command -v "$tool" >/dev/null || { echo "needs util-linux ($tool)"; return; }
+  for tool in unshare nsenter findmnt mount; do
+    command -v "$tool" >/dev/null || { echo "needs util-linux and mount ($tool)"; return; }
   done
+  [[ -f /etc/hosts ]] || { echo "needs an /etc/hosts, which each test host sees its own of"; return; }
   local probe="$prefix-probe-$$"
   if ! ip netns add "$probe" 2>/dev/null; then
     echo "cannot make a network namespace here (ip netns add failed)"

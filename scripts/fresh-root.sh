@@ -71,6 +71,10 @@ start=$SECONDS
 log "making a clean Debian 12 root in $root"
 mmdebstrap --quiet --variant=apt --include=ca-certificates,git bookworm "$root" "${sources[@]}" >/dev/null
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A machine's /etc/hosts, as Debian's installer writes it (mmdebstrap writes none): the cluster
+# tests (scripts/cluster.sh) give each test host its own view of it.
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+  "$(hostname)" >"$root/etc/hosts"
 # A chroot is not a booted machine: packages installed in it (munge, Slurm's daemons) must not
 # start their services, which would outlive the root. Debian's own switch for that:
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"

@@ -22,7 +22,7 @@ BUILD_PACKAGES=(
   chromium-headless-shell # tests/test_report.cpp opens the reports in a real browser
   libgtest-dev
   python3-torch           # tests/test_pytorch_interop.py: model.pt in plain PyTorch
-  iproute2                # tests/test_cluster.py: test hosts in network namespaces (scripts/cluster.sh)
+  iproute2 mount          # tests/test_cluster.py: test hosts in network namespaces (scripts/cluster.sh)
   slurmctld slurmd slurm-client munge  # ... and a real Slurm on them
 )
 DATA_PACKAGES=(curl ca-certificates python3)
