@@ -75,9 +75,10 @@ int run_eval(const EvalOptions& o) {
   std::optional<ProbeResult> probe, pixels;
   if (!o.no_probe && test.labelled()) {
     const Dataset train = load_split(opened.data_dir, Split::kTrain);
-    probe = linear_probe(encode_all(opened.model, train, o.batch_size, opened.device), train.labels,
-                         evaluation.codes, test.labels, train.num_classes);
-    pixels = pixel_probe(train, test);  // the baseline the code's probe is read against
+    const CodeAndPixelProbes probes = probe_code_and_pixels(
+        opened.model, train, test, evaluation.codes, o.batch_size, opened.device);
+    probe = probes.code;
+    pixels = probes.pixels;  // the baseline the code's probe is read against
   }
   if (!o.json) {
     print_table(o, opened, settings, evaluation.metrics, probe, pixels);

@@ -317,9 +317,10 @@ RunSummary Run::finish(const Dataset& train, const Dataset& test, StatusLine* st
   summary.test = last_test.metrics;
   if (train.labelled()) {
     stage("linear probe on the code and on the pixels");
-    summary.probe = linear_probe(encode_all(model_, train, config_.test_batch_size, device_),
-                                 train.labels, last_test.codes, test.labels, train.num_classes);
-    summary.pixel_probe = pixel_probe(train, test);  // what the code's probe is read against
+    const CodeAndPixelProbes probes = probe_code_and_pixels(model_, train, test, last_test.codes,
+                                                            config_.test_batch_size, device_);
+    summary.probe = probes.code;
+    summary.pixel_probe = probes.pixels;  // what the code's probe is read against
   } else {
     summary.probe = summary.pixel_probe = no_probe();  // no labels to probe for
   }

@@ -2,10 +2,12 @@
 
 #include "sae/base/stopwatch.hpp"
 #include "sae/model/gemm.hpp"
+#include "sae/train/eval.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <future>
 #include <limits>
 
 namespace sae {
@@ -94,11 +96,16 @@ ProbeResult linear_probe(const torch::Tensor& train_codes, const torch::Tensor& 
   const auto labels = train_labels.to(torch::kInt64).contiguous();   // (N)
   const int64_t n = features.size(0);
   const int64_t width = features.size(1);
-  // nn::Linear's initial weights, drawn from the fixed seed.
-  torch::manual_seed(kSeed);
-  const torch::nn::Linear initial(width, num_classes);
-  auto weight = initial->weight.detach().clone();  // (C, D)
-  auto bias = initial->bias.detach().clone();      // (C)
+  // nn::Linear's initial weights from the fixed seed, computed as its reset_parameters() does
+  // (weight: kaiming_uniform_ with a = sqrt(5); bias: U(-1/sqrt(D), 1/sqrt(D))), but drawn from a
+  // generator of the probe's own: the two probes run side by side.
+  auto generator = at::detail::createCPUGenerator(kSeed);
+  const double fan_in = static_cast<double>(width);
+  const double gain = std::sqrt(2.0 / (1 + std::pow(std::sqrt(5.0), 2)));
+  const double weight_bound = std::sqrt(3.0) * (gain / std::sqrt(fan_in));
+  const double bias_bound = 1 / std::sqrt(fan_in);
+  auto weight = torch::empty({num_classes, width}).uniform_(-weight_bound, weight_bound, generator);
+  auto bias = torch::empty({num_classes}).uniform_(-bias_bound, bias_bound, generator);
   auto weight_grad = torch::zeros_like(weight);
   auto bias_grad = torch::zeros_like(bias);
   auto weight_avg = torch::zeros_like(weight), weight_avg_sq = torch::zeros_like(weight);
@@ -141,6 +148,19 @@ ProbeResult linear_probe(const torch::Tensor& train_codes, const torch::Tensor& 
 ProbeResult pixel_probe(const Dataset& train, const Dataset& test) {
   return linear_probe(pixels_of(train), train.labels, pixels_of(test), test.labels,
                       train.num_classes);
+}
+
+CodeAndPixelProbes probe_code_and_pixels(SparseAutoencoder& model, const Dataset& train,
+                                         const Dataset& test, const torch::Tensor& test_codes,
+                                         int64_t batch_size, const torch::Device& device) {
+  // The pixels' probe is the slower one and needs nothing of the model.
+  std::future<ProbeResult> pixels =
+      std::async(std::launch::async, [&] { return pixel_probe(train, test); });
+  CodeAndPixelProbes probes;
+  probes.code = linear_probe(encode_all(model, train, batch_size, device), train.labels, test_codes,
+                             test.labels, train.num_classes);
+  probes.pixels = pixels.get();
+  return probes;
 }
 
 ProbeResult no_probe() {
