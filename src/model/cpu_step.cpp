@@ -4,6 +4,7 @@
 #include "sae/model/gemm.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 // Layout. Activations are stored channels-last, one block of rows per image: a (C, H, W) map is
 // H*W rows of C floats. A strided layer (kernel 3, stride 2, padding 1) between a side x side map
@@ -440,11 +441,20 @@ void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end, const Sp
 StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
                                    const SumAcrossRanks& sum_across_ranks) {
   torch::NoGradGuard no_grad;  // every product writes into our own buffers
+  // Each stage's end adds its time to the profile.
+  auto stage_start = std::chrono::steady_clock::now();
+  const auto end_stage = [&](size_t stage) {
+    const auto now = std::chrono::steady_clock::now();
+    profile_.seconds[stage] += std::chrono::duration<double>(now - stage_start).count();
+    stage_start = now;
+  };
+  ++profile_.steps;
   const auto x = images.contiguous();
   const int64_t local_batch = x.size(0);
   const auto parts = chunks(local_batch);
   const auto chunk_count = static_cast<int64_t>(parts.size());
   prepare(x, chunk_count);
+  end_stage(0);
   const auto sum_over_ranks = [&](torch::Tensor& t) {
     if (sum_across_ranks) sum_across_ranks(t);
   };
@@ -454,6 +464,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   });
   const Code& code = model_->code_kind();
   if (local_batch > 0) activate(local_batch, /*training=*/true);  // (B, 64): the code h
+  end_stage(1);
 
   // rho_hat over the whole batch, the penalty and its gradient per unit. In a data-parallel run
   // the batch is spread over the ranks: the code's sums, the units' firing counts and the image
@@ -490,6 +501,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   grad_scale_ = static_cast<float>(2.0 / pixels);
   own_scale_ = static_cast<float>(l0_coef / static_cast<double>(batch));
   aux_scale_ = static_cast<float>(aux_weight * 2.0 / pixels);
+  end_stage(2);
 
   at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) {
@@ -497,6 +509,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
       backward_chunk(c, parts[c].first, parts[c].second, loss_fn);
     }
   });
+  end_stage(3);
 
   // Sum the chunks' gradients (in chunk order: the same threads give the same sums), then the
   // ranks', and put them into each parameter's .grad(), back in its own layout.
@@ -515,6 +528,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   if (theta_offset_ >= 0) {
     set_grad(code_tensors().theta, total.narrow(0, theta_offset_, kCodeSize));
   }
+  end_stage(4);
 
   // The losses' sums over the chunks, then over the ranks: squared error, own penalty, AuxK's.
   auto sums = torch::zeros({3}, torch::kFloat64);
@@ -527,6 +541,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   const double mse = sums[0].item<double>() / pixels;
   const double own = sums[1].item<double>() / static_cast<double>(batch);
   const double aux = sums[2].item<double>() / pixels;
+  end_stage(5);
   // The KL is reported whatever the penalty (a diagnostic).
   const double kl = sparsity_of(Penalty::kKl).penalty_cpu(rho_hat, rho);
   std::vector<uint8_t> fired(kCodeSize);

@@ -1,10 +1,10 @@
 #include "sae/train/resample.hpp"
 
+#include "sae/train/adam.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <string>
-#include <type_traits>
 
 namespace sae {
 namespace {
@@ -14,27 +14,14 @@ namespace {
 // image, which 0.2 of their norm never does here, so it starts at their norm.
 constexpr double kEncoderScale = 1.0;
 
-/// Where `states` keeps `param`'s state: LibTorch 1.x keys it by the TensorImpl's address as
-/// text, 2.x by the address itself.
-template <typename States>
-auto state_of(States& states, const torch::Tensor& param) {
-  if constexpr (std::is_same_v<typename States::key_type, std::string>) {
-    return states.find(c10::guts::to_string(param.unsafeGetTensorImpl()));
-  } else {
-    return states.find(param.unsafeGetTensorImpl());
-  }
-}
-
 /// Zeroes Adam's moments of `param`'s rows `units` (along dim 0), where Adam has state for it.
 void reset_adam_rows(torch::optim::Adam& optimizer, const torch::Tensor& param,
                      const std::vector<int64_t>& units) {
-  auto& states = optimizer.state();
-  const auto found = state_of(states, param);
-  if (found == states.end()) return;  // no step taken yet
-  auto& state = static_cast<torch::optim::AdamParamState&>(*found->second);
+  torch::optim::AdamParamState* state = adam_state_of(optimizer, param);
+  if (state == nullptr) return;  // no step taken yet
   for (const int64_t j : units) {
-    state.exp_avg()[j].zero_();
-    state.exp_avg_sq()[j].zero_();
+    state->exp_avg()[j].zero_();
+    state->exp_avg_sq()[j].zero_();
   }
 }
 

@@ -1,10 +1,13 @@
 #include "sae/train/train.hpp"
 
+#include "sae/base/env.hpp"
 #include "sae/base/stopwatch.hpp"
 #include "sae/data/image_size.hpp"
+#include "sae/train/adam.hpp"
 #include "sae/train/resample.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <optional>
@@ -109,6 +112,21 @@ void all_reduce_gradients(SparseAutoencoder& model, const ProcessGroup& group) {
   }
 }
 
+/// SAE_STEP_PROFILE: where the epoch's steps spent their time, per stage, in ms a step; what
+/// train_step spent beyond the CPU step's stages is Adam's (and the gradients' zeroing).
+void log_step_profile(const StepProfile& profile, double step_seconds) {
+  if (profile.steps == 0) return;
+  const double per_step = 1e3 / static_cast<double>(profile.steps);
+  std::string stages;
+  double staged = 0.0;
+  for (size_t i = 0; i < StepProfile::kStages.size(); ++i) {
+    stages += fmt::format("{} {:.3f}, ", StepProfile::kStages[i], profile.seconds[i] * per_step);
+    staged += profile.seconds[i];
+  }
+  spdlog::info("step profile over {} steps, ms a step: {}Adam {:.3f}; the step {:.3f}",
+               profile.steps, stages, (step_seconds - staged) * per_step, step_seconds * per_step);
+}
+
 }  // namespace
 
 StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
@@ -138,7 +156,11 @@ StepLoss train_step(SparseAutoencoder& model, torch::optim::Adam& optimizer,
     total.backward();
     if (group.world_size() > 1) all_reduce_gradients(model, group);
   }
-  optimizer.step();
+  if (cpu_step != nullptr) {
+    fused_adam_step(optimizer);  // the same step, in one pass per parameter
+  } else {
+    optimizer.step();
+  }
   return loss;
 }
 
@@ -185,6 +207,8 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
         "gather yet: train it in one process (or use --code topk)");
   }
   if (cursor.silent_steps.empty()) cursor.silent_steps.assign(kCodeSize, 0);
+  const bool profiled = cpu_step && env_text("SAE_STEP_PROFILE").has_value();
+  double step_seconds = 0.0;  // in train_step: the CPU step's stages, and Adam
 
   while (cursor.batches < num_batches) {
     const Stopwatch stopwatch;
@@ -199,7 +223,9 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
     try {
       const auto loss_fn =
           warmed_up_loss(config, step).with_dead_units(dead_units(cursor, config.dead_steps));
+      const Stopwatch in_step;
       loss = train_step(model, optimizer, images, loss_fn, cpu_step ? &*cpu_step : nullptr, group);
+      step_seconds += in_step.seconds();
     } catch (const NonFiniteLoss& e) {
       throw NonFiniteLoss(
           fmt::format("{} at epoch {}, batch {}/{}", e.what(), epoch, b + 1, num_batches));
@@ -235,6 +261,7 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
     if (cursor.batches < num_batches && should_stop()) break;
   }
   bar.finish();
+  if (profiled) log_step_profile(cpu_step->profile(), step_seconds);
   return cursor.batches == num_batches;
 }
 

@@ -21,6 +21,15 @@ namespace sae {
 /// The train layer passes its process group's all-reduce, so that the model layer needs no c10d.
 using SumAcrossRanks = std::function<void(torch::Tensor&)>;
 
+/// Where forward_backward's time went, summed over its calls: one entry per stage, in order.
+struct StepProfile {
+  static constexpr std::array<const char*, 6> kStages = {
+      "weights re-laid", "encoder",  "code statistics and penalty", "decoder, loss and backward",
+      "gradient sum",    "loss sums"};
+  int64_t steps = 0;
+  std::array<double, kStages.size()> seconds{};
+};
+
 /// Forward and backward passes of a SparseAutoencoder on the CPU, reusing its buffers from one
 /// call to the next. It reads the model's parameters at every call, so it stays valid while an
 /// optimizer updates them; it is not thread-safe.
@@ -35,6 +44,9 @@ class CpuStep {
   /// gradients are those of the whole batch, on every rank.
   StepLoss forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
                             const SumAcrossRanks& sum_across_ranks = {});
+
+  /// Where the calls of forward_backward spent their time so far.
+  const StepProfile& profile() const { return profile_; }
 
   /// The forward pass alone, as model->forward gives it: reconstruction (B, 1, 28, 28) and code
   /// (B, 64), new tensors.
@@ -80,9 +92,10 @@ class CpuStep {
   SparseAutoencoder model_;
   int64_t parameter_count_ = 0;
   std::array<int64_t, 6> weight_offset_{}, bias_offset_{};  // into a row of grads_
-  int64_t theta_offset_ = -1;                               // jumprelu's theta, or -1
-  int64_t capacity_ = 0;                                    // images the activation buffers hold
-  const float* input_ = nullptr;                            // (B, 28, 28): this call's images
+  StepProfile profile_;
+  int64_t theta_offset_ = -1;     // jumprelu's theta, or -1
+  int64_t capacity_ = 0;          // images the activation buffers hold
+  const float* input_ = nullptr;  // (B, 28, 28): this call's images
   float grad_scale_ = 0.0f;       // d mse / d recon = grad_scale * (r - x): 2 / (B * 784)
   std::vector<float> code_grad_;  // (64) beta * d penalty / d h_bj, the same for every image b
   float own_scale_ = 0.0f;        // lambda / B: the weight of the code's own penalty per image
@@ -94,7 +107,7 @@ class CpuStep {
   torch::Tensor cols1_, h1_, cols2_, h2_, pre_, code_, h4_, cols5_, h5_, cols6_, recon_;
   torch::Tensor aux_, aux_input_, d_aux_;  // AuxK's a, h + a, and d loss / d (h + a)
   torch::Tensor d_recon_, d_cols6_, d_h5_, d_cols5_, d_h4_, d_code_, d_h2_, d_cols2_, d_h1_;
-  torch::Tensor grads_;                // (chunks, parameters): each chunk's gradients
+  torch::Tensor grads_;                    // (chunks, parameters): each chunk's gradients
   std::vector<double> squared_error_;      // per chunk
   std::vector<double> own_sum_;            // per chunk: the code's own penalty, summed
   std::vector<double> aux_squared_error_;  // per chunk
