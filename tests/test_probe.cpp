@@ -37,5 +37,15 @@ TEST(Probe, ReadsFeaturesOfAnyWidthAndTheRawPixelsAreItsBaseline) {
   EXPECT_LT(pixel_probe(noise_train, noise_test).test_accuracy, 0.25);
 }
 
+TEST(Probe, OneClassIsProbedToo) {
+  // An ImageFolder of one class is labelled: its logits are one column, a (B, 1) product.
+  const auto labels = torch::zeros({300}, torch::kInt64);
+  torch::manual_seed(0);
+  const auto codes = torch::rand({300, 64});
+  const auto result = linear_probe(codes, labels, codes.slice(0, 0, 50), labels.slice(0, 0, 50),
+                                   /*num_classes=*/1);
+  EXPECT_DOUBLE_EQ(result.test_accuracy, 1.0);
+}
+
 }  // namespace
 }  // namespace sae

@@ -2,17 +2,19 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace sae {
 namespace {
 
 /// How dnnl_sgemm reads a 2-D view: 'N' with its row stride, or 'T' (a transposed view) with its
-/// column stride.
+/// column stride. A view with one row (or one column) may have any stride there, but sgemm wants
+/// at least the other dimension's size, which it then never steps by.
 std::pair<char, int64_t> gemm_layout(const torch::Tensor& m) {
-  if (m.stride(1) == 1) return {'N', m.stride(0)};
+  if (m.stride(1) == 1) return {'N', std::max(m.stride(0), m.size(1))};
   TORCH_CHECK(m.stride(0) == 1, "matmul: operand must be a row-major matrix or its transpose");
-  return {'T', m.stride(1)};
+  return {'T', std::max(m.stride(1), m.size(0))};
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -9,11 +10,14 @@ namespace sae {
 namespace {
 
 /// The key under which `states` keeps `param`'s state: LibTorch 1.x keys it by the TensorImpl's
-/// address as text, 2.x by the address itself.
+/// address as text (c10::guts::to_string, which 2.2 removed, printed it as a stream does), 2.x
+/// by the address itself.
 template <typename States>
 typename States::key_type state_key(const States&, const torch::Tensor& param) {
   if constexpr (std::is_same_v<typename States::key_type, std::string>) {
-    return c10::guts::to_string(param.unsafeGetTensorImpl());
+    std::ostringstream text;
+    text << static_cast<const void*>(param.unsafeGetTensorImpl());
+    return text.str();
   } else {
     return param.unsafeGetTensorImpl();
   }
@@ -54,6 +58,15 @@ void fused_adam_step(torch::optim::Adam& optimizer) {
         fresh->exp_avg_sq(torch::zeros_like(param, torch::MemoryFormat::Preserve));
         state = fresh.get();
         states[state_key(states, param)] = std::move(fresh);
+      }
+      // A state loaded from another device or shape (a resume with another --device) is refused
+      // before this parameter changes, as LibTorch's own Adam refuses it.
+      for (const torch::Tensor* moment : {&state->exp_avg(), &state->exp_avg_sq()}) {
+        TORCH_CHECK(moment->defined() && moment->is_cpu() &&
+                        moment->scalar_type() == torch::kFloat && moment->is_contiguous() &&
+                        moment->numel() == param.numel(),
+                    "fused_adam_step: Adam's state does not match its parameter ", param.sizes(),
+                    " (was it saved on another device?)");
       }
       state->step(state->step() + 1);
       // LibTorch's formula, operation for operation, in float as its kernels compute it.

@@ -113,7 +113,7 @@ void all_reduce_gradients(SparseAutoencoder& model, const ProcessGroup& group) {
 }
 
 /// SAE_STEP_PROFILE: where the epoch's steps spent their time, per stage, in ms a step; what
-/// train_step spent beyond the CPU step's stages is Adam's (and the gradients' zeroing).
+/// train_step spent beyond the CPU step's stages is Adam's and the rest (the loss's last checks).
 void log_step_profile(const StepProfile& profile, double step_seconds) {
   if (profile.steps == 0) return;
   const double per_step = 1e3 / static_cast<double>(profile.steps);
@@ -123,7 +123,7 @@ void log_step_profile(const StepProfile& profile, double step_seconds) {
     stages += fmt::format("{} {:.3f}, ", StepProfile::kStages[i], profile.seconds[i] * per_step);
     staged += profile.seconds[i];
   }
-  spdlog::info("step profile over {} steps, ms a step: {}Adam {:.3f}; the step {:.3f}",
+  spdlog::info("step profile over {} steps, ms a step: {}Adam and the rest {:.3f}; the step {:.3f}",
                profile.steps, stages, (step_seconds - staged) * per_step, step_seconds * per_step);
 }
 
@@ -207,7 +207,7 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
         "gather yet: train it in one process (or use --code topk)");
   }
   if (cursor.silent_steps.empty()) cursor.silent_steps.assign(kCodeSize, 0);
-  const bool profiled = cpu_step && env_text("SAE_STEP_PROFILE").has_value();
+  const bool profiled = cpu_step && env_text("SAE_STEP_PROFILE").value_or("0") != "0";
   double step_seconds = 0.0;  // in train_step: the CPU step's stages, and Adam
 
   while (cursor.batches < num_batches) {
