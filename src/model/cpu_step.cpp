@@ -2,6 +2,7 @@
 
 #include "sae/data/image_size.hpp"
 #include "sae/model/gemm.hpp"
+#include "sae/model/patches.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -45,120 +46,46 @@ constexpr int64_t kPixels = kSide * kSide;  // 784
 constexpr int64_t kTaps = 9;                // 3x3 kernel
 constexpr int64_t kMinImagesPerChunk = 16;  // below this, a thread costs more than it gives
 constexpr int64_t kLayers = 6;
-
-/// cols (images * half * half, 9 * C) <- the 3x3 patches of `map` (images, side, side, C) around
-/// pixels (2oy, 2ox); taps outside the map are 0 (padding 1).
-void im2col(const float* map, int64_t images, int64_t side, int64_t channels, float* cols) {
-  const int64_t half = side / 2;
-  for (int64_t b = 0; b < images; ++b) {
-    const float* image = map + b * side * side * channels;
-    for (int64_t oy = 0; oy < half; ++oy) {
-      for (int64_t ox = 0; ox < half; ++ox) {
-        for (int64_t ky = 0; ky < 3; ++ky) {
-          const int64_t iy = 2 * oy - 1 + ky;  // never >= side
-          for (int64_t kx = 0; kx < 3; ++kx, cols += channels) {
-            const int64_t ix = 2 * ox - 1 + kx;
-            if (iy < 0 || ix < 0) {
-              std::fill_n(cols, channels, 0.0f);
-            } else {
-              std::copy_n(image + (iy * side + ix) * channels, channels, cols);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/// The (half-size pixel, tap) pairs that im2col copies full-size coordinate i to: i = 2o - 1 + k.
-struct Taps {
-  int count = 0;
-  int64_t half_index[2] = {0, 0}, tap[2] = {0, 0};
-};
-Taps taps_of(int64_t i, int64_t half) {
-  Taps t;
-  for (int64_t k = 0; k < 3; ++k) {
-    const int64_t twice = i + 1 - k;  // = 2o
-    if (twice >= 0 && twice % 2 == 0 && twice / 2 < half) {
-      t.half_index[t.count] = twice / 2;
-      t.tap[t.count] = k;
-      ++t.count;
-    }
-  }
-  return t;
-}
-
-/// map (images, side, side, C) <- bias + the adjoint of im2col: each pixel sums the entries of
-/// `cols` that im2col would copy it to. Written pixel by pixel into the full-size map, this is
-/// also the transposed convolution (kernel 3, stride 2, padding 1, output padding 1).
-void col2im(const float* cols, int64_t images, int64_t side, int64_t channels, const float* bias,
-            float* map) {
-  const int64_t half = side / 2;
-  std::vector<Taps> taps(side);
-  for (int64_t i = 0; i < side; ++i) taps[i] = taps_of(i, half);
-  const int64_t row = kTaps * channels;
-  for (int64_t b = 0; b < images; ++b) {
-    const float* image_cols = cols + b * half * half * row;
-    for (int64_t iy = 0; iy < side; ++iy) {
-      const Taps& ty = taps[iy];
-      for (int64_t ix = 0; ix < side; ++ix, map += channels) {
-        const Taps& tx = taps[ix];
-        for (int64_t c = 0; c < channels; ++c) map[c] = bias ? bias[c] : 0.0f;
-        for (int a = 0; a < ty.count; ++a) {
-          for (int e = 0; e < tx.count; ++e) {
-            const float* src = image_cols + (ty.half_index[a] * half + tx.half_index[e]) * row +
-                               (ty.tap[a] * 3 + tx.tap[e]) * channels;
-            for (int64_t c = 0; c < channels; ++c) map[c] += src[c];
-          }
-        }
-      }
-    }
-  }
-}
-
-/// x (rows, C) <- max(x + bias, 0).
-void add_bias_relu(float* x, int64_t rows, int64_t channels, const float* bias) {
-  for (int64_t r = 0; r < rows; ++r, x += channels) {
-    for (int64_t c = 0; c < channels; ++c) x[c] = std::max(x[c] + bias[c], 0.0f);
-  }
-}
-
-/// x (rows, C) <- x + bias.
-void add_bias(float* x, int64_t rows, int64_t channels, const float* bias) {
-  for (int64_t r = 0; r < rows; ++r, x += channels) {
-    for (int64_t c = 0; c < channels; ++c) x[c] += bias[c];
-  }
-}
-
-/// x <- max(x, 0).
-void relu(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
-}
-
-/// grad <- grad where the ReLU's output was positive, else 0.
-void relu_backward(float* grad, const float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) grad[i] = out[i] > 0.0f ? grad[i] : 0.0f;
-}
-
-/// out (C) <- the sum over rows of x (rows, C): a bias's gradient. Summed in double: dec3's bias
-/// sums 784 pixels per image, whose float sum would drift by more than float rounding.
-void sum_rows(const float* x, int64_t rows, int64_t channels, float* out) {
-  std::vector<double> sum(static_cast<size_t>(channels), 0.0);
-  for (int64_t r = 0; r < rows; ++r, x += channels) {
-    for (int64_t c = 0; c < channels; ++c) sum[c] += x[c];
-  }
-  for (int64_t c = 0; c < channels; ++c) out[c] = static_cast<float>(sum[c]);
-}
+// Images per slice of a forward pass without backward: its scratch, ~860 KB a pass, stays in L2
+// from one layer to the next, where a whole chunk's would go out to memory; fewer images would
+// repack the dense layers' weights for too little work (sgemm packs its operands per call).
+constexpr int64_t kSliceImages = 16;
+constexpr int64_t kRelayGrain = 32768;  // floats per thread's task in the re-layouts and sums
 
 float* ptr(const torch::Tensor& t) {
   return t.data_ptr<float>();
 }
 
-/// param.grad() <- value, allocating the gradient the first time.
-void set_grad(const torch::Tensor& param, const torch::Tensor& value) {
+/// param.grad(), allocated the first time.
+float* grad_of(const torch::Tensor& param) {
   auto& grad = const_cast<torch::Tensor&>(param).mutable_grad();
   if (!grad.defined()) grad = torch::zeros_like(param);
-  grad.copy_(value);
+  TORCH_CHECK(grad.is_contiguous() && grad.sizes() == param.sizes(),
+              "CpuStep: a parameter's gradient must be contiguous and of its shape");
+  return ptr(grad);
+}
+
+/// dst (A, taps, B) <- src (A, B, taps): a weight (A, B, k, k) re-laid tap-major, as
+/// W.permute(0, 2, 3, 1); or, with `back`, src (A, taps, B) -> dst (A, B, taps). Rows a are shared
+/// among the threads. A loop of its own: LibTorch's strided copy took 3x as long.
+void relay(const float* src, int64_t rows, int64_t channels, int64_t taps, float* dst, bool back) {
+  const int64_t size = channels * taps;
+  at::parallel_for(0, rows, std::max<int64_t>(1, kRelayGrain / size),
+                   [&](int64_t first, int64_t last) {
+                     for (int64_t a = first; a < last; ++a) {
+                       const float* from = src + a * size;
+                       float* to = dst + a * size;
+                       for (int64_t c = 0; c < channels; ++c) {
+                         for (int64_t t = 0; t < taps; ++t) {
+                           if (back) {
+                             to[c * taps + t] = from[t * channels + c];
+                           } else {
+                             to[t * channels + c] = from[c * taps + t];
+                           }
+                         }
+                       }
+                     }
+                   });
 }
 
 }  // namespace
@@ -239,6 +166,15 @@ void CpuStep::reserve(int64_t batch, int64_t chunk_count) {
     d_cols2_ = make(kSmall, kTaps * 16);
     d_h1_ = make(kBig, 16);
   }
+  while (static_cast<int64_t>(scratch_.size()) < chunk_count) {
+    const auto make = [&](int64_t rows_per_image, int64_t cols) {
+      return torch::empty({kSliceImages * rows_per_image, cols}, f32);
+    };
+    constexpr int64_t kBig = kHalf * kHalf, kSmall = kQuarter * kQuarter;
+    scratch_.push_back({make(kBig, kTaps), make(kBig, 16), make(kSmall, kTaps * 16),
+                        make(1, kSmall * 32), make(1, kSmall * 32), make(kSmall, kTaps * 16),
+                        make(kBig, 16), make(kBig, kTaps)});
+  }
   if (!grads_.defined() || grads_.size(0) < std::max<int64_t>(1, chunk_count)) {
     grads_ = torch::empty({std::max<int64_t>(1, chunk_count), parameter_count_}, f32);
   }
@@ -252,9 +188,9 @@ void CpuStep::reserve(int64_t batch, int64_t chunk_count) {
     if (!relaid_[i].defined()) {
       relaid_[i] = torch::empty({w[i].size(0), w[i].numel() / w[i].size(0)}, f32);
     }
-    relaid_[i]
-        .view({w[i].size(0), w[i].size(2), w[i].size(3), w[i].size(1)})
-        .copy_(w[i].detach().permute({0, 2, 3, 1}));
+    const auto weight = w[i].detach().contiguous();
+    relay(ptr(weight), w[i].size(0), w[i].size(1), w[i].size(2) * w[i].size(3), ptr(relaid_[i]),
+          /*back=*/false);
   }
 }
 
@@ -282,12 +218,26 @@ void CpuStep::activate(int64_t rows, bool training) {
                                      code_tensors(), training);
 }
 
-void CpuStep::encode_chunk(int64_t begin, int64_t end) {
+CpuStep::PassBuffers CpuStep::batch_rows(int64_t begin, int64_t end) const {
+  return {rows(cols1_, begin, end), rows(h1_, begin, end),   rows(cols2_, begin, end),
+          rows(h2_, begin, end),    rows(h4_, begin, end),   rows(cols5_, begin, end),
+          rows(h5_, begin, end),    rows(cols6_, begin, end)};
+}
+
+CpuStep::PassBuffers CpuStep::slice_scratch(int64_t chunk, int64_t images) const {
+  const PassBuffers& whole = scratch_[chunk];
+  const auto first = [&](const torch::Tensor& t) {
+    return t.narrow(0, 0, t.size(0) / kSliceImages * images);
+  };
+  return {first(whole.cols1), first(whole.h1),    first(whole.cols2), first(whole.h2),
+          first(whole.h4),    first(whole.cols5), first(whole.h5),    first(whole.cols6)};
+}
+
+void CpuStep::encode_chunk(int64_t begin, int64_t end, const PassBuffers& at) {
   const int64_t n = end - begin;
   const auto b = biases();
-  const auto cols1 = rows(cols1_, begin, end), h1 = rows(h1_, begin, end),
-             cols2 = rows(cols2_, begin, end), h2 = rows(h2_, begin, end),
-             pre = rows(pre_, begin, end);
+  const auto &cols1 = at.cols1, &h1 = at.h1, &cols2 = at.cols2, &h2 = at.h2;
+  const auto pre = rows(pre_, begin, end);
   im2col(input_ + begin * kPixels, n, kSide, 1, ptr(cols1));  // (n*196, 9)
   matmul(h1, cols1, relaid_[0].t());                          // (n*196, 16)
   add_bias_relu(ptr(h1), h1.size(0), 16, ptr(b[0]));
@@ -298,34 +248,35 @@ void CpuStep::encode_chunk(int64_t begin, int64_t end) {
   add_bias(ptr(pre), n, kCodeSize, ptr(b[2]));  // z; the code h comes from activate()
 }
 
-void CpuStep::decode_chunk(const torch::Tensor& code_buffer, int64_t begin, int64_t end) {
+void CpuStep::decode_chunk(const torch::Tensor& code_buffer, int64_t begin, int64_t end,
+                           const PassBuffers& at) {
   const int64_t n = end - begin;
   const auto b = biases();
-  const auto code = rows(code_buffer, begin, end), h4 = rows(h4_, begin, end),
-             cols5 = rows(cols5_, begin, end), h5 = rows(h5_, begin, end),
-             cols6 = rows(cols6_, begin, end), recon = rows(recon_, begin, end);
+  const auto &h4 = at.h4, &cols5 = at.cols5, &h5 = at.h5, &cols6 = at.cols6;
+  const auto code = rows(code_buffer, begin, end), recon = rows(recon_, begin, end);
   matmul(h4, code, relaid_[3]);  // (n, 64) . (64, 1568)
   add_bias_relu(ptr(h4), n * kQuarter * kQuarter, 32, ptr(b[3]));
-  matmul(cols5, h4.view({-1, 32}), relaid_[4]);          // (n*49, 32) . (32, 144)
-  col2im(ptr(cols5), n, kHalf, 16, ptr(b[4]), ptr(h5));  // (n*196, 16)
-  relu(ptr(h5), h5.numel());
-  matmul(cols6, h5, relaid_[5]);                           // (n*196, 16) . (16, 9)
-  col2im(ptr(cols6), n, kSide, 1, ptr(b[5]), ptr(recon));  // (n, 784)
+  matmul(cols5, h4.view({-1, 32}), relaid_[4]);                            // (n*49, 32) . (32, 144)
+  col2im(ptr(cols5), n, kHalf, 16, ptr(b[4]), /*relu=*/true, ptr(h5));     // (n*196, 16)
+  matmul(cols6, h5, relaid_[5]);                                           // (n*196, 16) . (16, 9)
+  col2im(ptr(cols6), n, kSide, 1, ptr(b[5]), /*relu=*/false, ptr(recon));  // (n, 784)
   recon.sigmoid_();
 }
 
-double CpuStep::reconstruction_backward(int64_t begin, int64_t end, float scale) {
+double CpuStep::reconstruction_backward(int64_t begin, int64_t end, float scale, float* bias_grad) {
   // MSE and sigmoid together: d total / d z6 = scale * (r - x) * r (1 - r).
   const int64_t n = end - begin;
   const float* x = input_ + begin * kPixels;
   const float* r = ptr(rows(recon_, begin, end));
   float* dz = ptr(rows(d_recon_, begin, end));
-  double squared_error = 0.0;
+  double squared_error = 0.0, dz_sum = 0.0;  // in double, as sum_rows sums
   for (int64_t i = 0; i < n * kPixels; ++i) {
     const float diff = r[i] - x[i];
     squared_error += static_cast<double>(diff) * diff;
     dz[i] = scale * diff * r[i] * (1.0f - r[i]);
+    dz_sum += dz[i];
   }
+  if (bias_grad != nullptr) *bias_grad = static_cast<float>(dz_sum);
   return squared_error;
 }
 
@@ -337,25 +288,19 @@ void CpuStep::decoder_backward(int64_t chunk, int64_t begin, int64_t end,
              d_h5 = rows(d_h5_, begin, end), d_cols5 = rows(d_cols5_, begin, end),
              d_h4 = rows(d_h4_, begin, end), d_code = rows(d_input, begin, end);
   // dec3: z6 = col2im(h5 . W6) + b6
-  im2col(ptr(d_recon), n, kSide, 1, ptr(d_cols6));  // (n*196, 9)
-  if (!aux) {
-    matmul(weight_grad(chunk, 5), h5.t(), d_cols6);  // (16, 9)
-    sum_rows(ptr(d_recon), n * kPixels, 1, bias_grad(chunk, 5));
-  }
-  matmul(d_h5, d_cols6, relaid_[5].t());  // (n*196, 16)
-  relu_backward(ptr(d_h5), ptr(h5), d_h5.numel());
+  im2col(ptr(d_recon), n, kSide, 1, ptr(d_cols6));           // (n*196, 9)
+  if (!aux) matmul(weight_grad(chunk, 5), h5.t(), d_cols6);  // (16, 9); b6's: the caller's
+  matmul(d_h5, d_cols6, relaid_[5].t());                     // (n*196, 16)
+  relu_backward(ptr(d_h5), ptr(h5), d_h5.size(0), 16, aux ? nullptr : bias_grad(chunk, 4));
   // dec2: z5 = col2im(h4 . W5) + b5
-  im2col(ptr(d_h5), n, kHalf, 16, ptr(d_cols5));  // (n*49, 144)
-  if (!aux) {
-    matmul(weight_grad(chunk, 4), h4.view({-1, 32}).t(), d_cols5);  // (32, 144)
-    sum_rows(ptr(d_h5), n * kHalf * kHalf, 16, bias_grad(chunk, 4));
-  }
-  matmul(d_h4.view({-1, 32}), d_cols5, relaid_[4].t());  // (n*49, 32)
-  relu_backward(ptr(d_h4), ptr(h4), d_h4.numel());
+  im2col(ptr(d_h5), n, kHalf, 16, ptr(d_cols5));                            // (n*49, 144)
+  if (!aux) matmul(weight_grad(chunk, 4), h4.view({-1, 32}).t(), d_cols5);  // (32, 144)
+  matmul(d_h4.view({-1, 32}), d_cols5, relaid_[4].t());                     // (n*49, 32)
+  relu_backward(ptr(d_h4), ptr(h4), n * kQuarter * kQuarter, 32,
+                aux ? nullptr : bias_grad(chunk, 3));
   // dec1: z4 = code . W4 + b4 (AuxK: only its a's part of the product learns)
   matmul(weight_grad(chunk, 3), code.t(), d_h4, /*accumulate=*/aux);  // (64, 1568)
-  if (!aux) sum_rows(ptr(d_h4), n * kQuarter * kQuarter, 32, bias_grad(chunk, 3));
-  matmul(d_code, d_h4, relaid_[3].t());  // (n, 64)
+  matmul(d_code, d_h4, relaid_[3].t());                               // (n, 64)
 }
 
 double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn) {
@@ -382,8 +327,8 @@ double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const Sp
     for (int64_t c = 0; c < chosen; ++c) a[candidates[c]] = z[candidates[c]];
     for (int j = 0; j < kCodeSize; ++j) u[j] = h[j] + a[j];
   }
-  decode_chunk(aux_input_, begin, end);
-  const double squared_error = reconstruction_backward(begin, end, aux_scale_);
+  decode_chunk(aux_input_, begin, end, batch_rows(begin, end));
+  const double squared_error = reconstruction_backward(begin, end, aux_scale_, nullptr);
   decoder_backward(chunk, begin, end, aux_, d_aux_, /*aux=*/true);
   // Through a = z on the units lent: d z += d (h + a) there.
   const float* lent = ptr(rows(aux_, begin, end));
@@ -405,21 +350,19 @@ void CpuStep::encoder_backward(int64_t chunk, int64_t begin, int64_t end) {
   matmul(weight_grad(chunk, 2), d_code.t(), h2);  // (64, 1568)
   sum_rows(ptr(d_code), n, kCodeSize, bias_grad(chunk, 2));
   matmul(d_h2, d_code, relaid_[2]);  // (n, 1568)
-  relu_backward(ptr(d_h2), ptr(h2), d_h2.numel());
+  relu_backward(ptr(d_h2), ptr(h2), n * kQuarter * kQuarter, 32, bias_grad(chunk, 1));
   // enc2: z2 = cols2 . W2^T + b2
   matmul(weight_grad(chunk, 1), d_h2.view({-1, 32}).t(), cols2);  // (32, 144)
-  sum_rows(ptr(d_h2), n * kQuarter * kQuarter, 32, bias_grad(chunk, 1));
-  matmul(d_cols2, d_h2.view({-1, 32}), relaid_[1]);        // (n*49, 144)
-  col2im(ptr(d_cols2), n, kHalf, 16, nullptr, ptr(d_h1));  // (n*196, 16)
-  relu_backward(ptr(d_h1), ptr(h1), d_h1.numel());
+  matmul(d_cols2, d_h2.view({-1, 32}), relaid_[1]);               // (n*49, 144)
+  col2im_relu_backward(ptr(d_cols2), n, kHalf, 16, ptr(h1), ptr(d_h1),
+                       bias_grad(chunk, 0));  // (n*196, 16)
   // enc1: z1 = cols1 . W1^T + b1 (the input needs no gradient)
   matmul(weight_grad(chunk, 0), d_h1.t(), cols1);  // (16, 9)
-  sum_rows(ptr(d_h1), n * kHalf * kHalf, 16, bias_grad(chunk, 0));
 }
 
 void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn) {
   const int64_t n = end - begin;
-  squared_error_[chunk] = reconstruction_backward(begin, end, grad_scale_);
+  squared_error_[chunk] = reconstruction_backward(begin, end, grad_scale_, bias_grad(chunk, 5));
   decoder_backward(chunk, begin, end, code_, d_code_, /*aux=*/false);  // d_code = d loss / d h
   // The code: the penalty's gradient joins the decoder's, then the activation's backward.
   float* dh = ptr(rows(d_code_, begin, end));
@@ -460,7 +403,9 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   };
 
   at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) encode_chunk(parts[c].first, parts[c].second);
+    for (int64_t c = first; c < last; ++c) {
+      encode_chunk(parts[c].first, parts[c].second, batch_rows(parts[c].first, parts[c].second));
+    }
   });
   const Code& code = model_->code_kind();
   if (local_batch > 0) activate(local_batch, /*training=*/true);  // (B, 64): the code h
@@ -505,7 +450,8 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
 
   at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) {
-      decode_chunk(code_, parts[c].first, parts[c].second);
+      decode_chunk(code_, parts[c].first, parts[c].second,
+                   batch_rows(parts[c].first, parts[c].second));
       backward_chunk(c, parts[c].first, parts[c].second, loss_fn);
     }
   });
@@ -515,19 +461,23 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   // ranks', and put them into each parameter's .grad(), back in its own layout.
   auto total = grads_[0];
   if (chunk_count == 0) total.zero_();  // a rank whose slice of the batch is empty
-  for (int64_t c = 1; c < chunk_count; ++c) total.add_(grads_[c]);
+  float* sum = ptr(total);
+  at::parallel_for(0, parameter_count_, kRelayGrain, [&](int64_t first, int64_t last) {
+    for (int64_t c = 1; c < chunk_count; ++c) {
+      const float* part = ptr(grads_[c]);
+      for (int64_t i = first; i < last; ++i) sum[i] += part[i];
+    }
+  });
   sum_over_ranks(total);
   const auto w = weights();
   const auto b = biases();
   for (int64_t i = 0; i < kLayers; ++i) {
-    const auto relaid = total.narrow(0, weight_offset_[i], w[i].numel())
-                            .view({w[i].size(0), w[i].size(2), w[i].size(3), w[i].size(1)});
-    set_grad(w[i], relaid.permute({0, 3, 1, 2}));
-    set_grad(b[i], total.narrow(0, bias_offset_[i], b[i].numel()));
+    relay(sum + weight_offset_[i], w[i].size(0), w[i].size(1), w[i].size(2) * w[i].size(3),
+          grad_of(w[i]), /*back=*/true);
+    std::copy_n(sum + bias_offset_[i], b[i].numel(), grad_of(b[i]));
   }
-  if (theta_offset_ >= 0) {
-    set_grad(code_tensors().theta, total.narrow(0, theta_offset_, kCodeSize));
-  }
+  if (theta_offset_ >= 0)
+    std::copy_n(sum + theta_offset_, kCodeSize, grad_of(code_tensors().theta));
   end_stage(4);
 
   // The losses' sums over the chunks, then over the ranks: squared error, own penalty, AuxK's.
@@ -581,8 +531,8 @@ torch::Tensor CpuStep::decode(const torch::Tensor& codes) {
   const auto parts = chunks(batch);
   reserve(batch, static_cast<int64_t>(parts.size()));
   code_.narrow(0, 0, batch).copy_(codes);
-  at::parallel_for(0, static_cast<int64_t>(parts.size()), 1, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) decode_chunk(code_, parts[c].first, parts[c].second);
+  each_slice(parts, [&](int64_t begin, int64_t end, const PassBuffers& scratch) {
+    decode_chunk(code_, begin, end, scratch);
   });
   return recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone();
 }
@@ -593,17 +543,28 @@ void CpuStep::run_forward(const torch::Tensor& images, bool with_decoder) {
   const auto parts = chunks(x.size(0));
   const auto chunk_count = static_cast<int64_t>(parts.size());
   prepare(x, chunk_count);
-  const auto each_chunk = [&](const auto& work) {
-    at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
-      for (int64_t c = first; c < last; ++c) work(parts[c].first, parts[c].second);
-    });
-  };
-  each_chunk([&](int64_t begin, int64_t end) { encode_chunk(begin, end); });
+  each_slice(parts, [&](int64_t begin, int64_t end, const PassBuffers& scratch) {
+    encode_chunk(begin, end, scratch);
+  });
   // Over the whole batch, between the passes: in training, BatchTopK selects across images.
   activate(x.size(0), model_->is_training());
   if (with_decoder) {
-    each_chunk([&](int64_t begin, int64_t end) { decode_chunk(code_, begin, end); });
+    each_slice(parts, [&](int64_t begin, int64_t end, const PassBuffers& scratch) {
+      decode_chunk(code_, begin, end, scratch);
+    });
   }
+}
+
+void CpuStep::each_slice(const std::vector<std::pair<int64_t, int64_t>>& parts,
+                         const std::function<void(int64_t, int64_t, const PassBuffers&)>& work) {
+  at::parallel_for(0, static_cast<int64_t>(parts.size()), 1, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      for (int64_t begin = parts[c].first; begin < parts[c].second; begin += kSliceImages) {
+        const int64_t end = std::min(begin + kSliceImages, parts[c].second);
+        work(begin, end, slice_scratch(c, end - begin));
+      }
+    }
+  });
 }
 
 }  // namespace sae

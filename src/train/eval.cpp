@@ -17,6 +17,21 @@ std::vector<double> to_vector(const torch::Tensor& t) {
   return {cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel()};
 }
 
+/// sum (a - b)^2 in double over float tensors of one shape, the difference taken in float.
+torch::Tensor squared_error_sum(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!a.is_cpu()) return (a - b).to(torch::kFloat64).pow(2).sum();
+  // On the CPU one pass, without the double copies of the batch that the line above makes.
+  const auto x = a.contiguous(), y = b.contiguous();
+  const float* p = x.data_ptr<float>();
+  const float* q = y.data_ptr<float>();
+  double sum = 0.0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float diff = p[i] - q[i];
+    sum += static_cast<double>(diff) * diff;
+  }
+  return torch::tensor(sum, torch::kFloat64);
+}
+
 /// The squared error of decoding `code` (B, 64) with every inactive unit (at or below
 /// `threshold`) set to 0, against `images` (B, 1, 28, 28); `squared_error` is that of the code as
 /// it is. An exactly sparse code (relu's, topk's, ...) has nothing to zero: its squared error is
@@ -33,12 +48,38 @@ torch::Tensor thresholded_squared_error_of(Inference& network, const torch::Tens
   const auto lit = active_code.ne(0).any(/*dim=*/1);        // (B)
   const auto dark = lit.logical_not().nonzero().flatten();  // images with no unit on
   const auto bright = lit.nonzero().flatten();              // the others
-  auto sum = (images.index_select(0, dark) - blank).to(torch::kFloat64).pow(2).sum();
+  const auto dark_images = images.index_select(0, dark);
+  auto sum = squared_error_sum(dark_images, blank.expand_as(dark_images)).to(images.device());
   if (bright.numel() > 0) {
     const auto drawn = network.decode(active_code.index_select(0, bright));
-    sum += (drawn - images.index_select(0, bright)).to(torch::kFloat64).pow(2).sum();
+    sum += squared_error_sum(drawn, images.index_select(0, bright)).to(images.device());
   }
   return sum;
+}
+
+/// Over every image of `data`, each pixel's sum of x and the sum of x^2 over all pixels, x as
+/// to_float_batch makes it: the mean image's statistics, which need nothing of the model. Read
+/// from the bytes through a table of their 256 values, in double.
+std::pair<torch::Tensor, double> pixel_sums(const Dataset& data) {
+  const auto value = to_float_batch(torch::arange(256, torch::kUInt8).view({256, 1, 1}))
+                         .to(torch::kFloat64)
+                         .flatten()
+                         .contiguous();  // (256): byte -> x, in float as batches hold it
+  const double* x = value.data_ptr<double>();
+  constexpr int64_t kPixels = kImageSide * kImageSide;
+  const auto bytes = data.images.contiguous();
+  const uint8_t* image = bytes.data_ptr<uint8_t>();
+  auto sum = torch::zeros({kPixels}, torch::kFloat64);
+  double* pixel = sum.data_ptr<double>();
+  double square_sum = 0.0;
+  for (int64_t i = 0; i < data.size(); ++i, image += kPixels) {
+    for (int64_t p = 0; p < kPixels; ++p) {
+      const double v = x[image[p]];
+      pixel[p] += v;
+      square_sum += v * v;
+    }
+  }
+  return {sum, square_sum};
 }
 
 }  // namespace
@@ -59,8 +100,6 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
   auto own_sum = torch::zeros({}, f64);  // the code's own penalty (jumprelu's L0), summed
   auto code_max = torch::zeros({kCodeSize}, f64);
   auto active = torch::zeros({}, f64);
-  auto pixel_sum = torch::zeros({kImageSide * kImageSide}, f64);  // for the mean image
-  auto pixel_square_sum = torch::zeros({}, f64);
   std::vector<torch::Tensor> codes;
   const auto blank = network.decode(torch::zeros({1, kCodeSize}, f64.dtype(torch::kFloat32)));
   for (int64_t begin = 0; begin < n; begin += batch_size) {
@@ -69,7 +108,7 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
     const auto out = network.forward(images);
     codes.push_back(out.code.to(torch::kCPU));       // (B, 64)
     const auto code = out.code.to(torch::kFloat64);  // (B, 64)
-    const auto batch_error = (out.reconstruction - images).to(torch::kFloat64).pow(2).sum();
+    const auto batch_error = squared_error_sum(out.reconstruction, images).to(device);
     squared_error += batch_error;
     thresholded_squared_error +=
         thresholded_squared_error_of(network, out.code, threshold, images, blank, batch_error);
@@ -79,9 +118,6 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
     code_sum += code.sum(/*dim=*/0);
     code_max = torch::maximum(code_max, std::get<0>(code.max(/*dim=*/0)));
     active += code.gt(threshold).sum().to(torch::kFloat64);
-    const auto pixels = images.flatten(1).to(torch::kFloat64);  // (B, 784)
-    pixel_sum += pixels.sum(/*dim=*/0);
-    pixel_square_sum += pixels.pow(2).sum();
   }
   const double count = static_cast<double>(n);
   const auto rho_hat = code_sum / count;  // (64)
@@ -90,7 +126,8 @@ Evaluation evaluate(SparseAutoencoder& model, const Dataset& data, const SparseL
   const double thresholded_sse = thresholded_squared_error.item<double>();
   // Sum of squared deviations from the mean image: sum x^2 - (sum x)^2 / N, pixel by pixel. Over
   // N * 784 it is the MSE of predicting the mean image, the baseline FVU divides by.
-  const double sst = (pixel_square_sum - pixel_sum.pow(2).sum() / count).item<double>();
+  const auto [pixel_sum, pixel_square_sum] = pixel_sums(data);
+  const double sst = pixel_square_sum - pixel_sum.pow(2).sum().item<double>() / count;
 
   EvalMetrics m;
   m.images = n;

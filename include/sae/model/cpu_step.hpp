@@ -74,12 +74,24 @@ class CpuStep {
   torch::Tensor weight_grad(int64_t chunk, int64_t layer) const;  // re-laid, like relaid_
   float* bias_grad(int64_t chunk, int64_t layer) const;
   float* theta_grad(int64_t chunk) const;  // (64), jumprelu only
+  /// The per-image buffers between the layers of one pass over some images: rows of the whole
+  /// batch's buffers in training, which the backward pass reads, or a slice's scratch.
+  struct PassBuffers {
+    torch::Tensor cols1, h1, cols2, h2, h4, cols5, h5, cols6;
+  };
+  PassBuffers batch_rows(int64_t begin, int64_t end) const;
+  PassBuffers slice_scratch(int64_t chunk, int64_t images) const;
+  /// work(begin, end, scratch) over the chunks' images in slices, the chunks side by side.
+  void each_slice(const std::vector<std::pair<int64_t, int64_t>>& parts,
+                  const std::function<void(int64_t, int64_t, const PassBuffers&)>& work);
   void run_forward(const torch::Tensor& images, bool with_decoder);
-  void encode_chunk(int64_t begin, int64_t end);
-  /// The decoder on rows [begin, end) of `code` (the code, or AuxK's input).
-  void decode_chunk(const torch::Tensor& code, int64_t begin, int64_t end);
-  /// d_recon <- scale * d mse / d z6 for images [begin, end); returns their squared error.
-  double reconstruction_backward(int64_t begin, int64_t end, float scale);
+  /// The encoder on images [begin, end), into pre_; `at` holds its layers' outputs.
+  void encode_chunk(int64_t begin, int64_t end, const PassBuffers& at);
+  /// The decoder on rows [begin, end) of `code` (the code, or AuxK's input), into recon_.
+  void decode_chunk(const torch::Tensor& code, int64_t begin, int64_t end, const PassBuffers& at);
+  /// d_recon <- scale * d mse / d z6 for images [begin, end), and their sum into *bias_grad (dec3's
+  /// bias gradient) unless it is null; returns their squared error.
+  double reconstruction_backward(int64_t begin, int64_t end, float scale, float* bias_grad);
   /// From d_recon back to the decoder's input, into `d_input`. The main pass writes every decoder
   /// gradient with `input` the code; AuxK's adds only dec1's weight gradient, with `input` its a.
   void decoder_backward(int64_t chunk, int64_t begin, int64_t end, const torch::Tensor& input,
@@ -107,6 +119,7 @@ class CpuStep {
   torch::Tensor cols1_, h1_, cols2_, h2_, pre_, code_, h4_, cols5_, h5_, cols6_, recon_;
   torch::Tensor aux_, aux_input_, d_aux_;  // AuxK's a, h + a, and d loss / d (h + a)
   torch::Tensor d_recon_, d_cols6_, d_h5_, d_cols5_, d_h4_, d_code_, d_h2_, d_cols2_, d_h1_;
+  std::vector<PassBuffers> scratch_;       // per chunk: a slice's, for passes without backward
   torch::Tensor grads_;                    // (chunks, parameters): each chunk's gradients
   std::vector<double> squared_error_;      // per chunk
   std::vector<double> own_sum_;            // per chunk: the code's own penalty, summed
