@@ -155,18 +155,18 @@ bench_reference() {
   log "threads $threads  reference  train $(printf '%.0f' "$train") img/s  eval $(printf '%.0f' "$eval") img/s  RSS $rss MiB  test mse $mse"
 }
 
-# The GEMM-only bound: "threads bound img/s" into $RESULTS.
+# The GEMM-only bound: "threads bound img/s flop_per_image" into $RESULTS.
 bench_bound() {
   local threads="$1"
   "$GEMM_BOUND" --threads "$threads" --batch 100 >"$WORK/bound.json" || die "$GEMM_BOUND failed"
   local bound
   bound=$(json_field "$WORK/bound.json" images_per_s)
-  echo "$threads bound $bound" >>"$RESULTS"
+  echo "$threads bound $bound $(json_field "$WORK/bound.json" flop_per_image)" >>"$RESULTS"
   log "threads $threads  GEMM-only bound $(printf '%.0f' "$bound") img/s"
 }
 
-# Median of one column (3: train, 4: eval, 5: RSS, 6: test mse, 7: wall s; 3 for the bound) for
-# one thread count and program.
+# Median of one column (3: train, 4: eval, 5: RSS, 6: test mse, 7: wall s; 3 and 4, FLOP per
+# image, for the bound) for one thread count and program.
 median() {
   local threads="$1" program="$2" column="$3"
   awk -v t="$threads" -v p="$program" -v c="$column" '$1 == t && $2 == p { print $c }' "$RESULTS" |
@@ -184,22 +184,40 @@ print_report() {
   blas_core=$(env ${REFERENCE_BLAS:+OPENBLAS_CORETYPE="$REFERENCE_BLAS"} OPENBLAS_VERBOSE=2 \
     "$PYTHON" -c 'import torch' 2>&1 | awk '/^Core:/ { print $2; exit }')
   torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
+  # A core's FP32 peak: FMA units x lanes x 2 FLOP a cycle, at the clock /proc/cpuinfo reports.
+  # Two FMA units are assumed (the flags cannot tell a one-unit AVX-512 part).
+  local per_cycle=8 mhz
+  case " $flags " in
+    *" avx512f "*) per_cycle=64 ;;
+    *" fma "*) per_cycle=32 ;;
+    *" avx "*) per_cycle=16 ;;
+  esac
+  mhz=$(awk -F': *' '/^cpu MHz/ { print $2; exit }' /proc/cpuinfo)
   echo
   echo "Machine: ${cpu:-unknown CPU} (family $(awk -F': *' '/^cpu family/ { print $2; exit }' /proc/cpuinfo)," \
     "model $(awk -F': *' '/^model[[:space:]]*:/ { print $2; exit }' /proc/cpuinfo)), nproc $(nproc);" \
     "flags: ${flags:-?}; OpenBLAS kernels (the reference's): ${blas_core:-?}; LibTorch $torch_version;" \
     "$(date -u '+%Y-%m-%d %H:%M UTC'); command: \`$COMMAND\` (data $DATA_DIR, medians over $ROUNDS round(s))"
   echo
-  echo "| threads | sae train img/s | reference train img/s | ratio | GEMM-only bound img/s | sae / bound | sae eval img/s | reference eval img/s | eval ratio |"
-  echo "|--------:|----------------:|----------------------:|------:|----------------------:|------------:|---------------:|---------------------:|-----------:|"
+  echo "FLOP peak: $per_cycle FP32 FLOP a cycle a core at ${mhz:-?} MHz; a training step's products: $(median "${THREADS%% *}" bound 4) FLOP an image."
+  echo
+  echo "| threads | sae train img/s | reference train img/s | ratio | GEMM-only bound img/s | sae / bound | sae / FLOP peak | bound / FLOP peak | sae eval img/s | reference eval img/s | eval ratio |"
+  echo "|--------:|----------------:|----------------------:|------:|----------------------:|------------:|----------------:|------------------:|---------------:|---------------------:|-----------:|"
   local t
   for t in $THREADS; do
-    local st rt bound se re
+    local st rt bound flop se re
     st=$(median "$t" sae 3);  rt=$(median "$t" reference 3); bound=$(median "$t" bound 3)
-    se=$(median "$t" sae 4);  re=$(median "$t" reference 4)
-    awk -v t="$t" -v st="$st" -v rt="$rt" -v b="$bound" -v se="$se" -v re="$re" 'BEGIN {
-        printf "| %d | %.0f | %.0f | %.2f | %.0f | %.0f%% | %.0f | %.0f | %.2f |\n",
-          t, st, rt, st / rt, b, 100 * st / b, se, re, se / re }'
+    flop=$(median "$t" bound 4); se=$(median "$t" sae 4);  re=$(median "$t" reference 4)
+    awk -v t="$t" -v st="$st" -v rt="$rt" -v b="$bound" -v f="$flop" -v pc="$per_cycle" \
+        -v mhz="${mhz:-0}" -v se="$se" -v re="$re" 'BEGIN {
+        peak = t * pc * mhz * 1e6
+        sae_peak = "?"; bound_peak = "?"
+        if (peak > 0) {
+          sae_peak = sprintf("%.0f%%", 100 * st * f / peak)
+          bound_peak = sprintf("%.0f%%", 100 * b * f / peak)
+        }
+        printf "| %d | %.0f | %.0f | %.2f | %.0f | %.0f%% | %s | %s | %.0f | %.0f | %.2f |\n",
+          t, st, rt, st / rt, b, 100 * st / b, sae_peak, bound_peak, se, re, se / re }'
   done
   echo
   echo "| threads | sae whole run s | reference whole run s | reference / sae | sae peak RSS MiB | reference peak RSS MiB | sae test MSE | reference test MSE |"

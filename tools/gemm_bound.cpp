@@ -5,7 +5,8 @@
 //
 //   build/sae_gemm_bound [--threads T] [--batch B] [--seconds S]
 //
-// Prints one JSON line: {"threads": T, "batch": B, "ms_per_batch": ..., "images_per_s": ...}.
+// Prints one JSON line: {"threads": T, "batch": B, "ms_per_batch": ..., "images_per_s": ...,
+// "flop_per_image": ...}, the last the products' floating-point operations per image.
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -109,9 +110,16 @@ int main(int argc, char** argv) {
     }
   }
   const double ms = elapsed / static_cast<double>(rounds) * 1e3;
+  double flop = 0.0;  // multiply-adds count 2, over every chunk's products
+  for (int64_t c = 0; c < chunks; ++c) {
+    for (const Gemm& g : step_products(batch * (c + 1) / chunks - batch * c / chunks)) {
+      flop += 2.0 * static_cast<double>(g.m * g.n * g.k);
+    }
+  }
   std::printf(
-      "{\"threads\": %lld, \"batch\": %lld, \"ms_per_batch\": %.4f, \"images_per_s\": %.1f}\n",
+      "{\"threads\": %lld, \"batch\": %lld, \"ms_per_batch\": %.4f, \"images_per_s\": %.1f, "
+      "\"flop_per_image\": %.0f}\n",
       static_cast<long long>(threads), static_cast<long long>(batch), ms,
-      static_cast<double>(batch) / (ms / 1e3));
+      static_cast<double>(batch) / (ms / 1e3), flop / static_cast<double>(batch));
   return 0;
 }
