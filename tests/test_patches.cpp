@@ -72,12 +72,13 @@ TEST_P(Patches, Col2imReluBackwardMasksAndSumsTheBiasGradient) {
   const auto d_cols = torch::randn({kImages * half * half, 9 * channels()});
   const auto out = torch::randn({kImages, side(), side(), channels()}).relu();  // a ReLU's output
   auto d_map = torch::full_like(out, 7.0f);
-  auto bias_grad = torch::full({channels()}, 7.0f);
+  auto bias_sum = torch::full({channels()}, 7.0, torch::kFloat64);  // added to
   col2im_relu_backward(d_cols.data_ptr<float>(), kImages, side(), channels(), out.data_ptr<float>(),
-                       d_map.data_ptr<float>(), bias_grad.data_ptr<float>());
+                       d_map.data_ptr<float>(), bias_sum.data_ptr<double>());
   const auto want = folded(d_cols, kImages, side(), channels()) * to_nchw(out).gt(0);
   EXPECT_TRUE(torch::allclose(to_nchw(d_map), want, kTolerance, kTolerance));
-  EXPECT_TRUE(torch::allclose(bias_grad, want.sum({0, 2, 3}), kTolerance, 1e-5));
+  EXPECT_TRUE(
+      torch::allclose(bias_sum - 7.0, want.sum({0, 2, 3}).to(torch::kFloat64), kTolerance, 1e-5));
 }
 
 TEST_P(Patches, ReluBackwardAndBiasPasses) {
@@ -94,15 +95,15 @@ TEST_P(Patches, ReluBackwardAndBiasPasses) {
 
   const auto grad = torch::randn({rows, channels()});
   auto masked = grad.clone();
-  auto bias_grad = torch::full({channels()}, 7.0f);
+  auto bias_sum = torch::full({channels()}, 7.0, torch::kFloat64);  // added to
   relu_backward(masked.data_ptr<float>(), relu_out.data_ptr<float>(), rows, channels(),
-                bias_grad.data_ptr<float>());
+                bias_sum.data_ptr<double>());
   const auto want = grad * relu_out.gt(0);
   EXPECT_TRUE(torch::equal(masked, want));
-  EXPECT_TRUE(torch::allclose(bias_grad, want.sum(0), kTolerance, 1e-5));
-  auto summed = torch::full({channels()}, 7.0f);
-  sum_rows(grad.data_ptr<float>(), rows, channels(), summed.data_ptr<float>());
-  EXPECT_TRUE(torch::allclose(summed, grad.sum(0), kTolerance, 1e-5));
+  EXPECT_TRUE(torch::allclose(bias_sum - 7.0, want.sum(0).to(torch::kFloat64), kTolerance, 1e-5));
+  auto summed = torch::zeros({channels()}, torch::kFloat64);
+  sum_rows(grad.data_ptr<float>(), rows, channels(), summed.data_ptr<double>());
+  EXPECT_TRUE(torch::allclose(summed, grad.sum(0).to(torch::kFloat64), kTolerance, 1e-5));
 }
 
 // The step's layers: 28 -> 14 with 1 channel (enc1, dec3), 14 -> 7 with 16 (enc2, dec2); and a

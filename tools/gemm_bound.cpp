@@ -22,6 +22,7 @@
 namespace {
 
 constexpr int64_t kMinImagesPerChunk = 16;  // as in src/model/cpu_step.cpp
+constexpr int64_t kSliceImages = 16;        // as in src/model/cpu_step.cpp
 
 /// One product C (m, n) = op(A) (m, k) . op(B) (k, n), row-major.
 struct Gemm {
@@ -29,30 +30,40 @@ struct Gemm {
   int64_t m, n, k;
 };
 
-/// The step's products for a chunk of `b` images, in the order cpu_step.cpp runs them.
+/// The step's products for a chunk of `b` images, as cpu_step.cpp runs them: the convolutions
+/// (enc1, enc2, dec2, dec3) slice by slice, the dense layers (enc3, dec1) over the chunk.
 std::vector<Gemm> step_products(int64_t b) {
-  const int64_t big = b * 196, small = b * 49;  // 14x14 and 7x7 pixels of the chunk
-  return {
-      // forward: enc1, enc2, enc3, dec1, dec2, dec3
-      {'N', 'T', big, 16, 9},
-      {'N', 'T', small, 32, 144},
-      {'N', 'T', b, 64, 1568},
-      {'N', 'N', b, 1568, 64},
-      {'N', 'N', small, 144, 32},
-      {'N', 'N', big, 9, 16},
-      // backward, dec3 .. enc1: weight gradient, then the input gradient
-      {'T', 'N', 16, 9, big},
-      {'N', 'T', big, 16, 9},
-      {'T', 'N', 32, 144, small},
-      {'N', 'T', small, 32, 144},
-      {'T', 'N', 64, 1568, b},
-      {'N', 'T', b, 64, 1568},
-      {'T', 'N', 64, 1568, b},
-      {'N', 'N', b, 1568, 64},
-      {'T', 'N', 32, 144, small},
-      {'N', 'N', small, 144, 32},
-      {'T', 'N', 16, 9, big},
+  std::vector<Gemm> out;
+  const auto each_slice = [&](const auto& products_of) {
+    for (int64_t first = 0; first < b; first += kSliceImages) {
+      const int64_t s = std::min(kSliceImages, b - first);
+      for (const Gemm& g : products_of(s * 196, s * 49)) out.push_back(g);  // 14x14, 7x7 pixels
+    }
   };
+  // forward: enc1, enc2; enc3; dec1
+  each_slice([](int64_t big, int64_t small) {
+    return std::vector<Gemm>{{'N', 'T', big, 16, 9}, {'N', 'T', small, 32, 144}};
+  });
+  out.push_back({'N', 'T', b, 64, 1568});
+  out.push_back({'N', 'N', b, 1568, 64});
+  // dec2, dec3 forward, then their weight and input gradients
+  each_slice([](int64_t big, int64_t small) {
+    return std::vector<Gemm>{{'N', 'N', small, 144, 32}, {'N', 'N', big, 9, 16},
+                             {'T', 'N', 16, 9, big},     {'N', 'T', big, 16, 9},
+                             {'T', 'N', 32, 144, small}, {'N', 'T', small, 32, 144}};
+  });
+  // dec1's and enc3's input gradients
+  out.push_back({'N', 'T', b, 64, 1568});
+  out.push_back({'N', 'N', b, 1568, 64});
+  // enc2's weight and input gradients, enc1's weight gradient
+  each_slice([](int64_t big, int64_t small) {
+    return std::vector<Gemm>{
+        {'T', 'N', 32, 144, small}, {'N', 'N', small, 144, 32}, {'T', 'N', 16, 9, big}};
+  });
+  // dec1's and enc3's weight gradients
+  out.push_back({'T', 'N', 64, 1568, b});
+  out.push_back({'T', 'N', 64, 1568, b});
+  return out;
 }
 
 /// Runs the products once on buffers large enough for all of them.

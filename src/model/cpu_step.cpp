@@ -56,6 +56,14 @@ float* ptr(const torch::Tensor& t) {
   return t.data_ptr<float>();
 }
 
+/// work(chunk, begin, end) for each chunk of images, the chunks side by side on the threads.
+template <typename Work>
+void each_chunk(const std::vector<std::pair<int64_t, int64_t>>& parts, const Work& work) {
+  at::parallel_for(0, static_cast<int64_t>(parts.size()), 1, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) work(c, parts[c].first, parts[c].second);
+  });
+}
+
 /// param.grad(), allocated the first time.
 float* grad_of(const torch::Tensor& param) {
   auto& grad = const_cast<torch::Tensor&>(param).mutable_grad();
@@ -136,44 +144,34 @@ void CpuStep::prepare(const torch::Tensor& images, int64_t chunk_count) {
 
 void CpuStep::reserve(int64_t batch, int64_t chunk_count) {
   const auto f32 = torch::TensorOptions(torch::kFloat32);
+  constexpr int64_t kBig = kHalf * kHalf, kSmall = kQuarter * kQuarter;  // 196, 49 pixels
   if (batch > capacity_) {
     capacity_ = batch;
     const auto make = [&](int64_t rows_per_image, int64_t cols) {
       return torch::empty({batch * rows_per_image, cols}, f32);
     };
-    constexpr int64_t kBig = kHalf * kHalf, kSmall = kQuarter * kQuarter;  // 196, 49 pixels
-    cols1_ = make(kBig, kTaps);
     h1_ = make(kBig, 16);
-    cols2_ = make(kSmall, kTaps * 16);
     h2_ = make(1, kSmall * 32);
     pre_ = make(1, kCodeSize);
     code_ = make(1, kCodeSize);
+    h4_ = make(1, kSmall * 32);
+    recon_ = make(1, kPixels);
     aux_ = make(1, kCodeSize);
     aux_input_ = make(1, kCodeSize);
     d_aux_ = make(1, kCodeSize);
-    h4_ = make(1, kSmall * 32);
-    cols5_ = make(kSmall, kTaps * 16);
-    h5_ = make(kBig, 16);
-    cols6_ = make(kBig, kTaps);
-    recon_ = make(1, kPixels);
-    d_recon_ = make(1, kPixels);
-    d_cols6_ = make(kBig, kTaps);
-    d_h5_ = make(kBig, 16);
-    d_cols5_ = make(kSmall, kTaps * 16);
     d_h4_ = make(1, kSmall * 32);
+    d_h4_aux_ = make(1, kSmall * 32);
     d_code_ = make(1, kCodeSize);
     d_h2_ = make(1, kSmall * 32);
-    d_cols2_ = make(kSmall, kTaps * 16);
-    d_h1_ = make(kBig, 16);
   }
   while (static_cast<int64_t>(scratch_.size()) < chunk_count) {
     const auto make = [&](int64_t rows_per_image, int64_t cols) {
       return torch::empty({kSliceImages * rows_per_image, cols}, f32);
     };
-    constexpr int64_t kBig = kHalf * kHalf, kSmall = kQuarter * kQuarter;
     scratch_.push_back({make(kBig, kTaps), make(kBig, 16), make(kSmall, kTaps * 16),
-                        make(1, kSmall * 32), make(1, kSmall * 32), make(kSmall, kTaps * 16),
-                        make(kBig, 16), make(kBig, kTaps)});
+                        make(kSmall, kTaps * 16), make(kBig, 16), make(kBig, kTaps),
+                        make(1, kPixels), make(kBig, kTaps), make(kBig, 16),
+                        make(kSmall, kTaps * 16), make(kSmall, kTaps * 16), make(kBig, 16)});
   }
   if (!grads_.defined() || grads_.size(0) < std::max<int64_t>(1, chunk_count)) {
     grads_ = torch::empty({std::max<int64_t>(1, chunk_count), parameter_count_}, f32);
@@ -218,57 +216,80 @@ void CpuStep::activate(int64_t rows, bool training) {
                                      code_tensors(), training);
 }
 
-CpuStep::PassBuffers CpuStep::batch_rows(int64_t begin, int64_t end) const {
-  return {rows(cols1_, begin, end), rows(h1_, begin, end),   rows(cols2_, begin, end),
-          rows(h2_, begin, end),    rows(h4_, begin, end),   rows(cols5_, begin, end),
-          rows(h5_, begin, end),    rows(cols6_, begin, end)};
-}
-
-CpuStep::PassBuffers CpuStep::slice_scratch(int64_t chunk, int64_t images) const {
-  const PassBuffers& whole = scratch_[chunk];
+CpuStep::SliceBuffers CpuStep::slice_buffers(int64_t chunk, int64_t begin, int64_t end,
+                                             bool training) const {
+  const int64_t images = end - begin;
+  const SliceBuffers& whole = scratch_[chunk];
   const auto first = [&](const torch::Tensor& t) {
     return t.narrow(0, 0, t.size(0) / kSliceImages * images);
   };
-  return {first(whole.cols1), first(whole.h1),    first(whole.cols2), first(whole.h2),
-          first(whole.h4),    first(whole.cols5), first(whole.h5),    first(whole.cols6)};
+  SliceBuffers at{first(whole.cols1),   first(whole.h1),      first(whole.cols2),
+                  first(whole.cols5),   first(whole.h5),      first(whole.cols6),
+                  first(whole.d_recon), first(whole.d_cols6), first(whole.d_h5),
+                  first(whole.d_cols5), first(whole.d_cols2), first(whole.d_h1)};
+  if (training) at.h1 = rows(h1_, begin, end);  // the backward pass reads it after every slice
+  return at;
 }
 
-void CpuStep::encode_chunk(int64_t begin, int64_t end, const PassBuffers& at) {
-  const int64_t n = end - begin;
+void CpuStep::each_slice(int64_t chunk, int64_t begin, int64_t end, bool training,
+                         const std::function<void(int64_t, int64_t, const SliceBuffers&)>& work) {
+  for (int64_t first = begin; first < end; first += kSliceImages) {
+    const int64_t last = std::min(first + kSliceImages, end);
+    work(first, last, slice_buffers(chunk, first, last, training));
+  }
+}
+
+void CpuStep::encode_chunk(int64_t chunk, int64_t begin, int64_t end, bool training) {
   const auto b = biases();
-  const auto &cols1 = at.cols1, &h1 = at.h1, &cols2 = at.cols2, &h2 = at.h2;
+  each_slice(chunk, begin, end, training, [&](int64_t first, int64_t last, const SliceBuffers& at) {
+    const int64_t n = last - first;
+    const auto h2 = rows(h2_, first, last);
+    im2col(input_ + first * kPixels, n, kSide, 1, ptr(at.cols1));  // (n*196, 9)
+    matmul(at.h1, at.cols1, relaid_[0].t());                       // (n*196, 16)
+    add_bias_relu(ptr(at.h1), n * kHalf * kHalf, 16, ptr(b[0]));
+    im2col(ptr(at.h1), n, kHalf, 16, ptr(at.cols2));      // (n*49, 144)
+    matmul(h2.view({-1, 32}), at.cols2, relaid_[1].t());  // (n*49, 32)
+    add_bias_relu(ptr(h2), n * kQuarter * kQuarter, 32, ptr(b[1]));
+  });
+  // enc3, a dense layer, over the whole chunk: sgemm packs its (64, 1568) weight once, not per
+  // slice.
   const auto pre = rows(pre_, begin, end);
-  im2col(input_ + begin * kPixels, n, kSide, 1, ptr(cols1));  // (n*196, 9)
-  matmul(h1, cols1, relaid_[0].t());                          // (n*196, 16)
-  add_bias_relu(ptr(h1), h1.size(0), 16, ptr(b[0]));
-  im2col(ptr(h1), n, kHalf, 16, ptr(cols2));         // (n*49, 144)
-  matmul(h2.view({-1, 32}), cols2, relaid_[1].t());  // (n*49, 32)
-  add_bias_relu(ptr(h2), n * kQuarter * kQuarter, 32, ptr(b[1]));
-  matmul(pre, h2, relaid_[2].t());              // (n, 1568) . (1568, 64)
-  add_bias(ptr(pre), n, kCodeSize, ptr(b[2]));  // z; the code h comes from activate()
+  matmul(pre, rows(h2_, begin, end), relaid_[2].t());     // (n, 1568) . (1568, 64)
+  add_bias(ptr(pre), end - begin, kCodeSize, ptr(b[2]));  // z; the code h comes from activate()
 }
 
-void CpuStep::decode_chunk(const torch::Tensor& code_buffer, int64_t begin, int64_t end,
-                           const PassBuffers& at) {
+void CpuStep::decode_dense(const torch::Tensor& code_buffer, int64_t begin, int64_t end) {
+  const auto h4 = rows(h4_, begin, end);
+  matmul(h4, rows(code_buffer, begin, end), relaid_[3]);  // (n, 64) . (64, 1568)
+  add_bias_relu(ptr(h4), (end - begin) * kQuarter * kQuarter, 32, ptr(biases()[3]));
+}
+
+void CpuStep::decode_slice(int64_t begin, int64_t end, const SliceBuffers& at) {
   const int64_t n = end - begin;
   const auto b = biases();
-  const auto &h4 = at.h4, &cols5 = at.cols5, &h5 = at.h5, &cols6 = at.cols6;
-  const auto code = rows(code_buffer, begin, end), recon = rows(recon_, begin, end);
-  matmul(h4, code, relaid_[3]);  // (n, 64) . (64, 1568)
-  add_bias_relu(ptr(h4), n * kQuarter * kQuarter, 32, ptr(b[3]));
-  matmul(cols5, h4.view({-1, 32}), relaid_[4]);                            // (n*49, 32) . (32, 144)
-  col2im(ptr(cols5), n, kHalf, 16, ptr(b[4]), /*relu=*/true, ptr(h5));     // (n*196, 16)
-  matmul(cols6, h5, relaid_[5]);                                           // (n*196, 16) . (16, 9)
-  col2im(ptr(cols6), n, kSide, 1, ptr(b[5]), /*relu=*/false, ptr(recon));  // (n, 784)
+  const auto recon = rows(recon_, begin, end);
+  matmul(at.cols5, rows(h4_, begin, end).view({-1, 32}), relaid_[4]);         // (n*49, 144)
+  col2im(ptr(at.cols5), n, kHalf, 16, ptr(b[4]), /*relu=*/true, ptr(at.h5));  // (n*196, 16)
+  matmul(at.cols6, at.h5, relaid_[5]);                                        // (n*196, 9)
+  col2im(ptr(at.cols6), n, kSide, 1, ptr(b[5]), /*relu=*/false, ptr(recon));  // (n, 784)
   recon.sigmoid_();
 }
 
-double CpuStep::reconstruction_backward(int64_t begin, int64_t end, float scale, float* bias_grad) {
+void CpuStep::decode_chunk(int64_t chunk, const torch::Tensor& code_buffer, int64_t begin,
+                           int64_t end) {
+  decode_dense(code_buffer, begin, end);
+  each_slice(
+      chunk, begin, end, /*training=*/false,
+      [&](int64_t first, int64_t last, const SliceBuffers& at) { decode_slice(first, last, at); });
+}
+
+double CpuStep::reconstruction_backward(int64_t begin, int64_t end, float scale,
+                                        const SliceBuffers& at, double* bias_sum) {
   // MSE and sigmoid together: d total / d z6 = scale * (r - x) * r (1 - r).
   const int64_t n = end - begin;
   const float* x = input_ + begin * kPixels;
   const float* r = ptr(rows(recon_, begin, end));
-  float* dz = ptr(rows(d_recon_, begin, end));
+  float* dz = ptr(at.d_recon);
   double squared_error = 0.0, dz_sum = 0.0;  // in double, as sum_rows sums
   for (int64_t i = 0; i < n * kPixels; ++i) {
     const float diff = r[i] - x[i];
@@ -276,31 +297,41 @@ double CpuStep::reconstruction_backward(int64_t begin, int64_t end, float scale,
     dz[i] = scale * diff * r[i] * (1.0f - r[i]);
     dz_sum += dz[i];
   }
-  if (bias_grad != nullptr) *bias_grad = static_cast<float>(dz_sum);
+  if (bias_sum != nullptr) *bias_sum += dz_sum;
   return squared_error;
 }
 
-void CpuStep::decoder_backward(int64_t chunk, int64_t begin, int64_t end,
-                               const torch::Tensor& input, const torch::Tensor& d_input, bool aux) {
-  const int64_t n = end - begin;
-  const auto code = rows(input, begin, end), h4 = rows(h4_, begin, end), h5 = rows(h5_, begin, end),
-             d_recon = rows(d_recon_, begin, end), d_cols6 = rows(d_cols6_, begin, end),
-             d_h5 = rows(d_h5_, begin, end), d_cols5 = rows(d_cols5_, begin, end),
-             d_h4 = rows(d_h4_, begin, end), d_code = rows(d_input, begin, end);
-  // dec3: z6 = col2im(h5 . W6) + b6
-  im2col(ptr(d_recon), n, kSide, 1, ptr(d_cols6));           // (n*196, 9)
-  if (!aux) matmul(weight_grad(chunk, 5), h5.t(), d_cols6);  // (16, 9); b6's: the caller's
-  matmul(d_h5, d_cols6, relaid_[5].t());                     // (n*196, 16)
-  relu_backward(ptr(d_h5), ptr(h5), d_h5.size(0), 16, aux ? nullptr : bias_grad(chunk, 4));
-  // dec2: z5 = col2im(h4 . W5) + b5
-  im2col(ptr(d_h5), n, kHalf, 16, ptr(d_cols5));                            // (n*49, 144)
-  if (!aux) matmul(weight_grad(chunk, 4), h4.view({-1, 32}).t(), d_cols5);  // (32, 144)
-  matmul(d_h4.view({-1, 32}), d_cols5, relaid_[4].t());                     // (n*49, 32)
-  relu_backward(ptr(d_h4), ptr(h4), n * kQuarter * kQuarter, 32,
-                aux ? nullptr : bias_grad(chunk, 3));
-  // dec1: z4 = code . W4 + b4 (AuxK: only its a's part of the product learns)
-  matmul(weight_grad(chunk, 3), code.t(), d_h4, /*accumulate=*/aux);  // (64, 1568)
-  matmul(d_code, d_h4, relaid_[3].t());                               // (n, 64)
+double CpuStep::decoder_pass(int64_t chunk, int64_t begin, int64_t end,
+                             const torch::Tensor& code_buffer, const torch::Tensor& d_h4_buffer,
+                             const torch::Tensor& d_input, float scale, BiasSums* sums) {
+  decode_dense(code_buffer, begin, end);  // h4
+  double squared_error = 0.0;
+  each_slice(
+      chunk, begin, end, /*training=*/false,
+      [&](int64_t first, int64_t last, const SliceBuffers& at) {
+        const int64_t n = last - first;
+        const bool start = first == begin;  // the chunk's weight gradients start at its first slice
+        const auto h4 = rows(h4_, first, last), d_h4 = rows(d_h4_buffer, first, last);
+        decode_slice(first, last, at);
+        squared_error +=
+            reconstruction_backward(first, last, scale, at, sums ? &(*sums)[5][0] : nullptr);
+        // dec3: z6 = col2im(h5 . W6) + b6
+        im2col(ptr(at.d_recon), n, kSide, 1, ptr(at.d_cols6));                   // (n*196, 9)
+        if (sums) matmul(weight_grad(chunk, 5), at.h5.t(), at.d_cols6, !start);  // (16, 9)
+        matmul(at.d_h5, at.d_cols6, relaid_[5].t());                             // (n*196, 16)
+        relu_backward(ptr(at.d_h5), ptr(at.h5), n * kHalf * kHalf, 16,
+                      sums ? (*sums)[4].data() : nullptr);
+        // dec2: z5 = col2im(h4 . W5) + b5
+        im2col(ptr(at.d_h5), n, kHalf, 16, ptr(at.d_cols5));  // (n*49, 144)
+        if (sums)
+          matmul(weight_grad(chunk, 4), h4.view({-1, 32}).t(), at.d_cols5, !start);  // (32, 144)
+        matmul(d_h4.view({-1, 32}), at.d_cols5, relaid_[4].t());                     // (n*49, 32)
+        relu_backward(ptr(d_h4), ptr(h4), n * kQuarter * kQuarter, 32,
+                      sums ? (*sums)[3].data() : nullptr);
+      });
+  // dec1: z4 = code . W4 + b4, over the chunk (its weight's gradient: backward_chunk)
+  matmul(rows(d_input, begin, end), rows(d_h4_buffer, begin, end), relaid_[3].t());  // (n, 64)
+  return squared_error;
 }
 
 double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn) {
@@ -327,9 +358,8 @@ double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const Sp
     for (int64_t c = 0; c < chosen; ++c) a[candidates[c]] = z[candidates[c]];
     for (int j = 0; j < kCodeSize; ++j) u[j] = h[j] + a[j];
   }
-  decode_chunk(aux_input_, begin, end, batch_rows(begin, end));
-  const double squared_error = reconstruction_backward(begin, end, aux_scale_, nullptr);
-  decoder_backward(chunk, begin, end, aux_, d_aux_, /*aux=*/true);
+  const double squared_error =
+      decoder_pass(chunk, begin, end, aux_input_, d_h4_aux_, d_aux_, aux_scale_, /*sums=*/nullptr);
   // Through a = z on the units lent: d z += d (h + a) there.
   const float* lent = ptr(rows(aux_, begin, end));
   const float* d_lent = ptr(rows(d_aux_, begin, end));
@@ -340,30 +370,36 @@ double CpuStep::aux_backward(int64_t chunk, int64_t begin, int64_t end, const Sp
   return squared_error;
 }
 
-void CpuStep::encoder_backward(int64_t chunk, int64_t begin, int64_t end) {
-  const int64_t n = end - begin;
-  const auto cols1 = rows(cols1_, begin, end), h1 = rows(h1_, begin, end),
-             cols2 = rows(cols2_, begin, end), h2 = rows(h2_, begin, end),
-             d_code = rows(d_code_, begin, end), d_h2 = rows(d_h2_, begin, end),
-             d_cols2 = rows(d_cols2_, begin, end), d_h1 = rows(d_h1_, begin, end);
-  // enc3: z3 = h2 . W3^T + b3
-  matmul(weight_grad(chunk, 2), d_code.t(), h2);  // (64, 1568)
-  sum_rows(ptr(d_code), n, kCodeSize, bias_grad(chunk, 2));
-  matmul(d_h2, d_code, relaid_[2]);  // (n, 1568)
-  relu_backward(ptr(d_h2), ptr(h2), n * kQuarter * kQuarter, 32, bias_grad(chunk, 1));
-  // enc2: z2 = cols2 . W2^T + b2
-  matmul(weight_grad(chunk, 1), d_h2.view({-1, 32}).t(), cols2);  // (32, 144)
-  matmul(d_cols2, d_h2.view({-1, 32}), relaid_[1]);               // (n*49, 144)
-  col2im_relu_backward(ptr(d_cols2), n, kHalf, 16, ptr(h1), ptr(d_h1),
-                       bias_grad(chunk, 0));  // (n*196, 16)
-  // enc1: z1 = cols1 . W1^T + b1 (the input needs no gradient)
-  matmul(weight_grad(chunk, 0), d_h1.t(), cols1);  // (16, 9)
+void CpuStep::encoder_backward(int64_t chunk, int64_t begin, int64_t end, BiasSums& sums) {
+  // enc3: z3 = h2 . W3^T + b3, over the chunk
+  matmul(rows(d_h2_, begin, end), rows(d_code_, begin, end), relaid_[2]);  // (n, 1568)
+  each_slice(chunk, begin, end, /*training=*/true,
+             [&](int64_t first, int64_t last, const SliceBuffers& at) {
+               const int64_t n = last - first;
+               const bool start = first == begin;
+               const auto d_h2 = rows(d_h2_, first, last).view({-1, 32});  // (n*49, 32)
+               relu_backward(ptr(d_h2), ptr(rows(h2_, first, last)), n * kQuarter * kQuarter, 32,
+                             sums[1].data());
+               // enc2: z2 = cols2 . W2^T + b2, with the forward's patches made again (the scratch
+               // moved on)
+               im2col(ptr(at.h1), n, kHalf, 16, ptr(at.cols2));            // (n*49, 144)
+               matmul(weight_grad(chunk, 1), d_h2.t(), at.cols2, !start);  // (32, 144)
+               matmul(at.d_cols2, d_h2, relaid_[1]);                       // (n*49, 144)
+               col2im_relu_backward(ptr(at.d_cols2), n, kHalf, 16, ptr(at.h1), ptr(at.d_h1),
+                                    sums[0].data());  // (n*196, 16)
+               // enc1: z1 = cols1 . W1^T + b1 (the input needs no gradient)
+               im2col(input_ + first * kPixels, n, kSide, 1, ptr(at.cols1));  // (n*196, 9)
+               matmul(weight_grad(chunk, 0), at.d_h1.t(), at.cols1, !start);  // (16, 9)
+             });
 }
 
 void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn) {
   const int64_t n = end - begin;
-  squared_error_[chunk] = reconstruction_backward(begin, end, grad_scale_, bias_grad(chunk, 5));
-  decoder_backward(chunk, begin, end, code_, d_code_, /*aux=*/false);  // d_code = d loss / d h
+  const auto b = biases();
+  BiasSums sums;  // in double over the slices
+  for (int64_t i = 0; i < kLayers; ++i) sums[i].assign(static_cast<size_t>(b[i].numel()), 0.0);
+  squared_error_[chunk] =
+      decoder_pass(chunk, begin, end, code_, d_h4_, d_code_, grad_scale_, &sums);  // d loss / d h
   // The code: the penalty's gradient joins the decoder's, then the activation's backward.
   float* dh = ptr(rows(d_code_, begin, end));
   for (int64_t i = 0; i < n; ++i) {
@@ -378,7 +414,20 @@ void CpuStep::backward_chunk(int64_t chunk, int64_t begin, int64_t end, const Sp
   own_sum_[chunk] =
       code.own_penalty_cpu(z, n, model_->code_spec(), code_tensors(), own_scale_, d_theta);
   if (aux_scale_ > 0.0f) aux_squared_error_[chunk] = aux_backward(chunk, begin, end, loss_fn);
-  encoder_backward(chunk, begin, end);
+  encoder_backward(chunk, begin, end, sums);
+  // The dense layers' weight gradients, (64, 1568) each, from the chunk's rows.
+  matmul(weight_grad(chunk, 3), rows(code_, begin, end).t(), rows(d_h4_, begin, end));  // dec1
+  if (aux_scale_ > 0.0f) {  // AuxK: only its a's part of the product learns
+    matmul(weight_grad(chunk, 3), rows(aux_, begin, end).t(), rows(d_h4_aux_, begin, end),
+           /*accumulate=*/true);
+  }
+  matmul(weight_grad(chunk, 2), rows(d_code_, begin, end).t(), rows(h2_, begin, end));  // enc3
+  sum_rows(ptr(rows(d_code_, begin, end)), n, kCodeSize, sums[2].data());
+  for (int64_t i = 0; i < kLayers; ++i) {
+    for (size_t c = 0; c < sums[i].size(); ++c) {
+      bias_grad(chunk, i)[c] = static_cast<float>(sums[i][c]);
+    }
+  }
 }
 
 StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss& loss_fn,
@@ -392,6 +441,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     stage_start = now;
   };
   ++profile_.steps;
+  const double matmul_before = matmul_seconds();
   const auto x = images.contiguous();
   const int64_t local_batch = x.size(0);
   const auto parts = chunks(local_batch);
@@ -402,10 +452,8 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
     if (sum_across_ranks) sum_across_ranks(t);
   };
 
-  at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) {
-      encode_chunk(parts[c].first, parts[c].second, batch_rows(parts[c].first, parts[c].second));
-    }
+  each_chunk(parts, [&](int64_t chunk, int64_t begin, int64_t end) {
+    encode_chunk(chunk, begin, end, /*training=*/true);
   });
   const Code& code = model_->code_kind();
   if (local_batch > 0) activate(local_batch, /*training=*/true);  // (B, 64): the code h
@@ -448,12 +496,8 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   aux_scale_ = static_cast<float>(aux_weight * 2.0 / pixels);
   end_stage(2);
 
-  at::parallel_for(0, chunk_count, 1, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) {
-      decode_chunk(code_, parts[c].first, parts[c].second,
-                   batch_rows(parts[c].first, parts[c].second));
-      backward_chunk(c, parts[c].first, parts[c].second, loss_fn);
-    }
+  each_chunk(parts, [&](int64_t chunk, int64_t begin, int64_t end) {
+    backward_chunk(chunk, begin, end, loss_fn);
   });
   end_stage(3);
 
@@ -492,6 +536,7 @@ StepLoss CpuStep::forward_backward(const torch::Tensor& images, const SparseLoss
   const double own = sums[1].item<double>() / static_cast<double>(batch);
   const double aux = sums[2].item<double>() / pixels;
   end_stage(5);
+  profile_.matmul_seconds += matmul_seconds() - matmul_before;
   // The KL is reported whatever the penalty (a diagnostic).
   const double kl = sparsity_of(Penalty::kKl).penalty_cpu(rho_hat, rho);
   std::vector<uint8_t> fired(kCodeSize);
@@ -531,8 +576,8 @@ torch::Tensor CpuStep::decode(const torch::Tensor& codes) {
   const auto parts = chunks(batch);
   reserve(batch, static_cast<int64_t>(parts.size()));
   code_.narrow(0, 0, batch).copy_(codes);
-  each_slice(parts, [&](int64_t begin, int64_t end, const PassBuffers& scratch) {
-    decode_chunk(code_, begin, end, scratch);
+  each_chunk(parts, [&](int64_t chunk, int64_t begin, int64_t end) {
+    decode_chunk(chunk, code_, begin, end);
   });
   return recon_.narrow(0, 0, batch).view({batch, 1, kSide, kSide}).clone();
 }
@@ -543,28 +588,16 @@ void CpuStep::run_forward(const torch::Tensor& images, bool with_decoder) {
   const auto parts = chunks(x.size(0));
   const auto chunk_count = static_cast<int64_t>(parts.size());
   prepare(x, chunk_count);
-  each_slice(parts, [&](int64_t begin, int64_t end, const PassBuffers& scratch) {
-    encode_chunk(begin, end, scratch);
+  each_chunk(parts, [&](int64_t chunk, int64_t begin, int64_t end) {
+    encode_chunk(chunk, begin, end, /*training=*/false);
   });
   // Over the whole batch, between the passes: in training, BatchTopK selects across images.
   activate(x.size(0), model_->is_training());
   if (with_decoder) {
-    each_slice(parts, [&](int64_t begin, int64_t end, const PassBuffers& scratch) {
-      decode_chunk(code_, begin, end, scratch);
+    each_chunk(parts, [&](int64_t chunk, int64_t begin, int64_t end) {
+      decode_chunk(chunk, code_, begin, end);
     });
   }
-}
-
-void CpuStep::each_slice(const std::vector<std::pair<int64_t, int64_t>>& parts,
-                         const std::function<void(int64_t, int64_t, const PassBuffers&)>& work) {
-  at::parallel_for(0, static_cast<int64_t>(parts.size()), 1, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) {
-      for (int64_t begin = parts[c].first; begin < parts[c].second; begin += kSliceImages) {
-        const int64_t end = std::min(begin + kSliceImages, parts[c].second);
-        work(begin, end, slice_scratch(c, end - begin));
-      }
-    }
-  });
 }
 
 }  // namespace sae

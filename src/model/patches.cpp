@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <type_traits>
-#include <vector>
 
 // Each function body is a template on the channel count: with it known at compile time, the
 // per-pixel copies and sums of C floats become a few vector instructions instead of a loop (kC = 0
@@ -103,10 +102,6 @@ void relu_backward_rows(float* __restrict grad, const float* __restrict out, int
   if (sum != nullptr) sum_rows_into<kC>(grad, rows, channels, sum);
 }
 
-void store_sums(const std::vector<double>& sum, float* out) {
-  for (size_t c = 0; c < sum.size(); ++c) out[c] = static_cast<float>(sum[c]);
-}
-
 }  // namespace
 
 void im2col(const float* map, int64_t images, int64_t side, int64_t channels, float* cols) {
@@ -139,9 +134,8 @@ void col2im(const float* cols, int64_t images, int64_t side, int64_t channels, c
 }
 
 void col2im_relu_backward(const float* d_cols, int64_t images, int64_t side, int64_t channels,
-                          const float* out, float* d_map, float* bias_grad) {
+                          const float* out, float* d_map, double* bias_sum) {
   const int64_t half = side / 2, pixels = side * side;
-  std::vector<double> sum(static_cast<size_t>(channels), 0.0);
   with_channels(channels, [&](auto known) {
     constexpr int64_t kC = decltype(known)::value;
     for (int64_t b = 0; b < images; ++b) {
@@ -149,10 +143,9 @@ void col2im_relu_backward(const float* d_cols, int64_t images, int64_t side, int
       float* image = d_map + b * pixels * channels;
       std::fill_n(image, pixels * channels, 0.0f);
       add_patches<kC>(d_cols + b * half * half * 9 * channels, side, channels, image);
-      relu_backward_rows<kC>(image, out + b * pixels * channels, pixels, channels, sum.data());
+      relu_backward_rows<kC>(image, out + b * pixels * channels, pixels, channels, bias_sum);
     }
   });
-  store_sums(sum, bias_grad);
 }
 
 void add_bias(float* x, int64_t rows, int64_t channels, const float* bias) {
@@ -174,21 +167,15 @@ void add_bias_relu(float* x, int64_t rows, int64_t channels, const float* bias) 
 }
 
 void relu_backward(float* grad, const float* out, int64_t rows, int64_t channels,
-                   float* bias_grad) {
-  std::vector<double> sum(static_cast<size_t>(channels), 0.0);
+                   double* bias_sum) {
   with_channels(channels, [&](auto known) {
-    relu_backward_rows<decltype(known)::value>(grad, out, rows, channels,
-                                               bias_grad != nullptr ? sum.data() : nullptr);
+    relu_backward_rows<decltype(known)::value>(grad, out, rows, channels, bias_sum);
   });
-  if (bias_grad != nullptr) store_sums(sum, bias_grad);
 }
 
-void sum_rows(const float* x, int64_t rows, int64_t channels, float* out) {
-  std::vector<double> sum(static_cast<size_t>(channels), 0.0);
-  with_channels(channels, [&](auto known) {
-    sum_rows_into<decltype(known)::value>(x, rows, channels, sum.data());
-  });
-  store_sums(sum, out);
+void sum_rows(const float* x, int64_t rows, int64_t channels, double* sum) {
+  with_channels(channels,
+                [&](auto known) { sum_rows_into<decltype(known)::value>(x, rows, channels, sum); });
 }
 
 }  // namespace sae

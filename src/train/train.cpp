@@ -3,6 +3,7 @@
 #include "sae/base/env.hpp"
 #include "sae/base/stopwatch.hpp"
 #include "sae/data/image_size.hpp"
+#include "sae/model/gemm.hpp"
 #include "sae/train/adam.hpp"
 #include "sae/train/resample.hpp"
 
@@ -123,8 +124,11 @@ void log_step_profile(const StepProfile& profile, double step_seconds) {
     stages += fmt::format("{} {:.3f}, ", StepProfile::kStages[i], profile.seconds[i] * per_step);
     staged += profile.seconds[i];
   }
-  spdlog::info("step profile over {} steps, ms a step: {}Adam and the rest {:.3f}; the step {:.3f}",
-               profile.steps, stages, (step_seconds - staged) * per_step, step_seconds * per_step);
+  spdlog::info(
+      "step profile over {} steps, ms a step: {}Adam and the rest {:.3f}; the step {:.3f}, in "
+      "which the matrix products took {:.3f} thread-ms (summed over the threads)",
+      profile.steps, stages, (step_seconds - staged) * per_step, step_seconds * per_step,
+      profile.matmul_seconds * per_step);
 }
 
 }  // namespace
@@ -208,6 +212,7 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
   }
   if (cursor.silent_steps.empty()) cursor.silent_steps.assign(kCodeSize, 0);
   const bool profiled = cpu_step && env_text("SAE_STEP_PROFILE").value_or("0") != "0";
+  time_matmuls(profiled);
   double step_seconds = 0.0;  // in train_step: the CPU step's stages, and Adam
 
   while (cursor.batches < num_batches) {

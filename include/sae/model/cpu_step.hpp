@@ -28,6 +28,7 @@ struct StepProfile {
       "gradient sum",    "loss sums"};
   int64_t steps = 0;
   std::array<double, kStages.size()> seconds{};
+  double matmul_seconds = 0.0;  // of which in matmul, summed over the threads (time_matmuls)
 };
 
 /// Forward and backward passes of a SparseAutoencoder on the CPU, reusing its buffers from one
@@ -74,31 +75,46 @@ class CpuStep {
   torch::Tensor weight_grad(int64_t chunk, int64_t layer) const;  // re-laid, like relaid_
   float* bias_grad(int64_t chunk, int64_t layer) const;
   float* theta_grad(int64_t chunk) const;  // (64), jumprelu only
-  /// The per-image buffers between the layers of one pass over some images: rows of the whole
-  /// batch's buffers in training, which the backward pass reads, or a slice's scratch.
-  struct PassBuffers {
-    torch::Tensor cols1, h1, cols2, h2, h4, cols5, h5, cols6;
+  /// One slice's per-image buffers (at most kSliceImages images): the convolutions' patches,
+  /// outputs and gradients, which live only while the slice is worked on, in scratch small enough
+  /// for L2. In training, h1 is rows of h1_ instead: the backward pass reads it later.
+  struct SliceBuffers {
+    torch::Tensor cols1, h1, cols2, cols5, h5, cols6;              // forward
+    torch::Tensor d_recon, d_cols6, d_h5, d_cols5, d_cols2, d_h1;  // backward
   };
-  PassBuffers batch_rows(int64_t begin, int64_t end) const;
-  PassBuffers slice_scratch(int64_t chunk, int64_t images) const;
-  /// work(begin, end, scratch) over the chunks' images in slices, the chunks side by side.
-  void each_slice(const std::vector<std::pair<int64_t, int64_t>>& parts,
-                  const std::function<void(int64_t, int64_t, const PassBuffers&)>& work);
+  /// Each layer's bias gradient of a chunk, summed in double over its slices.
+  using BiasSums = std::array<std::vector<double>, 6>;
+  /// Chunk `chunk`'s scratch for the slice of images [begin, end).
+  SliceBuffers slice_buffers(int64_t chunk, int64_t begin, int64_t end, bool training) const;
+  /// work(first, last, buffers) over images [begin, end) of chunk `chunk`, a slice at a time.
+  void each_slice(int64_t chunk, int64_t begin, int64_t end, bool training,
+                  const std::function<void(int64_t, int64_t, const SliceBuffers&)>& work);
   void run_forward(const torch::Tensor& images, bool with_decoder);
-  /// The encoder on images [begin, end), into pre_; `at` holds its layers' outputs.
-  void encode_chunk(int64_t begin, int64_t end, const PassBuffers& at);
-  /// The decoder on rows [begin, end) of `code` (the code, or AuxK's input), into recon_.
-  void decode_chunk(const torch::Tensor& code, int64_t begin, int64_t end, const PassBuffers& at);
-  /// d_recon <- scale * d mse / d z6 for images [begin, end), and their sum into *bias_grad (dec3's
-  /// bias gradient) unless it is null; returns their squared error.
-  double reconstruction_backward(int64_t begin, int64_t end, float scale, float* bias_grad);
-  /// From d_recon back to the decoder's input, into `d_input`. The main pass writes every decoder
-  /// gradient with `input` the code; AuxK's adds only dec1's weight gradient, with `input` its a.
-  void decoder_backward(int64_t chunk, int64_t begin, int64_t end, const torch::Tensor& input,
-                        const torch::Tensor& d_input, bool aux);
+  /// The encoder on images [begin, end) of chunk `chunk`, into pre_: its convolutions slice by
+  /// slice, then enc3 over the chunk, so that sgemm packs its (64, 1568) weight once.
+  void encode_chunk(int64_t chunk, int64_t begin, int64_t end, bool training);
+  /// dec1 on rows [begin, end) of `code` (the code, or AuxK's input), into h4_, over the chunk.
+  void decode_dense(const torch::Tensor& code, int64_t begin, int64_t end);
+  /// dec2 and dec3 on a slice's rows of h4_, into recon_.
+  void decode_slice(int64_t begin, int64_t end, const SliceBuffers& at);
+  /// The decoder on rows [begin, end) of `code`, into recon_.
+  void decode_chunk(int64_t chunk, const torch::Tensor& code, int64_t begin, int64_t end);
+  /// at.d_recon <- scale * d mse / d z6 for images [begin, end), and its sum added to *bias_sum
+  /// (dec3's bias gradient) unless null; returns their squared error.
+  double reconstruction_backward(int64_t begin, int64_t end, float scale, const SliceBuffers& at,
+                                 double* bias_sum);
+  /// The decoder on rows [begin, end) of `code`, its loss (weighed by `scale`) and its backward
+  /// pass into rows of `d_input`, through rows of `d_h4`; returns the squared error. The main
+  /// pass adds dec2's and dec3's weight and bias gradients and dec1's bias gradient; AuxK's
+  /// (`sums` null) adds none. dec1's weight gradient is backward_chunk's, from d_h4.
+  double decoder_pass(int64_t chunk, int64_t begin, int64_t end, const torch::Tensor& code,
+                      const torch::Tensor& d_h4, const torch::Tensor& d_input, float scale,
+                      BiasSums* sums);
   /// AuxK for images [begin, end): decodes h + a, and adds its gradient into d_code_ (as d z).
   double aux_backward(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn);
-  void encoder_backward(int64_t chunk, int64_t begin, int64_t end);
+  /// From d_code_ back to enc2's and enc1's weight and bias gradients and enc2's bias's.
+  void encoder_backward(int64_t chunk, int64_t begin, int64_t end, BiasSums& sums);
+  /// The decoder, loss and backward on a chunk's images.
   void backward_chunk(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn);
 
   SparseAutoencoder model_;
@@ -115,11 +131,12 @@ class CpuStep {
 
   // Weights re-laid once per call so that every product reads them contiguously (cpu_step.cpp).
   std::array<torch::Tensor, 6> relaid_;
-  // Activations and their gradients: one block of rows per image (shapes in cpu_step.cpp).
-  torch::Tensor cols1_, h1_, cols2_, h2_, pre_, code_, h4_, cols5_, h5_, cols6_, recon_;
-  torch::Tensor aux_, aux_input_, d_aux_;  // AuxK's a, h + a, and d loss / d (h + a)
-  torch::Tensor d_recon_, d_cols6_, d_h5_, d_cols5_, d_h4_, d_code_, d_h2_, d_cols2_, d_h1_;
-  std::vector<PassBuffers> scratch_;       // per chunk: a slice's, for passes without backward
+  // What outlives a slice, one block of rows per image (shapes in cpu_step.cpp): the maps that
+  // the backward pass reads, the code, the reconstruction, and the dense layers' inputs and
+  // output gradients, which their products take over the whole chunk.
+  torch::Tensor h1_, h2_, pre_, code_, h4_, recon_, d_h4_, d_code_, d_h2_;
+  torch::Tensor aux_, aux_input_, d_aux_, d_h4_aux_;  // AuxK's a, h + a, their gradients
+  std::vector<SliceBuffers> scratch_;                 // per chunk: one slice's
   torch::Tensor grads_;                    // (chunks, parameters): each chunk's gradients
   std::vector<double> squared_error_;      // per chunk
   std::vector<double> own_sum_;            // per chunk: the code's own penalty, summed

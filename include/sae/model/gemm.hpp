@@ -11,4 +11,9 @@ namespace sae {
 void matmul(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
             bool accumulate = false);
 
+/// Starts or stops timing every matmul call (off by default: two clock reads a call).
+void time_matmuls(bool on);
+/// The seconds that matmul calls have taken while timed, summed over the threads that made them.
+double matmul_seconds();
+
 }  // namespace sae

@@ -20,10 +20,10 @@ void col2im(const float* cols, int64_t images, int64_t side, int64_t channels, c
             bool relu, float* map);
 
 /// The backward pass of a layer's input through its ReLU: d_map <- col2im(d_cols) where the
-/// ReLU's output `out` (images, side, side, C) was positive, else 0; bias_grad (C) <- the sum of
-/// d_map's rows (in double).
+/// ReLU's output `out` (images, side, side, C) was positive, else 0; bias_sum (C) += the sum of
+/// d_map's rows.
 void col2im_relu_backward(const float* d_cols, int64_t images, int64_t side, int64_t channels,
-                          const float* out, float* d_map, float* bias_grad);
+                          const float* out, float* d_map, double* bias_sum);
 
 /// x (rows, C) <- x + bias.
 void add_bias(float* x, int64_t rows, int64_t channels, const float* bias);
@@ -32,11 +32,11 @@ void add_bias(float* x, int64_t rows, int64_t channels, const float* bias);
 void add_bias_relu(float* x, int64_t rows, int64_t channels, const float* bias);
 
 /// grad (rows, C) <- grad where the ReLU's output `out` was positive, else 0; then, unless
-/// bias_grad is null, bias_grad (C) <- the sum of grad's rows (in double).
-void relu_backward(float* grad, const float* out, int64_t rows, int64_t channels, float* bias_grad);
+/// bias_sum is null, bias_sum (C) += the sum of grad's rows.
+void relu_backward(float* grad, const float* out, int64_t rows, int64_t channels, double* bias_sum);
 
-/// out (C) <- the sum over rows of x (rows, C): a bias's gradient. Summed in double: dec3's bias
+/// sum (C) += the sum over rows of x (rows, C): a bias's gradient. Summed in double: dec3's bias
 /// sums 784 pixels per image, whose float sum would drift by more than float rounding.
-void sum_rows(const float* x, int64_t rows, int64_t channels, float* out);
+void sum_rows(const float* x, int64_t rows, int64_t channels, double* sum);
 
 }  // namespace sae
