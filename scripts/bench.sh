@@ -184,15 +184,17 @@ print_report() {
   blas_core=$(env ${REFERENCE_BLAS:+OPENBLAS_CORETYPE="$REFERENCE_BLAS"} OPENBLAS_VERBOSE=2 \
     "$PYTHON" -c 'import torch' 2>&1 | awk '/^Core:/ { print $2; exit }')
   torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
-  # A core's FP32 peak: FMA units x lanes x 2 FLOP a cycle, at the clock /proc/cpuinfo reports.
-  # Two FMA units are assumed (the flags cannot tell a one-unit AVX-512 part).
+  # A logical CPU's FP32 peak: FMA units x lanes x 2 FLOP a cycle, at the highest clock lscpu
+  # knows (else the one /proc/cpuinfo reports now). Two FMA units are assumed (the flags cannot
+  # tell a one-unit AVX-512 part), and each thread is taken for a core of its own.
   local per_cycle=8 mhz
   case " $flags " in
     *" avx512f "*) per_cycle=64 ;;
     *" fma "*) per_cycle=32 ;;
     *" avx "*) per_cycle=16 ;;
   esac
-  mhz=$(awk -F': *' '/^cpu MHz/ { print $2; exit }' /proc/cpuinfo)
+  mhz=$(lscpu 2>/dev/null | awk -F': *' '/^CPU max MHz/ { print $2; exit }')
+  [[ -n "$mhz" ]] || mhz=$(awk -F': *' '/^cpu MHz/ { print $2; exit }' /proc/cpuinfo)
   echo
   echo "Machine: ${cpu:-unknown CPU} (family $(awk -F': *' '/^cpu family/ { print $2; exit }' /proc/cpuinfo)," \
     "model $(awk -F': *' '/^model[[:space:]]*:/ { print $2; exit }' /proc/cpuinfo)), nproc $(nproc);" \

@@ -4,6 +4,7 @@
 // general one.
 
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include "sae/model/patches.hpp"
 
@@ -106,11 +107,14 @@ TEST_P(Patches, ReluBackwardAndBiasPasses) {
   EXPECT_TRUE(torch::allclose(summed, grad.sum(0).to(torch::kFloat64), kTolerance, 1e-5));
 }
 
-// The step's layers: 28 -> 14 with 1 channel (enc1, dec3), 14 -> 7 with 16 (enc2, dec2); and a
-// channel count without loops of its own.
+// The step's layers: 28 -> 14 with 1 channel (enc1, dec3), 14 -> 7 with 16 (enc2, dec2); the
+// other channel counts compiled for (32: the ReLUs of h2 and h4; 64: the code's bias); and one
+// without loops of its own.
 INSTANTIATE_TEST_SUITE_P(SidesAndChannels, Patches,
                          ::testing::Values(std::make_tuple(int64_t{28}, int64_t{1}),
                                            std::make_tuple(int64_t{14}, int64_t{16}),
+                                           std::make_tuple(int64_t{14}, int64_t{32}),
+                                           std::make_tuple(int64_t{8}, int64_t{64}),
                                            std::make_tuple(int64_t{8}, int64_t{3})));
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The GEMM-only bound of a training step: every matrix product of src/model/cpu_step.cpp for one
-// batch (forward, weight gradients and input gradients), with the same shapes, transposes, chunking
-// across threads and sgemm (oneDNN's), and nothing else. No step that does these products can be
+// batch (forward, weight gradients and input gradients; AuxK's second pass, taken only while units
+// are dead, aside), with the same shapes, transposes, chunking across threads, slices and sgemm
+// (oneDNN's), and nothing else. No step that does these products can be
 // faster, so scripts/bench.sh divides sae's images/s by this program's to say how close it gets.
 //
 //   build/sae_gemm_bound [--threads T] [--batch B] [--seconds S]

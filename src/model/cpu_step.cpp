@@ -17,7 +17,7 @@
 //
 // Each thread takes a chunk of the batch. Within it the convolutions (enc1, enc2, dec2, dec3) run
 // a slice of kSliceImages images at a time, forward and backward, so that their patches, outputs
-// and gradients live in a per-thread scratch that stays in cache from one product to the next;
+// and gradients live in the chunk's scratch, which stays in cache from one product to the next;
 // the dense layers (enc3, dec1) run over the whole chunk, whose rows of h2, h4, the code and their
 // gradients are kept for them, as is h1 for enc1's and enc2's backward pass.
 //
@@ -234,7 +234,7 @@ CpuStep::SliceBuffers CpuStep::slice_buffers(int64_t chunk, int64_t begin, int64
                   first(whole.cols5),   first(whole.h5),      first(whole.cols6),
                   first(whole.d_recon), first(whole.d_cols6), first(whole.d_h5),
                   first(whole.d_cols5), first(whole.d_cols2), first(whole.d_h1)};
-  if (training) at.h1 = rows(h1_, begin, end);  // the backward pass reads it after every slice
+  if (training) at.h1 = rows(h1_, begin, end);  // encoder_backward reads it after the forward
   return at;
 }
 

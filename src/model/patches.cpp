@@ -29,6 +29,7 @@ void with_channels(int64_t channels, const Body& body) {
   }
 }
 
+/// cols (half * half, 9 * C) <- one image's patches (im2col).
 template <int64_t kC>
 void im2col_image(const float* __restrict image, int64_t side, int64_t channels,
                   float* __restrict cols) {
@@ -39,13 +40,16 @@ void im2col_image(const float* __restrict image, int64_t side, int64_t channels,
     for (int64_t ox = 0; ox < half; ++ox) {
       for (int64_t ky = 0; ky < 3; ++ky, cols += 3 * C) {
         const int64_t iy = 2 * oy - 1 + ky;  // never >= side
-        const float* src = image + (iy * side + 2 * ox - 1) * C;
         if (iy < 0) {
           for (int64_t i = 0; i < 3 * C; ++i) cols[i] = 0.0f;
-        } else if (ox == 0) {  // tap kx = 0 falls left of the map
+          continue;
+        }
+        const float* row = image + iy * side * C;
+        if (ox == 0) {  // tap kx = 0 falls left of the map
           for (int64_t i = 0; i < C; ++i) cols[i] = 0.0f;
-          for (int64_t i = C; i < 3 * C; ++i) cols[i] = src[i];
+          for (int64_t i = 0; i < 2 * C; ++i) cols[C + i] = row[i];
         } else {
+          const float* src = row + (2 * ox - 1) * C;
           for (int64_t i = 0; i < 3 * C; ++i) cols[i] = src[i];
         }
       }
@@ -65,10 +69,11 @@ void add_patches(const float* __restrict cols, int64_t side, int64_t channels,
         const int64_t iy = 2 * oy - 1 + ky;
         if (iy < 0) continue;
         const float* src = cols + ky * 3 * C;
-        float* dst = map + (iy * side + 2 * ox - 1) * C;
-        if (ox == 0) {
-          for (int64_t i = C; i < 3 * C; ++i) dst[i] += src[i];
+        float* row = map + iy * side * C;
+        if (ox == 0) {  // tap kx = 0 fell left of the map
+          for (int64_t i = 0; i < 2 * C; ++i) row[i] += src[C + i];
         } else {
+          float* dst = row + (2 * ox - 1) * C;
           for (int64_t i = 0; i < 3 * C; ++i) dst[i] += src[i];
         }
       }

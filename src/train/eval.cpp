@@ -19,6 +19,9 @@ std::vector<double> to_vector(const torch::Tensor& t) {
 
 /// sum (a - b)^2 in double over float tensors of one shape, the difference taken in float.
 torch::Tensor squared_error_sum(const torch::Tensor& a, const torch::Tensor& b) {
+  TORCH_CHECK(a.sizes() == b.sizes() && a.scalar_type() == torch::kFloat &&
+                  b.scalar_type() == torch::kFloat,
+              "squared_error_sum: float tensors of one shape, got ", a.sizes(), " and ", b.sizes());
   if (!a.is_cpu()) return (a - b).to(torch::kFloat64).pow(2).sum();
   // On the CPU one pass, without the double copies of the batch that the line above makes.
   const auto x = a.contiguous(), y = b.contiguous();

@@ -267,6 +267,7 @@ bool train_epoch(SparseAutoencoder& model, torch::optim::Adam& optimizer, const 
   }
   bar.finish();
   if (profiled) log_step_profile(cpu_step->profile(), step_seconds);
+  time_matmuls(false);
   return cursor.batches == num_batches;
 }
 

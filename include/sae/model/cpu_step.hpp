@@ -99,7 +99,8 @@ class CpuStep {
   void decode_slice(int64_t begin, int64_t end, const SliceBuffers& at);
   /// The decoder on rows [begin, end) of `code`, into recon_.
   void decode_chunk(int64_t chunk, const torch::Tensor& code, int64_t begin, int64_t end);
-  /// at.d_recon <- scale * d mse / d z6 for images [begin, end), and its sum added to *bias_sum
+  /// at.d_recon <- scale * (r - x) * r (1 - r) for images [begin, end) (d total / d z6 at
+  /// scale = 2 / (B * 784)), and its sum added to *bias_sum
   /// (dec3's bias gradient) unless null; returns their squared error.
   double reconstruction_backward(int64_t begin, int64_t end, float scale, const SliceBuffers& at,
                                  double* bias_sum);
@@ -112,7 +113,8 @@ class CpuStep {
                       BiasSums* sums);
   /// AuxK for images [begin, end): decodes h + a, and adds its gradient into d_code_ (as d z).
   double aux_backward(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn);
-  /// From d_code_ back to enc2's and enc1's weight and bias gradients and enc2's bias's.
+  /// From d_code_ through d_h2 (enc3's input gradient) to enc2's and enc1's weight and bias
+  /// gradients.
   void encoder_backward(int64_t chunk, int64_t begin, int64_t end, BiasSums& sums);
   /// The decoder, loss and backward on a chunk's images.
   void backward_chunk(int64_t chunk, int64_t begin, int64_t end, const SparseLoss& loss_fn);

@@ -16,6 +16,7 @@ void im2col(const float* map, int64_t images, int64_t side, int64_t channels, fl
 /// map (images, side, side, C) <- bias (none: 0) + the adjoint of im2col: each pixel sums the
 /// entries of `cols` that im2col copies it to, then max(., 0) when `relu`. This is also the
 /// transposed convolution (kernel 3, stride 2, padding 1, output padding 1) of cols = x . W.
+/// (The step always passes a bias; a null one is the plain adjoint, which the tests check.)
 void col2im(const float* cols, int64_t images, int64_t side, int64_t channels, const float* bias,
             bool relu, float* map);
 
