@@ -22,6 +22,7 @@
 #include "sae/store/run_folder.hpp"
 #include "test_util.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -171,8 +172,16 @@ TEST_F(Resume, AKillAfterStepsWereLoggedLogsThemOnceAfterTheResume) {
   ASSERT_EQ(run_sae(train_args(straight, "2")).exit_code, 0);
   ASSERT_EQ(run_sae(train_args(run, "1")).exit_code, 0);
   // As a SIGKILL leaves it: steps of epoch 2 logged past the last commit, the last line cut short.
-  const std::string more =
-      read_text(straight + "/steps.csv").substr(read_text(run + "/steps.csv").size());
+  // They start after as many lines of the uninterrupted run's file as the run's file holds, not at
+  // its byte count: the two runs' images_per_s differ, and so may their lines' lengths.
+  const std::string logged = read_text(run + "/steps.csv");
+  const std::string all = read_text(straight + "/steps.csv");
+  size_t past = 0;
+  for (auto lines = std::count(logged.begin(), logged.end(), '\n'); lines > 0; --lines) {
+    past = all.find('\n', past) + 1;
+  }
+  const std::string more = all.substr(past);
+  ASSERT_FALSE(more.empty());
   {
     std::ofstream out(run + "/steps.csv", std::ios::app);
     out << more.substr(0, more.size() / 2 + 3);
